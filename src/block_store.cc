@@ -1,0 +1,67 @@
+#include "block_store.h"
+
+#include <cstring>
+#include <vector>
+
+namespace s3disk {
+
+Status BlockStore::CheckBlock(BlockNum n, size_t buf_size, bool empty_ok) const {
+  if (n >= num_blocks()) {
+    return Status::Errorf(EINVAL, "block " S3DISK_BLOCK_FMT " is past the end (%llu blocks)", n,
+                          static_cast<unsigned long long>(num_blocks()));
+  }
+  if (buf_size != block_size() && !(empty_ok && buf_size == 0)) {
+    return Status::Errorf(EINVAL, "block " S3DISK_BLOCK_FMT ": buffer of %zu bytes, expected %u", n,
+                          buf_size, block_size());
+  }
+  return Status::Ok();
+}
+
+Status BlockStore::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
+  if (static_cast<uint64_t>(offset) + buf.size() > block_size()) {
+    return Status::Errorf(EINVAL, "block " S3DISK_BLOCK_FMT ": part %u+%zu past block end", n,
+                          offset, buf.size());
+  }
+  std::vector<uint8_t> block(block_size());
+  S3DISK_RETURN_IF_ERROR(ReadBlock(n, block));
+  memcpy(buf.data(), block.data() + offset, buf.size());
+  return Status::Ok();
+}
+
+Status BlockStore::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
+  if (static_cast<uint64_t>(offset) + data.size() > block_size()) {
+    return Status::Errorf(EINVAL, "block " S3DISK_BLOCK_FMT ": part %u+%zu past block end", n,
+                          offset, data.size());
+  }
+  std::vector<uint8_t> block(block_size());
+  S3DISK_RETURN_IF_ERROR(ReadBlock(n, block));
+  memcpy(block.data() + offset, data.data(), data.size());
+  return WriteBlock(n, block);
+}
+
+Status BlockStore::Trim(BlockNum first, uint64_t count) {
+  for (uint64_t i = 0; i < count; i++) {
+    S3DISK_RETURN_IF_ERROR(WriteBlock(static_cast<BlockNum>(first + i), {}));
+  }
+  return Status::Ok();
+}
+
+bool IsAllZero(std::span<const uint8_t> data) {
+  const uint8_t* p = data.data();
+  size_t n = data.size();
+  while (n > 0 && (reinterpret_cast<uintptr_t>(p) & 7) != 0) {
+    if (*p++ != 0) return false;
+    n--;
+  }
+  for (; n >= 64; p += 64, n -= 64) {
+    uint64_t w[8];
+    memcpy(w, p, 64);
+    if ((w[0] | w[1] | w[2] | w[3] | w[4] | w[5] | w[6] | w[7]) != 0) return false;
+  }
+  while (n-- > 0) {
+    if (*p++ != 0) return false;
+  }
+  return true;
+}
+
+}  // namespace s3disk

@@ -1,0 +1,119 @@
+#include "log.h"
+
+#include <syslog.h>
+
+#include <cstdarg>
+#include <cstdio>
+#include <mutex>
+#include <regex>
+#include <vector>
+
+namespace s3disk {
+namespace {
+
+struct LogState {
+  std::mutex mu;
+  LogLevel max_level = LogLevel::kInfo;
+  bool syslog = false;
+  std::vector<std::string> secrets;
+};
+
+LogState& State() {
+  static LogState state;
+  return state;
+}
+
+const char* LevelName(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return "ERROR";
+    case LogLevel::kWarn:
+      return "WARNING";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kDebug:
+      return "DEBUG";
+  }
+  return "?";
+}
+
+int SyslogPriority(LogLevel level) {
+  switch (level) {
+    case LogLevel::kError:
+      return LOG_ERR;
+    case LogLevel::kWarn:
+      return LOG_WARNING;
+    case LogLevel::kInfo:
+      return LOG_INFO;
+    case LogLevel::kDebug:
+      return LOG_DEBUG;
+  }
+  return LOG_INFO;
+}
+
+}  // namespace
+
+void LogToStderr(LogLevel max_level) {
+  std::lock_guard lock(State().mu);
+  State().max_level = max_level;
+  State().syslog = false;
+}
+
+void LogToSyslog(LogLevel max_level, const char* ident) {
+  std::lock_guard lock(State().mu);
+  State().max_level = max_level;
+  State().syslog = true;
+  openlog(ident, LOG_PID, LOG_DAEMON);
+}
+
+bool LogEnabled(LogLevel level) {
+  std::lock_guard lock(State().mu);
+  return level <= State().max_level;
+}
+
+void LogRegisterSecret(std::string secret) {
+  if (secret.empty()) return;
+  std::lock_guard lock(State().mu);
+  State().secrets.push_back(std::move(secret));
+}
+
+std::string RedactSecrets(std::string_view text) {
+  std::string out(text);
+  {
+    std::lock_guard lock(State().mu);
+    for (const auto& secret : State().secrets) {
+      for (size_t pos = out.find(secret); pos != std::string::npos;
+           pos = out.find(secret, pos + 3)) {
+        out.replace(pos, secret.size(), "***");
+      }
+    }
+  }
+  // Credential-bearing headers and query parameters, whatever their value.
+  static const std::regex kHeader(
+      R"(((?:authorization|x-amz-security-token|x-amz-server-side-encryption-customer-key)\s*:\s*)[^\r\n]*)",
+      std::regex::icase);
+  static const std::regex kParam(
+      R"(((?:X-Amz-Signature|X-Amz-Credential|X-Amz-Security-Token|Signature|AWSAccessKeyId)=)[^&\s]*)",
+      std::regex::icase);
+  out = std::regex_replace(out, kHeader, "$1***");
+  out = std::regex_replace(out, kParam, "$1***");
+  return out;
+}
+
+void LogMessage(LogLevel level, const char* fmt, ...) {
+  if (!LogEnabled(level)) return;
+  char buf[2048];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  std::string text = RedactSecrets(buf);
+  std::lock_guard lock(State().mu);
+  if (State().syslog) {
+    syslog(SyslogPriority(level), "%s", text.c_str());
+  } else {
+    fprintf(stderr, "s3disk: %s: %s\n", LevelName(level), text.c_str());
+  }
+}
+
+}  // namespace s3disk

@@ -1,0 +1,61 @@
+// ObjectStore: a flat key -> bytes store with metadata, the bucket seen from below the codec
+// boundary. Backends: S3Store (HTTP), DirStore (a local directory, the embedded default),
+// MemStore (tests), FaultStore (a wrapper that injects failures).
+//
+// Metadata is a map of lowercase HTTP header names to values, exactly as they travel over
+// S3: "content-type", "content-encoding", "x-amz-meta-s3backer-blocksize", ... Backends keep
+// every entry they are given and return them on Get and Head.
+// An ETag is the lowercase hex MD5 of the stored body (no quotes) for a single-part object.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace s3disk {
+
+using Metadata = std::map<std::string, std::string>;
+
+struct ObjectInfo {
+  std::string etag;
+  uint64_t size = 0;
+  Metadata meta;
+};
+
+struct Object {
+  std::vector<uint8_t> data;
+  ObjectInfo info;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // The object, or ENOENT if absent.
+  virtual Result<Object> Get(const std::string& key) = 0;
+  // The object's ETag, size and metadata, or ENOENT if absent.
+  virtual Result<ObjectInfo> Head(const std::string& key) = 0;
+  // Stores the object atomically (a reader sees the old or the new one, never a mix) and
+  // durably; returns its ETag.
+  virtual Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                                  const Metadata& meta) = 0;
+  // Removes the object; an absent object is success.
+  virtual Status Delete(const std::string& key) = 0;
+  // Removes many objects. Default: Delete each; backends with bulk delete override.
+  virtual Status DeleteMany(const std::vector<std::string>& keys);
+  // Calls found(key) for every key that starts with prefix, in any order. found may be
+  // called from several threads at once by backends that list in parallel.
+  virtual Status List(const std::string& prefix,
+                      const std::function<void(const std::string& key)>& found) = 0;
+  // Appends counters as "name value\n" lines. Default: none.
+  virtual void DumpStats(std::string* out);
+  // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace s3disk
