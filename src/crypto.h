@@ -27,4 +27,17 @@ inline std::span<const uint8_t> AsBytes(std::string_view s) {
   return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
 }
 
+// --- Added for the S3 backend (signing): SHA-256, HMACs, Base64 decoding. ---
+
+using Sha256Digest = std::array<uint8_t, 32>;
+using Sha1Digest = std::array<uint8_t, 20>;
+
+Sha256Digest Sha256(std::span<const uint8_t> data);
+// Lowercase hex of the SHA-256 (SigV4's payload hash).
+std::string Sha256Hex(std::span<const uint8_t> data);
+Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data);
+Sha1Digest HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> data);
+// Standard Base64 with padding; returns false on a malformed input.
+bool Base64Decode(std::string_view text, std::vector<uint8_t>* out);
+
 }  // namespace s3disk
