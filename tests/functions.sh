@@ -317,6 +317,7 @@ cleanup() {
   local rc=$? m dev pid leftover=0
   set +e
   trap - EXIT
+  exec 1>&"$SAVED_STDOUT" 2>&"$SAVED_STDERR" # an exit inside a redirected block keeps no file open
   # 1. Non-FUSE mounts under $WORK (ext4 on loop, tmpfs), deepest first.
   for m in $(awk -v w="$WORK/" 'index($2, w) == 1 && $3 !~ /^fuse/ { print $2 }' \
     /proc/self/mounts | sort -r); do
@@ -368,6 +369,7 @@ cleanup() {
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3disk-$TEST_NAME.XXXXXX")
 WORK=$(cd "$WORK" && pwd -P)
+exec {SAVED_STDOUT}>&1 {SAVED_STDERR}>&2
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 

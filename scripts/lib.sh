@@ -1,0 +1,108 @@
+# shellcheck shell=bash
+# Shared by scripts/check and scripts/demo: output helpers, installing what a fresh Debian 12
+# lacks, and the out-of-tree build in ./build. Source it; it defines functions only.
+
+REPO_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD_DIR=${BUILD_DIR:-$REPO_ROOT/build}
+S3DISK_BIN=$BUILD_DIR/s3disk
+
+if [ -t 1 ]; then
+  BOLD=$'\033[1m' RED=$'\033[31m' GREEN=$'\033[32m' RESET=$'\033[0m'
+else
+  BOLD='' RED='' GREEN='' RESET=''
+fi
+
+step() { printf '\n%s==> %s%s\n' "$BOLD" "$*" "$RESET"; }
+note() { printf '    %s\n' "$*"; }
+good() { printf '    %s%s%s\n' "$GREEN" "$*" "$RESET"; }
+bad() { printf '    %s%s%s\n' "$RED" "$*" "$RESET" >&2; }
+die() {
+  printf '%s%s: error: %s%s\n' "$RED" "$(basename "$0")" "$*" "$RESET" >&2
+  exit 1
+}
+
+# as_root CMD...: runs CMD as root (directly, or with sudo when available).
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then
+    "$@"
+  elif command -v sudo >/dev/null 2>&1; then
+    sudo "$@"
+  else
+    die "need root (or sudo) for: $*"
+  fi
+}
+
+# Everything the build, the tests and the demo use. (nbdfuse ships inside libnbd-bin on
+# Debian 12; it has no package of its own there.)
+DEB_PACKAGES=(
+  build-essential autoconf automake pkg-config
+  libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev zlib1g-dev libexpat1-dev libzstd-dev
+  catch2 clang-format
+  e2fsprogs util-linux sqlite3 fio
+  nbdkit nbdkit-plugin-dev libnbd-bin
+  s3backer
+  nodejs npm
+)
+
+# missing_packages: prints the packages of DEB_PACKAGES that are not installed. A package
+# counts as installed when it is, or when an installed package provides it (NodeSource's
+# nodejs provides npm, for example).
+missing_packages() {
+  local have p
+  have=$(dpkg-query -W -f='${db:Status-Abbrev}\t${Package}\t${Provides}\n' 2>/dev/null |
+    awk -F'\t' '$1 ~ /^ii/ {
+      print $2
+      n = split($3, a, /, */)
+      for (i = 1; i <= n; i++) { sub(/ .*/, "", a[i]); if (a[i] != "") print a[i] }
+    }')
+  for p in "${DEB_PACKAGES[@]}"; do
+    grep -qxF -- "$p" <<<"$have" || printf '%s\n' "$p"
+  done
+}
+
+install_deps() {
+  step "Checking system packages"
+  command -v dpkg-query >/dev/null 2>&1 || die "this script expects Debian 12 (no dpkg-query)"
+  local missing
+  missing=$(missing_packages | tr '\n' ' ')
+  if [ -z "${missing// /}" ]; then
+    good "all ${#DEB_PACKAGES[@]} packages are installed"
+  else
+    note "installing: $missing"
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
+      die "apt-get update failed"
+    # shellcheck disable=SC2086  # word splitting of the package list is intended
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing ||
+      die "apt-get install failed"
+  fi
+  install_s3rver
+}
+
+# ---- s3rver (test S3 server) ---------------------------------------------------------------
+# Reserved for the S3 test server: the `npm ci` / `npm install` under tests/s3rver/ goes in
+# this function (owned by the engineer who adds tests/s3rver/). It runs after the system
+# packages are installed, on every run of scripts/check and scripts/demo.
+install_s3rver() {
+  :
+}
+# ---- end of s3rver -------------------------------------------------------------------------
+
+# build_tree: autoreconf when needed, then a VPATH build in $BUILD_DIR. Returns non-zero on
+# failure (it does not exit, so callers can report).
+build_tree() {
+  step "Building in ${BUILD_DIR#"$REPO_ROOT"/}"
+  (
+    cd "$REPO_ROOT" || exit 1
+    if [ ! -x configure ] || [ configure -ot configure.ac ] || [ configure -ot Makefile.am ]; then
+      note "autoreconf -fi"
+      autoreconf -fi || exit 1
+    fi
+    mkdir -p "$BUILD_DIR" && cd "$BUILD_DIR" || exit 1
+    if [ ! -f Makefile ] || [ ! -f config.status ] || [ config.status -ot "$REPO_ROOT/configure" ]; then
+      note "configure --enable-werror"
+      "$REPO_ROOT/configure" -q --enable-werror || exit 1
+    fi
+    note "make -j$(nproc)"
+    make -j"$(nproc)" || exit 1
+  )
+}
