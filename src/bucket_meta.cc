@@ -1,0 +1,143 @@
+#include "bucket_meta.h"
+
+#include <time.h>
+
+#include <cstdio>
+#include <limits>
+#include <mutex>
+#include <optional>
+#include <random>
+#include <string_view>
+
+#include "crypto.h"
+#include "log.h"
+
+namespace s3disk {
+namespace {
+
+constexpr char kMountTokenName[] = "s3backer-mounted";
+
+// Strict decimal: digits only, no sign, no spaces, no overflow.
+std::optional<uint64_t> ParseDecimal(std::string_view s) {
+  if (s.empty() || s.size() > 20) return std::nullopt;
+  uint64_t value = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    uint64_t digit = static_cast<uint64_t>(c - '0');
+    if (value > (std::numeric_limits<uint64_t>::max() - digit) / 10) return std::nullopt;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+// 1 to 8 hex digits, either case (what a scanf("%x") style reader accepts).
+std::optional<uint32_t> ParseHexToken(std::string_view s) {
+  if (s.empty() || s.size() > 8) return std::nullopt;
+  uint32_t value = 0;
+  for (char c : s) {
+    uint32_t digit;
+    if (c >= '0' && c <= '9') {
+      digit = static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      digit = static_cast<uint32_t>(c - 'a' + 10);
+    } else if (c >= 'A' && c <= 'F') {
+      digit = static_cast<uint32_t>(c - 'A' + 10);
+    } else {
+      return std::nullopt;
+    }
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
+// RFC 1123 date, e.g. "Tue, 14 Nov 2023 22:13:20 GMT".
+std::string DateText(int64_t wall_seconds) {
+  time_t t = static_cast<time_t>(wall_seconds);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t len = strftime(buf, sizeof buf, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  return std::string(buf, len);
+}
+
+}  // namespace
+
+Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key) {
+  Result<ObjectInfo> info = store.Head(block0_key);
+  if (!info.ok()) {
+    if (info.status().code() == ENOENT) return Geometry{};
+    return info.status().WithContext("bucket_meta: read geometry from " + block0_key);
+  }
+  auto bs = info->meta.find(kBlockSizeHeader);
+  auto fs = info->meta.find(kFileSizeHeader);
+  if (bs == info->meta.end() || fs == info->meta.end()) return Geometry{};
+  std::optional<uint64_t> block_size = ParseDecimal(bs->second);
+  if (!block_size || *block_size > std::numeric_limits<uint32_t>::max()) {
+    return Status::Errorf(EBADMSG, "bucket_meta: %s has a bad %s \"%s\"", block0_key.c_str(),
+                          kBlockSizeHeader, bs->second.c_str());
+  }
+  std::optional<uint64_t> size_bytes = ParseDecimal(fs->second);
+  if (!size_bytes) {
+    return Status::Errorf(EBADMSG, "bucket_meta: %s has a bad %s \"%s\"", block0_key.c_str(),
+                          kFileSizeHeader, fs->second.c_str());
+  }
+  if (*block_size == 0 || *size_bytes == 0) return Geometry{};
+  Geometry g;
+  g.block_size = static_cast<uint32_t>(*block_size);
+  g.size_bytes = *size_bytes;
+  return g;
+}
+
+Metadata GeometryMetadata(const Geometry& g) {
+  return Metadata{{kBlockSizeHeader, std::to_string(g.block_size)},
+                  {kFileSizeHeader, std::to_string(g.size_bytes)}};
+}
+
+std::string MountTokenKey(const std::string& prefix) { return prefix + kMountTokenName; }
+
+Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix) {
+  const std::string key = MountTokenKey(prefix);
+  Result<ObjectInfo> info = store.Head(key);
+  if (!info.ok()) {
+    if (info.status().code() == ENOENT) return uint32_t{0};
+    return info.status().WithContext("bucket_meta: read mount token " + key);
+  }
+  auto it = info->meta.find(kMountTokenHeader);
+  if (it == info->meta.end()) return uint32_t{1};
+  std::optional<uint32_t> token = ParseHexToken(it->second);
+  if (!token) {
+    LOG_WARN("bucket_meta: %s has a bad %s \"%s\"; treating the bucket as mounted", key.c_str(),
+             kMountTokenHeader, it->second.c_str());
+    return uint32_t{1};
+  }
+  return *token;
+}
+
+Status WriteMountToken(ObjectStore& store, const std::string& prefix, uint32_t token,
+                       Clock& clock) {
+  const std::string key = MountTokenKey(prefix);
+  char hex[9];
+  snprintf(hex, sizeof hex, "%08x", token);
+  Metadata meta{{"content-type", "text/plain"}, {kMountTokenHeader, hex}};
+  std::string body = DateText(clock.WallSeconds()) + "\n";
+  Result<std::string> etag = store.Put(key, AsBytes(body), meta);
+  if (!etag.ok()) return etag.status().WithContext("bucket_meta: write mount token " + key);
+  return Status::Ok();
+}
+
+Status ClearMountToken(ObjectStore& store, const std::string& prefix) {
+  const std::string key = MountTokenKey(prefix);
+  return store.Delete(key).WithContext("bucket_meta: clear mount token " + key);
+}
+
+uint32_t NewMountToken() {
+  static std::mutex mu;
+  static std::mt19937 rng{std::random_device{}()};
+  std::lock_guard lock(mu);
+  for (;;) {
+    uint32_t token = static_cast<uint32_t>(rng());
+    if (token != 0 && token != kSharedDiskToken) return token;
+  }
+}
+
+}  // namespace s3disk

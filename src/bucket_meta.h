@@ -1,0 +1,59 @@
+// Bucket metadata (FORMAT.md): the geometry stored in block 0's headers, and the mount token
+// object that keeps two read-write mounts off one bucket.
+//
+// Geometry: every non-zero PUT of block 0 carries x-amz-meta-s3backer-blocksize and
+// x-amz-meta-s3backer-filesize (decimal). At start a HEAD of block 0 recovers them; when block
+// 0 is absent (an empty or all-zero disk) the geometry must come from the command line.
+// Old s3backer stored the file size modulo 2^32, so a size of 0 means "unknown".
+//
+// Mount token: PREFIX + "s3backer-mounted", Content-Type text/plain, body the date, header
+// x-amz-meta-s3backer-mount-token: 8 hex digits. Absent = not mounted; present without the
+// header counts as token 1 (mounted). 7fffffff is shared-disk mode.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "clock.h"
+#include "object_store.h"
+#include "status.h"
+
+namespace s3disk {
+
+inline constexpr char kBlockSizeHeader[] = "x-amz-meta-s3backer-blocksize";
+inline constexpr char kFileSizeHeader[] = "x-amz-meta-s3backer-filesize";
+inline constexpr char kMountTokenHeader[] = "x-amz-meta-s3backer-mount-token";
+
+// Either field 0 = unknown. ReadGeometry returns both known or both unknown.
+struct Geometry {
+  uint32_t block_size = 0;
+  uint64_t size_bytes = 0;
+};
+
+// HEADs block 0. Geometry{} if block 0 is absent, lacks the headers, or says size 0 (or block
+// size 0). A header that is not a decimal number in range is EBADMSG; a failed HEAD is
+// returned with context.
+Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key);
+
+// The two geometry headers, in decimal.
+Metadata GeometryMetadata(const Geometry& g);
+
+inline constexpr uint32_t kSharedDiskToken = 0x7fffffff;
+
+// prefix + "s3backer-mounted"
+std::string MountTokenKey(const std::string& prefix);
+
+// 0 if absent; 1 if present without the header; else the header's value. A header that is
+// not hex counts as 1 (the object is there, so the bucket is mounted) and logs a warning.
+Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix);
+
+// PUTs the token object: Content-Type text/plain, body = date text, the token header.
+Status WriteMountToken(ObjectStore& store, const std::string& prefix, uint32_t token, Clock& clock);
+
+// DELETEs the token object (absent is success).
+Status ClearMountToken(ObjectStore& store, const std::string& prefix);
+
+// Random, non-zero, not kSharedDiskToken.
+uint32_t NewMountToken();
+
+}  // namespace s3disk
