@@ -1,0 +1,210 @@
+// ObjectBlockStore keeps no block state: the bucket is the state. A block is either an
+// object (non-zero data, possibly encoded) or absent (all zeros). Only counters live here.
+//
+// Invariants
+//   | what                          | holds because                                        |
+//   |-------------------------------|------------------------------------------------------|
+//   | a zero block has no object    | WriteBlock of empty/all-zero data DELETEs, Trim too   |
+//   | a read never returns bad data | ETag (MD5) and size checked; else EBADMSG             |
+//   | block 0 carries the geometry  | every non-zero PUT of block 0 adds GeometryMetadata   |
+//   | read-only sends no mutation   | WriteBlock/WritePart/Trim refuse with EROFS first     |
+//   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
+#include "object_block_store.h"
+
+#include <cctype>
+#include <cstring>
+#include <mutex>
+
+#include "block_key.h"
+#include "bucket_meta.h"
+#include "crypto.h"
+#include "log.h"
+
+namespace s3disk {
+namespace {
+
+constexpr uint64_t kMaxBlocks = uint64_t{1} << 32;
+
+// An ETag that is a plain MD5 (32 hex digits, optionally quoted), lowercased; else empty
+// (multipart and some server-side-encrypted objects have other ETags, which we cannot check).
+std::string Md5Etag(std::string_view etag) {
+  if (etag.size() == 34 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, 32);
+  }
+  if (etag.size() != 32) return "";
+  std::string out;
+  out.reserve(32);
+  for (char c : etag) {
+    if (!isxdigit(static_cast<unsigned char>(c))) return "";
+    out += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+}  // namespace
+
+ObjectBlockStore::ObjectBlockStore(std::shared_ptr<ObjectStore> store, ObjectBlockOptions options)
+    : store_(std::move(store)),
+      options_(std::move(options)),
+      num_blocks_(options_.block_size == 0 ? 0 : options_.size_bytes / options_.block_size) {}
+
+Result<std::unique_ptr<ObjectBlockStore>> ObjectBlockStore::Create(
+    std::shared_ptr<ObjectStore> store, ObjectBlockOptions options) {
+  if (!store) return Status(EINVAL, "object_block_store: no object store");
+  if (options.block_size == 0) return Status(EINVAL, "object_block_store: block size is 0");
+  uint64_t blocks = options.size_bytes / options.block_size;
+  if (blocks == 0 || blocks > kMaxBlocks) {
+    return Status::Errorf(EINVAL,
+                          "object_block_store: %llu bytes of %u-byte blocks is %llu blocks; "
+                          "need 1 to 2^32",
+                          static_cast<unsigned long long>(options.size_bytes), options.block_size,
+                          static_cast<unsigned long long>(blocks));
+  }
+  return std::make_unique<ObjectBlockStore>(std::move(store), std::move(options));
+}
+
+std::string ObjectBlockStore::Key(BlockNum n) const {
+  return BlockKey(options_.prefix, options_.hash_prefix, n);
+}
+
+Status ObjectBlockStore::ReadOnlyError(const char* op, BlockNum n) const {
+  return Status::Errorf(EROFS, "object_block_store: %s block " S3DISK_BLOCK_FMT ": read-only", op,
+                        n);
+}
+
+Status ObjectBlockStore::DecodeBody(BlockNum n, const Metadata& meta, std::vector<uint8_t>* body) {
+  auto enc = meta.find("content-encoding");
+  if (enc != meta.end() && !enc->second.empty()) {
+    return Status::Errorf(
+        EBADMSG, "object_block_store: block " S3DISK_BLOCK_FMT ": unknown Content-Encoding %s", n,
+        enc->second.c_str());
+  }
+  if (body->size() != block_size()) {
+    return Status::Errorf(EBADMSG,
+                          "object_block_store: block " S3DISK_BLOCK_FMT
+                          ": object is %zu bytes, block size is %u",
+                          n, body->size(), block_size());
+  }
+  return Status::Ok();
+}
+
+Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, buf.size(), false));
+  const std::string key = Key(n);
+  Result<Object> obj = store_->Get(key);
+  if (!obj.ok()) {
+    if (obj.status().code() == ENOENT) {
+      blocks_read_absent_++;
+      memset(buf.data(), 0, buf.size());
+      return Status::Ok();
+    }
+    return obj.status().WithContext("object_block_store: read block " + key);
+  }
+  bytes_read_ += obj->data.size();
+  std::string expected = Md5Etag(obj->info.etag);
+  if (!expected.empty()) {
+    std::string actual = Md5Hex(obj->data);
+    if (actual != expected) {
+      bad_blocks_++;
+      return Status::Errorf(
+          EBADMSG, "object_block_store: block " S3DISK_BLOCK_FMT ": MD5 mismatch: ETag %s, body %s",
+          n, expected.c_str(), actual.c_str());
+    }
+  }
+  Status st = DecodeBody(n, obj->info.meta, &obj->data);
+  if (!st.ok()) {
+    bad_blocks_++;
+    return st;
+  }
+  memcpy(buf.data(), obj->data.data(), buf.size());
+  blocks_read_++;
+  return Status::Ok();
+}
+
+Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
+  if (options_.read_only) return ReadOnlyError("write", n);
+  const std::string key = Key(n);
+  if (data.empty() || IsAllZero(data)) {
+    S3DISK_RETURN_IF_ERROR(store_->Delete(key).WithContext("object_block_store: delete " + key));
+    blocks_deleted_++;
+    return Status::Ok();
+  }
+  Metadata meta{{"content-type", kBlockContentType}};
+  if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
+  Result<std::string> etag = store_->Put(key, data, meta);
+  if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
+  blocks_written_++;
+  bytes_written_ += data.size();
+  return Status::Ok();
+}
+
+Status ObjectBlockStore::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
+  if (options_.read_only) return ReadOnlyError("write", n);
+  return BlockStore::WritePart(n, offset, data);
+}
+
+Status ObjectBlockStore::Trim(BlockNum first, uint64_t count) {
+  if (count == 0) return Status::Ok();
+  if (first >= num_blocks_ || count > num_blocks_ - first) {
+    return Status::Errorf(
+        EINVAL, "object_block_store: trim " S3DISK_BLOCK_FMT "+%llu is past the end (%llu blocks)",
+        first, static_cast<unsigned long long>(count),
+        static_cast<unsigned long long>(num_blocks_));
+  }
+  if (options_.read_only) return ReadOnlyError("trim", first);
+  std::vector<std::string> keys;
+  keys.reserve(static_cast<size_t>(std::min<uint64_t>(count, kDeleteBatchKeys)));
+  for (uint64_t i = 0; i < count;) {
+    keys.clear();
+    for (; i < count && keys.size() < kDeleteBatchKeys; i++) {
+      keys.push_back(Key(static_cast<BlockNum>(first + i)));
+    }
+    Status st = store_->DeleteMany(keys);
+    if (!st.ok()) {
+      return st.WithContext("object_block_store: trim " + keys.front() + ".." + keys.back());
+    }
+    blocks_deleted_ += keys.size();
+  }
+  return Status::Ok();
+}
+
+Status ObjectBlockStore::SurveyNonZero(const std::function<void(BlockNum)>& found) {
+  // Backends may call the listing callback from several threads; callers of SurveyNonZero
+  // are promised one call at a time.
+  std::mutex mu;
+  uint64_t ignored = 0;
+  Status st = store_->List(options_.prefix, [&](const std::string& key) {
+    std::optional<BlockNum> n = ParseBlockKey(options_.prefix, options_.hash_prefix, key);
+    std::lock_guard lock(mu);
+    if (!n || *n >= num_blocks_) {
+      ignored++;
+      return;
+    }
+    found(*n);
+  });
+  if (ignored > 0) {
+    LOG_DEBUG("object_block_store: survey ignored %llu keys that are not blocks of this disk",
+              static_cast<unsigned long long>(ignored));
+  }
+  return st.WithContext("object_block_store: list " + options_.prefix);
+}
+
+void ObjectBlockStore::DumpStats(std::string* out) {
+  auto line = [out](const char* name, uint64_t value) {
+    *out += name;
+    *out += ' ';
+    *out += std::to_string(value);
+    *out += '\n';
+  };
+  line("object_blocks_read", blocks_read_);
+  line("object_blocks_read_absent", blocks_read_absent_);
+  line("object_blocks_written", blocks_written_);
+  line("object_blocks_deleted", blocks_deleted_);
+  line("object_bytes_read", bytes_read_);
+  line("object_bytes_written", bytes_written_);
+  line("object_bad_blocks", bad_blocks_);
+  store_->DumpStats(out);
+}
+
+}  // namespace s3disk

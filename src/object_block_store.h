@@ -1,0 +1,77 @@
+// ObjectBlockStore: the bottom BlockStore, block <-> object (FORMAT.md).
+//
+// Block n is the object BlockKey(prefix, hash_prefix, n). An all-zero block has no object:
+// writing zeros deletes it, reading an absent object gives zeros, Trim deletes in batches.
+// Reads check the ETag (when it is an MD5) against the body and the body size against the
+// block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
+// objects with metadata. Codecs (Content-Encoding) will plug in at EncodeBody/DecodeBody;
+// for now any Content-Encoding is refused as unknown.
+//
+// Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "block_store.h"
+#include "object_store.h"
+
+namespace s3disk {
+
+struct ObjectBlockOptions {
+  std::string prefix;
+  bool hash_prefix = false;  // --blockHashPrefix
+  uint32_t block_size = 0;
+  uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
+  bool read_only = false;
+};
+
+inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
+// S3 DeleteObjects takes at most 1000 keys per request.
+inline constexpr size_t kDeleteBatchKeys = 1000;
+
+class ObjectBlockStore : public BlockStore {
+ public:
+  ObjectBlockStore(std::shared_ptr<ObjectStore> store, ObjectBlockOptions options);
+
+  // Validates the options (block size > 0, 1 <= num_blocks <= 2^32) without any I/O.
+  static Result<std::unique_ptr<ObjectBlockStore>> Create(std::shared_ptr<ObjectStore> store,
+                                                          ObjectBlockOptions options);
+
+  uint32_t block_size() const override { return options_.block_size; }
+  uint64_t num_blocks() const override { return num_blocks_; }
+
+  Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  // The default read-modify-write, but refused up front (nothing sent) when read-only.
+  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  Status Trim(BlockNum first, uint64_t count) override;
+  Status Flush() override { return Status::Ok(); }
+  Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
+  Status Start() override { return Status::Ok(); }
+  Status Shutdown() override { return Status::Ok(); }
+  void DumpStats(std::string* out) override;
+
+  std::string Key(BlockNum n) const;
+
+ private:
+  // Turns a stored object into the block's bytes (checks encoding and size).
+  Status DecodeBody(BlockNum n, const Metadata& meta, std::vector<uint8_t>* body);
+  Status ReadOnlyError(const char* op, BlockNum n) const;
+
+  std::shared_ptr<ObjectStore> store_;
+  const ObjectBlockOptions options_;
+  const uint64_t num_blocks_;
+
+  std::atomic<uint64_t> blocks_read_{0};
+  std::atomic<uint64_t> blocks_read_absent_{0};
+  std::atomic<uint64_t> blocks_written_{0};
+  std::atomic<uint64_t> blocks_deleted_{0};
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> bad_blocks_{0};
+};
+
+}  // namespace s3disk

@@ -1,0 +1,255 @@
+#include "object_block_store.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+
+#include "block_key.h"
+#include "crypto.h"
+#include "fakes.h"
+
+namespace s3disk {
+namespace {
+
+using Calls = std::vector<std::string>;
+using Bytes = std::vector<uint8_t>;
+
+constexpr uint32_t kBlockSize = 64;
+
+struct Fixture {
+  explicit Fixture(ObjectBlockOptions o = Options()) : opts(o), blocks(objects, opts) {}
+  static ObjectBlockOptions Options() {
+    ObjectBlockOptions o;
+    o.prefix = "vol/";
+    o.block_size = kBlockSize;
+    o.size_bytes = 16 * kBlockSize;
+    return o;
+  }
+  std::shared_ptr<RecordingObjectStore> objects = std::make_shared<RecordingObjectStore>();
+  ObjectBlockOptions opts;
+  ObjectBlockStore blocks;
+};
+
+Bytes Pattern(uint8_t seed) {
+  Bytes b(kBlockSize);
+  for (size_t i = 0; i < b.size(); i++) b[i] = static_cast<uint8_t>(seed + i);
+  return b;
+}
+
+TEST_CASE("object_block_store: an absent object reads as zeros") {
+  Fixture f;
+  Bytes buf(kBlockSize, 0xee);
+  REQUIRE(f.blocks.ReadBlock(10, buf).ok());
+  CHECK(buf == Bytes(kBlockSize, 0));
+  CHECK(f.objects->calls() == Calls{"get vol/0000000a"});
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats.find("object_blocks_read_absent 1\n") != std::string::npos);
+}
+
+TEST_CASE("object_block_store: a written block is one PUT and reads back") {
+  Fixture f;
+  REQUIRE(f.blocks.WriteBlock(3, Pattern(7)).ok());
+  auto obj = f.objects->Peek("vol/00000003");
+  REQUIRE(obj);
+  CHECK(obj->data == Pattern(7));
+  CHECK(obj->info.meta == Metadata{{"content-type", "application/x-s3backer-block"}});
+  Bytes buf(kBlockSize);
+  REQUIRE(f.blocks.ReadBlock(3, buf).ok());
+  CHECK(buf == Pattern(7));
+  CHECK(f.objects->calls() == Calls{"put vol/00000003", "get vol/00000003"});
+}
+
+TEST_CASE("object_block_store: a zero write becomes a delete") {
+  Fixture f;
+  f.objects->SetObject("vol/00000003", Pattern(1));
+  f.objects->SetObject("vol/00000004", Pattern(2));
+  REQUIRE(f.blocks.WriteBlock(3, Bytes(kBlockSize, 0)).ok());
+  REQUIRE(f.blocks.WriteBlock(4, {}).ok());
+  CHECK(f.objects->calls() == Calls{"delete vol/00000003", "delete vol/00000004"});
+  CHECK(f.objects->object_count() == 0);
+}
+
+TEST_CASE("object_block_store: block 0 carries the geometry headers") {
+  Fixture f;
+  REQUIRE(f.blocks.WriteBlock(0, Pattern(9)).ok());
+  REQUIRE(f.blocks.WriteBlock(1, Pattern(9)).ok());
+  auto b0 = f.objects->Peek("vol/00000000");
+  REQUIRE(b0);
+  CHECK(b0->info.meta.at("content-type") == "application/x-s3backer-block");
+  CHECK(b0->info.meta.at("x-amz-meta-s3backer-blocksize") == "64");
+  CHECK(b0->info.meta.at("x-amz-meta-s3backer-filesize") == "1024");
+  CHECK(f.objects->Peek("vol/00000001")->info.meta.count("x-amz-meta-s3backer-blocksize") == 0);
+}
+
+TEST_CASE("object_block_store: an ETag that is not the body's MD5 is EBADMSG") {
+  Fixture f;
+  f.objects->SetObject("vol/00000005", Pattern(1), {}, Md5Hex(Pattern(2)));
+  Bytes buf(kBlockSize, 0xee);
+  Status st = f.blocks.ReadBlock(5, buf);
+  CHECK(st.code() == EBADMSG);
+  CHECK(st.message().find("00000005") != std::string::npos);
+  CHECK(buf == Bytes(kBlockSize, 0xee));  // nothing handed up
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats.find("object_bad_blocks 1\n") != std::string::npos);
+
+  // Quoted and uppercase MD5 ETags are still checked and accepted when right.
+  std::string md5 = Md5Hex(Pattern(1));
+  for (auto& c : md5) c = static_cast<char>(toupper(c));
+  f.objects->SetObject("vol/00000005", Pattern(1), {}, "\"" + md5 + "\"");
+  CHECK(f.blocks.ReadBlock(5, buf).ok());
+  // An ETag that is not an MD5 (multipart) cannot be checked and is not an error.
+  f.objects->SetObject("vol/00000005", Pattern(1), {}, "d41d8cd98f00b204e9800998ecf8427e-2");
+  CHECK(f.blocks.ReadBlock(5, buf).ok());
+  CHECK(buf == Pattern(1));
+}
+
+TEST_CASE("object_block_store: an unknown Content-Encoding is EBADMSG") {
+  Fixture f;
+  f.objects->SetObject("vol/00000002", Pattern(1), {{"content-encoding", "deflate"}});
+  Bytes buf(kBlockSize);
+  Status st = f.blocks.ReadBlock(2, buf);
+  CHECK(st.code() == EBADMSG);
+  CHECK(st.message().find("unknown Content-Encoding deflate") != std::string::npos);
+  // An empty encoding header is plain.
+  f.objects->SetObject("vol/00000002", Pattern(1), {{"content-encoding", ""}});
+  CHECK(f.blocks.ReadBlock(2, buf).ok());
+}
+
+TEST_CASE("object_block_store: a body of the wrong size is EBADMSG") {
+  Fixture f;
+  f.objects->SetObject("vol/00000002", Bytes(kBlockSize - 1, 1));
+  Bytes buf(kBlockSize);
+  CHECK(f.blocks.ReadBlock(2, buf).code() == EBADMSG);
+  f.objects->SetObject("vol/00000002", Bytes(kBlockSize + 1, 1));
+  CHECK(f.blocks.ReadBlock(2, buf).code() == EBADMSG);
+}
+
+TEST_CASE("object_block_store: read-only refuses every mutation and sends nothing") {
+  ObjectBlockOptions o = Fixture::Options();
+  o.read_only = true;
+  Fixture f(o);
+  CHECK(f.blocks.WriteBlock(1, Pattern(1)).code() == EROFS);
+  CHECK(f.blocks.WriteBlock(1, {}).code() == EROFS);
+  uint8_t part[4] = {1, 2, 3, 4};
+  CHECK(f.blocks.WritePart(1, 8, part).code() == EROFS);
+  CHECK(f.blocks.Trim(0, 4).code() == EROFS);
+  CHECK(f.objects->calls().empty());
+  Bytes buf(kBlockSize);
+  CHECK(f.blocks.ReadBlock(1, buf).ok());
+  CHECK(f.objects->calls() == Calls{"get vol/00000001"});
+}
+
+TEST_CASE("object_block_store: trim deletes in batches of 1000 keys") {
+  ObjectBlockOptions o = Fixture::Options();
+  o.size_bytes = uint64_t{3000} * kBlockSize;
+  Fixture f(o);
+  f.objects->SetObject("vol/00000064", Pattern(1));
+  f.objects->SetObject("vol/00000a00", Pattern(1));
+  REQUIRE(f.blocks.Trim(10, 2500).ok());
+  Calls calls = f.objects->calls();
+  REQUIRE(calls.size() == 3);
+  auto count_keys = [](const std::string& call) {
+    return static_cast<size_t>(std::count(call.begin(), call.end(), ' '));
+  };
+  CHECK(count_keys(calls[0]) == 1000);
+  CHECK(count_keys(calls[1]) == 1000);
+  CHECK(count_keys(calls[2]) == 500);
+  CHECK(calls[0].rfind("delete_many vol/0000000a vol/0000000b ", 0) == 0);
+  CHECK(calls[2].substr(calls[2].size() - 13) == " vol/000009cd");  // 10 + 2499
+  CHECK(f.objects->object_count() == 1);  // 0x0a00 = 2560 is past the trimmed range
+  CHECK(f.objects->Has("vol/00000a00"));
+
+  f.objects->ClearCalls();
+  CHECK(f.blocks.Trim(2999, 2).code() == EINVAL);
+  CHECK(f.blocks.Trim(0, 0).ok());
+  CHECK(f.objects->calls().empty());
+
+  f.objects->FailNext(1, EIO);
+  Status st = f.blocks.Trim(0, 5);
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("object_block_store: trim vol/00000000..vol/00000004") == 0);
+}
+
+TEST_CASE("object_block_store: survey reports only this disk's block keys") {
+  for (bool hash : {false, true}) {
+    ObjectBlockOptions o = Fixture::Options();
+    o.hash_prefix = hash;
+    Fixture f(o);
+    for (BlockNum n : {1u, 5u, 15u}) f.objects->SetObject(BlockKey("vol/", hash, n), Pattern(1));
+    f.objects->SetObject(BlockKey("vol/", hash, 16), Pattern(1));  // past the end
+    f.objects->SetObject(BlockKey("vol/", !hash, 7), Pattern(1));  // other naming
+    f.objects->SetObject("vol/s3backer-mounted", {'x'});
+    f.objects->SetObject("vol/0000000A", Pattern(1));
+    f.objects->SetObject("other/00000003", Pattern(1));
+    std::set<BlockNum> found;
+    REQUIRE(f.blocks.SurveyNonZero([&](BlockNum n) { found.insert(n); }).ok());
+    CHECK(found == std::set<BlockNum>{1, 5, 15});
+    CHECK(f.objects->calls() == Calls{"list vol/"});
+  }
+}
+
+TEST_CASE("object_block_store: hashed keys, partial writes and store errors") {
+  ObjectBlockOptions o = Fixture::Options();
+  o.hash_prefix = true;
+  Fixture f(o);
+  const std::string key = BlockKey("vol/", true, 2);
+  uint8_t part[3] = {9, 9, 9};
+  REQUIRE(f.blocks.WritePart(2, 10, part).ok());  // default read-modify-write
+  CHECK(f.objects->calls() == Calls{"get " + key, "put " + key});
+  Bytes expect(kBlockSize, 0);
+  expect[10] = expect[11] = expect[12] = 9;
+  CHECK(f.objects->Peek(key)->data == expect);
+
+  f.objects->FailNext(1, EAGAIN);
+  Bytes buf(kBlockSize);
+  Status st = f.blocks.ReadBlock(2, buf);
+  CHECK(st.code() == EAGAIN);
+  CHECK(st.message().find("object_block_store: read block " + key) == 0);
+  f.objects->FailNext(1, EIO);
+  CHECK(f.blocks.WriteBlock(2, Pattern(3)).code() == EIO);
+  CHECK(f.objects->Peek(key)->data == expect);
+  CHECK(f.blocks.ReadBlock(16, buf).code() == EINVAL);
+}
+
+TEST_CASE("object_block_store: counters, then the store's") {
+  Fixture f;
+  Bytes buf(kBlockSize);
+  REQUIRE(f.blocks.WriteBlock(1, Pattern(1)).ok());
+  REQUIRE(f.blocks.ReadBlock(1, buf).ok());
+  REQUIRE(f.blocks.ReadBlock(2, buf).ok());
+  REQUIRE(f.blocks.WriteBlock(1, {}).ok());
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats ==
+        "object_blocks_read 1\n"
+        "object_blocks_read_absent 1\n"
+        "object_blocks_written 1\n"
+        "object_blocks_deleted 1\n"
+        "object_bytes_read 64\n"
+        "object_bytes_written 64\n"
+        "object_bad_blocks 0\n"
+        "recording_object_store_calls 4\n");
+}
+
+TEST_CASE("object_block_store: Create validates the geometry") {
+  auto store = std::make_shared<RecordingObjectStore>();
+  ObjectBlockOptions o = Fixture::Options();
+  CHECK(ObjectBlockStore::Create(store, o).ok());
+  o.block_size = 0;
+  CHECK(ObjectBlockStore::Create(store, o).status().code() == EINVAL);
+  o.block_size = 4096;
+  o.size_bytes = 4095;
+  CHECK(ObjectBlockStore::Create(store, o).status().code() == EINVAL);
+  o.block_size = 1;
+  o.size_bytes = (uint64_t{1} << 32) + 1;
+  CHECK(ObjectBlockStore::Create(store, o).status().code() == EINVAL);
+  o.size_bytes = uint64_t{1} << 32;
+  auto ok = ObjectBlockStore::Create(store, o);
+  REQUIRE(ok.ok());
+  CHECK((*ok)->num_blocks() == uint64_t{1} << 32);
+  CHECK(store->calls().empty());
+}
+
+}  // namespace
+}  // namespace s3disk
