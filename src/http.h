@@ -1,0 +1,90 @@
+// HTTP transport over libcurl. Knows nothing of S3: it sends one request and returns what came
+// back (status, headers, body) or the transport error, and never retries.
+//
+// HttpTransport is the seam: S3Store talks to it, unit tests replace it with a scripted fake.
+// CurlTransport keeps a pool of idle easy handles so connections are reused (keep-alive) and
+// any number of requests can be in flight at once: a request takes an idle handle or makes a
+// new one, and gives it back when done; no lock is held while a request runs.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "status.h"
+#include "sync.h"
+
+namespace s3disk {
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
+
+struct HttpRequest {
+  std::string method = "GET";     // GET, HEAD, PUT, POST, DELETE
+  std::string url;                // absolute, already percent-encoded
+  HttpHeaders headers;            // sent as given (a Host header overrides the URL's)
+  std::span<const uint8_t> body;  // must outlive Perform
+};
+
+struct HttpResponse {
+  // 0 when the transport failed (see HttpResult::curl_code).
+  long status = 0;
+  // Header names in lowercase, values trimmed, in the order received (final response only).
+  HttpHeaders headers;
+  std::vector<uint8_t> body;
+
+  // The first header of that (lowercase) name, or nullptr.
+  const std::string* Header(std::string_view lowercase_name) const;
+};
+
+struct HttpResult {
+  int curl_code = 0;       // CURLcode; 0 = a response arrived (of any status)
+  std::string curl_error;  // human text for curl_code
+  HttpResponse response;
+};
+
+class HttpTransport {
+ public:
+  virtual ~HttpTransport() = default;
+  // Sends one request. Thread-safe; never throws.
+  virtual HttpResult Perform(const HttpRequest& request) = 0;
+  virtual void DumpStats(std::string*) {}
+};
+
+struct HttpOptions {
+  int connect_timeout_s = 30;  // 0 = libcurl's default
+  int request_timeout_s = 30;  // whole request, 0 = none
+  bool insecure = false;       // skip TLS certificate and host name verification
+  std::string cacert;          // CA bundle file; empty = the system's
+  int max_idle_handles = 32;   // idle handles (and so open connections) kept for reuse
+  std::string user_agent = "s3disk";
+};
+
+class CurlTransport : public HttpTransport {
+ public:
+  // Validates the options and initializes libcurl once per process; opens no connection.
+  static Result<std::unique_ptr<CurlTransport>> Create(HttpOptions options);
+  ~CurlTransport() override;
+
+  HttpResult Perform(const HttpRequest& request) override;
+  void DumpStats(std::string* out) override;
+
+ private:
+  explicit CurlTransport(HttpOptions options) : options_(std::move(options)) {}
+  void* TakeHandle();               // CURL*
+  void ReturnHandle(void* handle);  // CURL*
+
+  const HttpOptions options_;
+  Mutex mu_;
+  std::vector<void*> idle_ GUARDED_BY(mu_);
+  uint64_t handles_created_ GUARDED_BY(mu_) = 0;
+  uint64_t requests_ GUARDED_BY(mu_) = 0;
+  uint64_t in_flight_ GUARDED_BY(mu_) = 0;
+  uint64_t max_in_flight_ GUARDED_BY(mu_) = 0;
+  uint64_t transport_errors_ GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace s3disk

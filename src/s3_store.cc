@@ -1,0 +1,549 @@
+// S3Store: ObjectStore over the S3 REST API.
+//
+// The store keeps no per-object state: every call is one or more HTTP requests, and only
+// counters are shared between threads. States of one request (Execute):
+//   signing   a fresh date and signature for each attempt (a retried request is re-signed)
+//   in flight on one pooled connection of the transport (no lock held)
+//   judged    ClassifyHttp + the call's validate(): ok / retry after a pause / fail
+//
+// Invariants:
+//   | what                                               | why                                  |
+//   |----------------------------------------------------|--------------------------------------|
+//   | no mutex is held across a transport call            | requests run in parallel             |
+//   | every PUT carries Content-MD5 of the body sent      | the server rejects damaged uploads   |
+//   | a GET body is returned only if its MD5 = the ETag   | damaged downloads are retried        |
+//   | pauses of one request sum to <= max_retry_pause_ms | bounded time before EIO              |
+//   | a 404 of NoSuchBucket is never ENOENT              | a missing bucket must not read zeros |
+//   | secrets are registered with the log at Create      | -d never prints a key                |
+#include "s3_store.h"
+
+#include <algorithm>
+#include <array>
+#include <cctype>
+#include <random>
+#include <thread>
+
+#include "crypto.h"
+#include "log.h"
+#include "s3_sign.h"
+#include "s3_xml.h"
+
+namespace s3disk {
+namespace {
+
+constexpr int kMaxDeleteBatch = 1000;
+constexpr int kListPageKeys = 1000;
+constexpr uint64_t kListProgressEvery = 100000;
+
+std::string ToLower(std::string_view s) {
+  std::string out(s);
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+// "\"abc\"" or "W/\"abc\"" -> "abc", lowercase.
+std::string NormalizeEtag(std::string_view etag) {
+  if (etag.starts_with("W/")) etag.remove_prefix(2);
+  if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') {
+    etag = etag.substr(1, etag.size() - 2);
+  }
+  return ToLower(etag);
+}
+
+// The metadata an object carries over S3: content type and encoding, and user metadata.
+// A server's default content type (none was given at PUT) is not metadata.
+Metadata ExtractMeta(const HttpResponse& r) {
+  Metadata meta;
+  for (const auto& [name, value] : r.headers) {
+    if (name.starts_with("x-amz-meta-") || name == "content-encoding") {
+      meta[name] = value;
+    } else if (name == "content-type" && value != "binary/octet-stream" &&
+               value != "application/octet-stream") {
+      meta[name] = value;
+    }
+  }
+  return meta;
+}
+
+int HexIndex(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  return -1;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<S3Store>> S3Store::Create(S3Options options) {
+  HttpOptions http;
+  http.connect_timeout_s = options.connect_timeout_s;
+  http.request_timeout_s = options.request_timeout_s;
+  http.insecure = options.insecure;
+  http.cacert = options.cacert;
+  http.max_idle_handles = options.max_connections;
+  auto transport = CurlTransport::Create(std::move(http));
+  if (!transport.ok()) return transport.status();
+  return CreateWithTransport(std::move(options), std::move(transport.value()), &Clock::Real());
+}
+
+Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
+    S3Options o, std::unique_ptr<HttpTransport> transport, Clock* clock) {
+  LogRegisterSecret(o.access_key);
+  LogRegisterSecret(o.session_token);
+  if (o.bucket.empty() || o.bucket.find('/') != std::string::npos) {
+    return Status::Errorf(EINVAL, "s3: invalid bucket name \"%s\"", o.bucket.c_str());
+  }
+  if (o.auth_version != "aws4" && o.auth_version != "aws2") {
+    return Status::Errorf(EINVAL, "s3: --authVersion must be aws4 or aws2, not \"%s\"",
+                          o.auth_version.c_str());
+  }
+  if (o.access_id.empty() != o.access_key.empty()) {
+    return Status::Errorf(EINVAL, "s3: an access ID needs an access key and vice versa");
+  }
+  if (o.region.empty()) return Status::Errorf(EINVAL, "s3: --region must not be empty");
+  if (o.connect_timeout_s < 0 || o.request_timeout_s < 0 || o.max_retry_pause_ms < 0 ||
+      o.initial_retry_pause_ms < 1 || o.list_threads < 1 || o.max_connections < 1) {
+    return Status::Errorf(EINVAL,
+                          "s3: timeouts and pauses must not be negative, and the first retry "
+                          "pause, listing threads and connections must be at least 1");
+  }
+  if (o.base_url == S3Options().base_url && o.region != "us-east-1") {
+    o.base_url = "https://s3." + o.region + ".amazonaws.com/";
+  }
+  std::string url = o.base_url;
+  size_t sep = url.find("://");
+  if (sep == std::string::npos) {
+    return Status::Errorf(EINVAL, "s3: --baseURL \"%s\" is not a URL (want http[s]://host/)",
+                          url.c_str());
+  }
+  std::string scheme = ToLower(url.substr(0, sep));
+  if (scheme != "http" && scheme != "https") {
+    return Status::Errorf(EINVAL, "s3: --baseURL must start with http:// or https://: \"%s\"",
+                          url.c_str());
+  }
+  std::string rest = url.substr(sep + 3);
+  size_t slash = rest.find('/');
+  std::string authority = rest.substr(0, slash);
+  std::string path = slash == std::string::npos ? "/" : rest.substr(slash);
+  if (path.back() != '/') path += '/';
+  if (authority.empty() || authority.find('@') != std::string::npos ||
+      path.find_first_of("?#") != std::string::npos) {
+    return Status::Errorf(EINVAL, "s3: --baseURL \"%s\": want http[s]://host[:port]/[path/]",
+                          url.c_str());
+  }
+  if (o.access_id.empty()) {
+    LOG_INFO("s3: no credentials: requests are unsigned (public bucket)");
+  }
+  std::unique_ptr<S3Store> store(new S3Store(std::move(o), std::move(transport), clock));
+  store->scheme_ = scheme;
+  store->authority_ = authority;
+  store->base_path_ = path;
+  return store;
+}
+
+S3Store::S3Store(S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock)
+    : options_(std::move(options)), transport_(std::move(transport)), clock_(clock) {}
+
+std::string S3Store::Describe() const {
+  if (options_.vhost)
+    return "s3 " + scheme_ + "://" + options_.bucket + "." + authority_ + base_path_;
+  return "s3 " + scheme_ + "://" + authority_ + base_path_ + options_.bucket;
+}
+
+S3Store::Url S3Store::BuildUrl(const Call& call) const {
+  Url u;
+  std::string key_path = UriEncode(call.key, true);
+  if (options_.vhost) {
+    u.host = options_.bucket + "." + authority_;
+    u.path = base_path_ + (call.bucket_level ? "" : key_path);
+  } else {
+    u.host = authority_;
+    u.path = base_path_ + options_.bucket + (call.bucket_level ? "" : "/" + key_path);
+  }
+  u.url = scheme_ + "://" + u.host + u.path;
+  if (!call.query.empty()) u.url += "?" + CanonicalQueryV4(call.query);
+  return u;
+}
+
+HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
+  HttpRequest req;
+  req.method = call.method;
+  req.url = url.url;
+  req.body = call.body;
+  req.headers = call.headers;
+  req.headers.emplace_back("Host", url.host);
+  if (options_.access_id.empty()) return req;  // unsigned
+
+  int64_t now = clock_->WallSeconds();
+  if (!options_.session_token.empty()) {
+    req.headers.emplace_back("x-amz-security-token", options_.session_token);
+  }
+  if (options_.auth_version == "aws4") {
+    SigV4Request sr;
+    sr.payload_sha256 = call.body.empty() ? kEmptySha256 : Sha256Hex(call.body);
+    sr.amz_date = AmzDate(now);
+    req.headers.emplace_back("x-amz-content-sha256", sr.payload_sha256);
+    req.headers.emplace_back("x-amz-date", sr.amz_date);
+    sr.method = call.method;
+    sr.canonical_uri = url.path;
+    sr.query = call.query;
+    sr.headers = req.headers;
+    sr.region = options_.region;
+    req.headers.emplace_back("Authorization",
+                             SignV4(sr, options_.access_id, options_.access_key).authorization);
+    return req;
+  }
+  // V2: x-amz-date stands for the Date line, which is then empty.
+  req.headers.emplace_back("x-amz-date", HttpDate(now));
+  std::string md5, type;
+  for (const auto& [name, value] : req.headers) {
+    std::string lower = ToLower(name);
+    if (lower == "content-md5") md5 = value;
+    if (lower == "content-type") type = value;
+  }
+  std::string resource = "/" + options_.bucket;
+  if (!call.bucket_level) {
+    resource += "/" + UriEncode(call.key, true);
+  } else if (options_.vhost) {
+    resource += "/";
+  }
+  for (const auto& [name, value] : call.query) {
+    if (name == "delete") resource += "?delete";
+  }
+  std::string to_sign = StringToSignV2(call.method, md5, type, "", req.headers, resource);
+  req.headers.emplace_back("Authorization", "AWS " + options_.access_id + ":" +
+                                                SignatureV2(options_.access_key, to_sign));
+  return req;
+}
+
+Result<HttpResponse> S3Store::Execute(const Call& call) {
+  Url url = BuildUrl(call);
+  uint64_t seed =
+      options_.retry_seed != 0 ? options_.retry_seed + seed_counter_++ : std::random_device()();
+  Backoff backoff(options_.initial_retry_pause_ms, options_.max_retry_pause_ms, seed);
+  bytes_written_ += call.body.size();
+  for (int attempt = 1;; attempt++) {
+    HttpResult res = transport_->Perform(Sign(call, url));
+    const HttpResponse& r = res.response;
+    RetryDecision d =
+        ClassifyHttp(res.curl_code, r.status, r.headers,
+                     std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    if (d.verdict == RetryVerdict::kOk && call.validate) {
+      Status st = call.validate(r);
+      if (!st.ok()) d = {RetryVerdict::kRetry, st.code(), st.message()};
+    }
+    if (d.verdict == RetryVerdict::kOk) {
+      bytes_read_ += r.body.size();
+      return std::move(res.response);
+    }
+    if (d.verdict == RetryVerdict::kFail) {
+      if (d.err == ENOENT) return Status(ENOENT, "s3: " + call.what + ": not found");
+      failures_++;
+      Status st(d.err, "s3: " + call.what + ": " + d.reason);
+      LOG_ERROR("%s", st.message().c_str());
+      return st;
+    }
+    int64_t pause = backoff.NextPauseMs();
+    if (pause < 0) {
+      failures_++;
+      Status st =
+          Status::Errorf(EIO,
+                         "s3: %s: giving up after %d attempts (%lld ms of pauses, "
+                         "--maxRetryPause=%d): %s",
+                         call.what.c_str(), attempt, static_cast<long long>(backoff.total_ms()),
+                         options_.max_retry_pause_ms, d.reason.c_str());
+      LOG_ERROR("%s", st.message().c_str());
+      return st;
+    }
+    retries_++;
+    LOG_INFO("s3: %s: %s; retry %d in %lld ms", call.what.c_str(), d.reason.c_str(), attempt,
+             static_cast<long long>(pause));
+    clock_->SleepMs(pause);
+  }
+}
+
+Result<Object> S3Store::Get(const std::string& key) {
+  gets_++;
+  Call call;
+  call.method = "GET";
+  call.key = key;
+  call.what = "get " + key;
+  call.validate = [this, &key](const HttpResponse& r) -> Status {
+    if (!options_.verify_etag) return Status::Ok();
+    const std::string* etag = r.Header("etag");
+    if (etag == nullptr) return Status::Ok();
+    std::string want = NormalizeEtag(*etag);
+    if (want.find('-') != std::string::npos) return Status::Ok();  // multipart: not an MD5
+    std::string got = Md5Hex(r.body);
+    if (want == got) return Status::Ok();
+    etag_mismatches_++;
+    LOG_WARN("s3: get %s: ETag %s does not match the MD5 %s of the %zu bytes received", key.c_str(),
+             want.c_str(), got.c_str(), r.body.size());
+    return Status::Errorf(EBADMSG, "ETag %s does not match the body's MD5 %s", want.c_str(),
+                          got.c_str());
+  };
+  auto r = Execute(call);
+  if (!r.ok()) return r.status();
+  Object obj;
+  obj.info.etag = Md5Hex(r->body);
+  obj.info.size = r->body.size();
+  obj.info.meta = ExtractMeta(*r);
+  obj.data = std::move(r->body);
+  return obj;
+}
+
+Result<ObjectInfo> S3Store::Head(const std::string& key) {
+  heads_++;
+  Call call;
+  call.method = "HEAD";
+  call.key = key;
+  call.what = "head " + key;
+  auto r = Execute(call);
+  if (!r.ok()) return r.status();
+  ObjectInfo info;
+  if (const std::string* etag = r->Header("etag")) info.etag = NormalizeEtag(*etag);
+  if (const std::string* len = r->Header("content-length")) {
+    info.size = strtoull(len->c_str(), nullptr, 10);
+  }
+  info.meta = ExtractMeta(*r);
+  return info;
+}
+
+Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t> data,
+                                 const Metadata& meta) {
+  puts_++;
+  std::string md5 = Md5Hex(data);
+  Call call;
+  call.method = "PUT";
+  call.key = key;
+  call.body = data;
+  call.what = "put " + key;
+  call.headers.emplace_back("Content-MD5", Base64Encode(Md5(data)));
+  bool has_acl = false;
+  for (const auto& [name, value] : meta) {
+    std::string lower = ToLower(name);
+    if (lower == "content-md5" || lower == "content-length" || lower == "host" ||
+        lower == "authorization" || lower == "etag") {
+      continue;
+    }
+    if (lower == "x-amz-acl") has_acl = true;
+    call.headers.emplace_back(lower, value);
+  }
+  if (!has_acl && !options_.access_type.empty()) {
+    call.headers.emplace_back("x-amz-acl", options_.access_type);
+  }
+  if (!options_.sse.empty())
+    call.headers.emplace_back("x-amz-server-side-encryption", options_.sse);
+  if (!options_.sse_key_id.empty()) {
+    call.headers.emplace_back("x-amz-server-side-encryption-aws-kms-key-id", options_.sse_key_id);
+  }
+  if (!options_.storage_class.empty()) {
+    call.headers.emplace_back("x-amz-storage-class", options_.storage_class);
+  }
+  call.validate = [&md5, &key, this](const HttpResponse& r) -> Status {
+    const std::string* etag = r.Header("etag");
+    // With SSE-KMS the ETag is not the MD5; trust Content-MD5 then.
+    if (etag == nullptr || !options_.sse_key_id.empty() || options_.sse == "aws:kms") {
+      return Status::Ok();
+    }
+    std::string got = NormalizeEtag(*etag);
+    if (got == md5 || got.find('-') != std::string::npos) return Status::Ok();
+    LOG_WARN("s3: put %s: server ETag %s is not the MD5 %s of the body sent", key.c_str(),
+             got.c_str(), md5.c_str());
+    return Status::Errorf(EBADMSG, "server ETag %s is not the MD5 %s of the body sent", got.c_str(),
+                          md5.c_str());
+  };
+  auto r = Execute(call);
+  if (!r.ok()) return r.status();
+  return md5;
+}
+
+Status S3Store::Delete(const std::string& key) {
+  deletes_++;
+  Call call;
+  call.method = "DELETE";
+  call.key = key;
+  call.what = "delete " + key;
+  auto r = Execute(call);
+  if (!r.ok() && r.status().code() != ENOENT) return r.status();
+  return Status::Ok();
+}
+
+Status S3Store::DeleteMany(const std::vector<std::string>& keys) {
+  for (size_t i = 0; i < keys.size(); i += kMaxDeleteBatch) {
+    std::vector<std::string> batch(keys.begin() + i,
+                                   keys.begin() + std::min(keys.size(), i + kMaxDeleteBatch));
+    Status st = DeleteBatch(batch);
+    if (st.code() == EOPNOTSUPP) {
+      LOG_INFO("s3: the server has no bulk delete; deleting one key at a time");
+      st = ObjectStore::DeleteMany(batch);
+    }
+    S3DISK_RETURN_IF_ERROR(st);
+  }
+  return Status::Ok();
+}
+
+Status S3Store::DeleteBatch(const std::vector<std::string>& keys) {
+  bulk_deletes_++;
+  std::string body = BuildDeleteRequest(keys, true);
+  Call call;
+  call.method = "POST";
+  call.bucket_level = true;
+  call.query = {{"delete", ""}};
+  call.body = AsBytes(body);
+  call.what = "delete " + std::to_string(keys.size()) + " keys";
+  call.headers.emplace_back("Content-MD5", Base64Encode(Md5(AsBytes(body))));
+  call.headers.emplace_back("Content-Type", "application/xml");
+  DeleteResultXml result;
+  call.validate = [&result](const HttpResponse& r) -> Status {
+    auto parsed = ParseDeleteResult(
+        std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    if (!parsed.ok()) return parsed.status();
+    result = std::move(parsed.value());
+    return Status::Ok();
+  };
+  auto r = Execute(call);
+  if (!r.ok()) return r.status();
+  for (const auto& e : result.errors) {
+    if (e.code == "NoSuchKey") continue;  // absent is success
+    Status st = Status::Errorf(EIO, "s3: delete %s: %s: %s (%zu keys failed)", e.key.c_str(),
+                               e.code.c_str(), e.message.c_str(), result.errors.size());
+    LOG_ERROR("%s", st.message().c_str());
+    return st;
+  }
+  return Status::Ok();
+}
+
+Result<ListPage> S3Store::ListOnce(const std::string& prefix, const std::string& start_after,
+                                   const std::string& token, int max_keys) {
+  list_pages_++;
+  Call call;
+  call.method = "GET";
+  call.bucket_level = true;
+  call.query = {{"list-type", "2"}, {"max-keys", std::to_string(max_keys)}};
+  if (!prefix.empty()) call.query.emplace_back("prefix", prefix);
+  if (!token.empty()) {
+    call.query.emplace_back("continuation-token", token);
+  } else if (!start_after.empty()) {
+    call.query.emplace_back("start-after", start_after);
+  }
+  call.what = "list " + prefix + "*";
+  ListPage page;
+  call.validate = [&page](const HttpResponse& r) -> Status {
+    auto parsed = ParseListPage(
+        std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    if (!parsed.ok()) return parsed.status();
+    page = std::move(parsed.value());
+    return Status::Ok();
+  };
+  auto r = Execute(call);
+  if (!r.ok()) return r.status();
+  return page;
+}
+
+void S3Store::CountKeyListed() {
+  uint64_t n = ++keys_listed_;
+  if (n % kListProgressEvery == 0) {
+    LOG_INFO("s3: listing: %llu keys so far", static_cast<unsigned long long>(n));
+  }
+}
+
+Status S3Store::ListRange(const std::string& prefix, const std::string& start_after,
+                          const std::function<void(const std::string& key)>& found,
+                          std::string* last_key) {
+  std::string token;
+  for (;;) {
+    auto listed = ListOnce(prefix, start_after, token, kListPageKeys);
+    if (!listed.ok()) return listed.status();
+    const ListPage& page = *listed;
+    for (const auto& key : page.keys) {
+      found(key);
+      CountKeyListed();
+      if (last_key != nullptr && key > *last_key) *last_key = key;
+    }
+    if (!page.truncated) return Status::Ok();
+    token = page.next_token;
+  }
+}
+
+// Block keys are PREFIX + 8 hex digits, so the 16 ranges PREFIX0..PREFIXf hold nearly every
+// key and are listed in parallel. One more pass walks the whole prefix for the other keys
+// (PREFIX itself, PREFIXs3backer-mounted, ...), jumping over each hex range with start-after
+// set to the last key that range's listing saw: a few requests, whatever the bucket's size.
+Status S3Store::List(const std::string& prefix,
+                     const std::function<void(const std::string& key)>& found) {
+  int64_t start_ms = clock_->NowMs();
+  uint64_t before = keys_listed_.load();
+  if (options_.list_threads <= 1) {
+    S3DISK_RETURN_IF_ERROR(ListRange(prefix, "", found, nullptr));
+  } else {
+    static const char kDigits[] = "0123456789abcdef";
+    std::array<std::string, 16> last;
+    std::array<Status, 16> status;
+    std::atomic<int> next{0};
+    auto worker = [&] {
+      for (int i; (i = next++) < 16;) {
+        try {
+          status[i] = ListRange(prefix + kDigits[i], "", found, &last[i]);
+        } catch (const std::exception& e) {
+          status[i] =
+              Status::Errorf(EIO, "s3: list %s%c*: %s", prefix.c_str(), kDigits[i], e.what());
+        }
+      }
+    };
+    std::vector<std::thread> threads;
+    int n = std::min(options_.list_threads, 16);
+    for (int t = 0; t < n; t++) threads.emplace_back(worker);
+    for (auto& t : threads) t.join();
+    for (const auto& st : status) S3DISK_RETURN_IF_ERROR(st);
+
+    std::string after;
+    for (;;) {
+      auto page = ListOnce(prefix, after, "", kListPageKeys);
+      if (!page.ok()) return page.status();
+      bool jumped = false;
+      for (const auto& key : page->keys) {
+        int d = key.size() > prefix.size() ? HexIndex(key[prefix.size()]) : -1;
+        if (d >= 0 && !last[d].empty() && key <= last[d]) {
+          after = last[d];  // skip the rest of a range already listed
+          jumped = true;
+          break;
+        }
+        found(key);
+        CountKeyListed();
+        after = key;
+      }
+      if (page->keys.empty() || (!jumped && !page->truncated)) break;
+    }
+  }
+  LOG_INFO("s3: listed %llu keys under \"%s\" in %lld ms",
+           static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(),
+           static_cast<long long>(clock_->NowMs() - start_ms));
+  return Status::Ok();
+}
+
+Status S3Store::Probe() {
+  auto page = ListOnce("", "", "", 1);
+  if (!page.ok()) return page.status().WithContext("s3: checking bucket " + options_.bucket);
+  return Status::Ok();
+}
+
+void S3Store::DumpStats(std::string* out) {
+  auto line = [out](const char* name, const std::atomic<uint64_t>& v) {
+    *out += std::string(name) + " " + std::to_string(v.load()) + "\n";
+  };
+  line("s3_gets", gets_);
+  line("s3_heads", heads_);
+  line("s3_puts", puts_);
+  line("s3_deletes", deletes_);
+  line("s3_bulk_deletes", bulk_deletes_);
+  line("s3_list_pages", list_pages_);
+  line("s3_keys_listed", keys_listed_);
+  line("s3_retries", retries_);
+  line("s3_failures", failures_);
+  line("s3_etag_mismatches", etag_mismatches_);
+  line("s3_bytes_read", bytes_read_);
+  line("s3_bytes_written", bytes_written_);
+  transport_->DumpStats(out);
+}
+
+}  // namespace s3disk

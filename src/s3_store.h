@@ -1,0 +1,124 @@
+// S3Store: the ObjectStore over HTTP, for AWS S3 and S3-compatible services (MinIO, Ceph RGW,
+// s3rver).
+//
+// - Addressing: path style (https://host/bucket/key) by default, virtual-host style
+//   (https://bucket.host/key) with vhost.
+// - Signing: SigV4 (default) or V2; unsigned when no credentials are given (public buckets,
+//   read-only mounts).
+// - Integrity: every PUT sends Content-MD5; every GET of a single-part object checks its ETag
+//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key).
+// - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
+//   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
+//   message that says what to fix (see retry.h).
+// - List: ListObjectsV2 pages, split over list_threads threads by the first hex digit after the
+//   prefix (block keys are PREFIX + 8 hex digits), plus one pass for the other keys.
+// - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "clock.h"
+#include "http.h"
+#include "object_store.h"
+#include "retry.h"
+#include "s3_xml.h"
+
+namespace s3disk {
+
+struct S3Options {
+  // --baseURL (alias --endpoint): the service's URL. The default with a --region other than
+  // us-east-1 becomes https://s3.REGION.amazonaws.com/.
+  std::string base_url = "https://s3.amazonaws.com/";
+  std::string region = "us-east-1";   // --region: the SigV4 signing region
+  std::string bucket;                 // the BUCKET argument
+  bool vhost = false;                 // --vhost: virtual-host style addressing
+  bool insecure = false;              // --insecure: do not verify TLS certificates (logged)
+  std::string cacert;                 // --cacert=FILE: CA bundle for TLS verification
+  std::string auth_version = "aws4";  // --authVersion: aws4 or aws2
+  // Resolved credentials (see credentials.h); all empty = unsigned requests.
+  std::string access_id, access_key, session_token;
+  std::string access_type = "private";  // --accessType: x-amz-acl on PUT (empty = none)
+  std::string sse;                      // --sse: x-amz-server-side-encryption (AES256, aws:kms)
+  std::string sse_key_id;               // --sse-key-id: x-amz-server-side-encryption-aws-kms-key-id
+  std::string storage_class;            // --storageClass: x-amz-storage-class (STANDARD_IA, ...)
+  int connect_timeout_s = 30;           // --connectTimeout (seconds)
+  int request_timeout_s = 30;           // --timeout (seconds, whole request)
+  int max_retry_pause_ms = 300000;      // --maxRetryPause: total pauses before giving up
+  int initial_retry_pause_ms = 200;     // --initialRetryPause: first pause, doubled each time
+  int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
+  int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
+  bool verify_etag = true;              // check GET ETags against the body's MD5 (no flag)
+  uint64_t retry_seed = 0;              // jitter seed; 0 = random (tests fix it)
+};
+
+class S3Store : public ObjectStore {
+ public:
+  // Validates the options; no I/O (the transport connects on first use).
+  static Result<std::unique_ptr<S3Store>> Create(S3Options options);
+  // For tests: a given transport (a scripted fake) and clock (FakeClock: no sleeping).
+  static Result<std::unique_ptr<S3Store>> CreateWithTransport(
+      S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
+
+  Result<Object> Get(const std::string& key) override;
+  Result<ObjectInfo> Head(const std::string& key) override;
+  Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                          const Metadata& meta) override;
+  Status Delete(const std::string& key) override;
+  Status DeleteMany(const std::vector<std::string>& keys) override;
+  Status List(const std::string& prefix,
+              const std::function<void(const std::string& key)>& found) override;
+  void DumpStats(std::string* out) override;
+  std::string Describe() const override;
+
+  // One small listing of the bucket: checks at mount time that the bucket exists and that
+  // the credentials, region and endpoint are right (a HEAD of a missing object cannot tell a
+  // missing bucket from a missing key).
+  Status Probe();
+
+  const S3Options& options() const { return options_; }
+
+ private:
+  struct Call {
+    std::string method;
+    std::string key;  // empty: the bucket itself
+    bool bucket_level = false;
+    std::vector<std::pair<std::string, std::string>> query;
+    HttpHeaders headers;  // besides the signing headers
+    std::span<const uint8_t> body;
+    std::string what;  // "get 0000002a", for messages
+    // Extra check of a 2xx response; a failure (EBADMSG) is retried like a transport error.
+    std::function<Status(const HttpResponse&)> validate;
+  };
+  struct Url {
+    std::string url, host, path;
+  };
+
+  S3Store(S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
+  Url BuildUrl(const Call& call) const;
+  HttpRequest Sign(const Call& call, const Url& url) const;
+  // Sends with retries. 404 comes back as ENOENT.
+  Result<HttpResponse> Execute(const Call& call);
+  Status ListRange(const std::string& prefix, const std::string& start_after,
+                   const std::function<void(const std::string& key)>& found, std::string* last_key);
+  // One ListObjectsV2 page: after start_after, or from a continuation token.
+  Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
+                            const std::string& token, int max_keys);
+  Status DeleteBatch(const std::vector<std::string>& keys);
+  void CountKeyListed();
+
+  const S3Options options_;
+  std::string scheme_, authority_, base_path_;  // from base_url
+  std::unique_ptr<HttpTransport> transport_;
+  Clock* clock_;
+
+  std::atomic<uint64_t> seed_counter_{0};
+  std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};
+  std::atomic<uint64_t> list_pages_{0}, keys_listed_{0}, retries_{0}, failures_{0};
+  std::atomic<uint64_t> etag_mismatches_{0}, bytes_read_{0}, bytes_written_{0};
+};
+
+}  // namespace s3disk
