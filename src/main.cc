@@ -1,1 +1,141 @@
-int main() { return 0; }
+// s3disk: mount a bucket as a directory holding one disk image file.
+//
+// Start-up order (nothing is written to the bucket before every check has passed):
+//   1. parse and validate the command line (config.h); create the FUSE session (checks -o)
+//   2. open the object store
+//   3. read block 0's geometry and resolve it against --size/--blockSize (--force)
+//   4. unless --readOnly: check and write the mount token (stack.h)
+//   5. build the stack: ByteRange over ZeroMap over ObjectBlockStore
+//   6. mount (on failure the token just written is cleared)
+//   7. daemonize unless -f; log to syslog from then on
+//   8. start the stack (the ZeroMap survey of the bucket runs here)
+//   9. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
+//  10. flush, shut the stack down, clear the mount token, unmount
+// Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "clock.h"
+#include "config.h"
+#include "fuse_frontend.h"
+#include "log.h"
+#include "stack.h"
+
+namespace s3disk {
+namespace {
+
+int Fail(const Status& st) {
+  fprintf(stderr, "s3disk: %s\n", st.message().c_str());
+  return kExitFailure;
+}
+
+// Logs a failure after start-up, when stderr may be gone.
+int FailLogged(const Status& st) {
+  LOG_ERROR("%s", st.ToString().c_str());
+  return kExitFailure;
+}
+
+std::string Describe(const Config& config, const Geometry& g) {
+  std::string out = config.bucket_arg;
+  if (!config.prefix.empty()) out += " prefix '" + config.prefix + "'";
+  out += ": " + std::to_string(g.size_bytes / g.block_size) + " blocks of " +
+         FormatSize(g.block_size) + " (" + FormatSize(g.size_bytes) + ")";
+  if (config.read_only) out += ", read-only";
+  return out;
+}
+
+int ResetOnly(const Config& config) {
+  Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(config);
+  if (!store.ok()) return Fail(store.status());
+  Status st = ResetMountedFlag(**store, config);
+  if (!st.ok()) return Fail(st);
+  return kExitOk;
+}
+
+// Steps 8 to 10, once mounted (and daemonized).
+int Serve(const Config& config, FuseFrontend& frontend, OpenedStack& opened) {
+  Stack& stack = opened.stack;
+  int exit_code = kExitOk;
+  Status st = stack.top->Start();
+  if (!st.ok()) {
+    exit_code = FailLogged(st.WithContext("starting the stack"));
+  } else {
+    frontend.Attach(stack.top.get(), stack.bytes.get());
+    LOG_INFO("serving %s on %s", Describe(config, opened.geometry).c_str(),
+             config.mountpoint.c_str());
+    st = frontend.Run();
+    if (!st.ok()) exit_code = FailLogged(st);
+  }
+
+  Status flushed = stack.bytes->Flush();
+  if (!flushed.ok()) exit_code = FailLogged(flushed.WithContext("final flush"));
+  Status shut = stack.top->Shutdown();
+  if (!shut.ok()) exit_code = FailLogged(shut.WithContext("shutdown"));
+  if (flushed.ok() && shut.ok()) {
+    Status released = ReleaseMountToken(*stack.store, config);
+    if (!released.ok()) exit_code = FailLogged(released);
+  } else if (!config.read_only) {
+    LOG_ERROR(
+        "leaving the mounted flag set: data may not all be in the bucket; check, then "
+        "mount with --reset-mounted-flag");
+  }
+  frontend.Unmount();
+  LOG_INFO("unmounted %s", config.mountpoint.c_str());
+  return exit_code;
+}
+
+int Main(int argc, char** argv) {
+  LogToStderr(LogLevel::kInfo);
+  Result<Config> parsed = ParseArgs(argc, argv);
+  if (!parsed.ok()) return Fail(parsed.status());
+  Config config = std::move(*parsed);
+  if (config.help) {
+    fputs(UsageText().c_str(), stdout);
+    return kExitOk;
+  }
+  if (config.version) {
+    printf("s3disk %s\n", PACKAGE_VERSION);
+    return kExitOk;
+  }
+  Status st = Validate(&config);
+  if (!st.ok()) return Fail(st);
+  const LogLevel level = config.debug ? LogLevel::kDebug : LogLevel::kInfo;
+  // A daemon keeps its terminal quiet unless something is wrong.
+  LogToStderr(config.foreground || config.ResetOnly() ? level : LogLevel::kWarn);
+
+  if (config.ResetOnly()) return ResetOnly(config);
+
+  FuseFrontendOptions fuse_options;
+  fuse_options.filename = config.filename;
+  fuse_options.stats_filename = config.stats_filename;
+  fuse_options.file_mode = config.file_mode;
+  fuse_options.uid = static_cast<uid_t>(config.uid);
+  fuse_options.gid = static_cast<gid_t>(config.gid);
+  fuse_options.read_only = config.read_only;
+  fuse_options.fsname = "s3disk:" + config.bucket_arg;
+  FuseFrontend frontend(fuse_options);
+  st = frontend.CreateSession(config.fuse_options);
+  if (!st.ok()) return Fail(st);
+
+  Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(config);
+  if (!store.ok()) return Fail(store.status());
+  Result<OpenedStack> opened = OpenStack(config, *store, Clock::Real());
+  if (!opened.ok()) return Fail(opened.status());
+
+  st = frontend.Mount(config.mountpoint);
+  if (st.ok()) st = Daemonize(config.foreground);
+  if (!st.ok()) {
+    frontend.Unmount();
+    Status released = ReleaseMountToken(**store, config);
+    if (!released.ok()) LOG_ERROR("%s", released.ToString().c_str());
+    return Fail(st);
+  }
+  if (!config.foreground) LogToSyslog(level, "s3disk");
+  return Serve(config, frontend, *opened);
+}
+
+}  // namespace
+}  // namespace s3disk
+
+int main(int argc, char** argv) { return s3disk::Main(argc, argv); }

@@ -1,0 +1,489 @@
+// Command-line parsing and validation. No state beyond the Config being built; nothing here
+// prints, exits, or writes outside the Config.
+#include "config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdarg>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <sstream>
+
+namespace s3disk {
+namespace {
+
+Status Usage(const char* fmt, ...) __attribute__((format(printf, 1, 2)));
+Status Usage(const char* fmt, ...) {
+  char buf[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_end(ap);
+  return Status(EINVAL, buf);
+}
+
+Result<uint32_t> ParseMode(const std::string& text) {
+  if (text.empty() || text.size() > 5 || text.find_first_not_of("01234567") != std::string::npos) {
+    return Usage("--fileMode=%s is not an octal mode; use e.g. --fileMode=0600", text.c_str());
+  }
+  unsigned long mode = strtoul(text.c_str(), nullptr, 8);
+  if (mode > 07777) {
+    return Usage("--fileMode=%s is too large; use e.g. --fileMode=0600", text.c_str());
+  }
+  return static_cast<uint32_t>(mode);
+}
+
+// One command-line option. apply gets the value ("" for flags).
+struct Option {
+  const char* name;        // with dashes
+  const char* value_name;  // nullptr for flags
+  const char* help;
+  std::function<Status(Config*, const std::string&)> apply;
+};
+
+Status SetFlag(bool* field) {
+  *field = true;
+  return Status::Ok();
+}
+
+const std::vector<Option>& Options() {
+  static const std::vector<Option> kOptions = {
+      {"--blockSize", "SIZE",
+       "block size, a power of two from 512 to 64m (default: the bucket's, else 128k)",
+       [](Config* c, const std::string& v) -> Status {
+         Result<uint64_t> size = ParseSize("--blockSize", v);
+         S3DISK_RETURN_IF_ERROR(size.status());
+         if (*size > kMaxBlockSize) {
+           return Usage("--blockSize=%s is larger than 64m; use e.g. --blockSize=128k", v.c_str());
+         }
+         c->block_size = static_cast<uint32_t>(*size);
+         return Status::Ok();
+       }},
+      {"--size", "SIZE", "image size, a multiple of the block size (default: the bucket's)",
+       [](Config* c, const std::string& v) -> Status {
+         Result<uint64_t> size = ParseSize("--size", v);
+         S3DISK_RETURN_IF_ERROR(size.status());
+         if (*size == 0) return Usage("--size=%s is zero; use e.g. --size=1g", v.c_str());
+         c->size_bytes = *size;
+         return Status::Ok();
+       }},
+      {"--prefix", "STR", "prefix of every object name in the bucket (default: none)",
+       [](Config* c, const std::string& v) {
+         c->prefix = v;
+         return Status::Ok();
+       }},
+      {"--blockHashPrefix", nullptr, "put a hash before block numbers in object names",
+       [](Config* c, const std::string&) { return SetFlag(&c->hash_prefix); }},
+      {"--readOnly", nullptr, "mount read-only: writes fail with EROFS, the bucket is not touched",
+       [](Config* c, const std::string&) { return SetFlag(&c->read_only); }},
+      {"--filename", "NAME", "name of the image file in the mount (default: file)",
+       [](Config* c, const std::string& v) {
+         c->filename = v;
+         return Status::Ok();
+       }},
+      {"--statsFilename", "NAME", "name of the statistics file in the mount (default: stats)",
+       [](Config* c, const std::string& v) {
+         c->stats_filename = v;
+         return Status::Ok();
+       }},
+      {"--fileMode", "OCTAL", "permissions of the image file (default: 0600, 0400 with --readOnly)",
+       [](Config* c, const std::string& v) -> Status {
+         Result<uint32_t> mode = ParseMode(v);
+         S3DISK_RETURN_IF_ERROR(mode.status());
+         c->file_mode = *mode;
+         c->file_mode_given = true;
+         return Status::Ok();
+       }},
+      {"--force", nullptr, "mount despite a geometry mismatch or a set mounted flag",
+       [](Config* c, const std::string&) { return SetFlag(&c->force); }},
+      {"--reset-mounted-flag", nullptr,
+       "clear the bucket's mounted flag (alone with BUCKET: clear it and exit)",
+       [](Config* c, const std::string&) { return SetFlag(&c->reset_mounted_flag); }},
+      {"--listBlocks", nullptr,
+       "list the bucket at start to learn which blocks are zero "
+       "(always on for local buckets)",
+       [](Config* c, const std::string&) { return SetFlag(&c->list_blocks); }},
+      {"--test", nullptr, "BUCKET is a local directory path (s3backer's test mode)",
+       [](Config* c, const std::string&) { return SetFlag(&c->test_mode); }},
+      {"--debug", nullptr, "log debug messages",
+       [](Config* c, const std::string&) { return SetFlag(&c->debug); }},
+      {"-f", nullptr, "stay in the foreground and log to stderr (default: daemon, syslog)",
+       [](Config* c, const std::string&) { return SetFlag(&c->foreground); }},
+      {"-d", nullptr, "debug: log debug messages to stderr, in the foreground",
+       [](Config* c, const std::string&) {
+         c->debug = true;
+         return SetFlag(&c->foreground);
+       }},
+      {"-o", "OPT[,OPT...]", "FUSE mount options, e.g. allow_other; uid=N and gid=N set the owner",
+       [](Config* c, const std::string& v) {
+         std::stringstream in(v);
+         for (std::string opt; std::getline(in, opt, ',');) {
+           if (!opt.empty()) c->fuse_options.push_back(opt);
+         }
+         return Status::Ok();
+       }},
+      {"--help", nullptr, "show this help and exit",
+       [](Config* c, const std::string&) { return SetFlag(&c->help); }},
+      {"-h", nullptr, "same as --help",
+       [](Config* c, const std::string&) { return SetFlag(&c->help); }},
+      {"--version", nullptr, "show the version and exit",
+       [](Config* c, const std::string&) { return SetFlag(&c->version); }},
+  };
+  return kOptions;
+}
+
+const Option* FindOption(const std::string& name) {
+  for (const Option& opt : Options()) {
+    if (name == opt.name) return &opt;
+  }
+  return nullptr;
+}
+
+// Splits args[0] into the bucket fields.
+Status ParseBucket(Config* c) {
+  const std::string& b = c->bucket_arg;
+  if (b.empty()) return Usage("the bucket is empty; give file:///DIR, mem: or a bucket name");
+  if (b.rfind("file://", 0) == 0) {
+    c->bucket_kind = BucketKind::kDirectory;
+    c->bucket_dir = b.substr(strlen("file://"));
+    if (c->bucket_dir.empty() || c->bucket_dir[0] != '/') {
+      return Usage("bucket '%s' is not an absolute file URL; use file:///absolute/dir", b.c_str());
+    }
+    return Status::Ok();
+  }
+  if (b.rfind("mem:", 0) == 0) {
+    if (b != "mem:") return Usage("bucket '%s': the memory bucket is spelled mem:", b.c_str());
+    c->bucket_kind = BucketKind::kMemory;
+    return Status::Ok();
+  }
+  if (c->test_mode) {
+    c->bucket_kind = BucketKind::kDirectory;
+    c->bucket_dir = b;
+    return Status::Ok();
+  }
+  c->bucket_kind = BucketKind::kS3;
+  size_t slash = b.find('/');
+  c->bucket_name = b.substr(0, slash);
+  if (c->bucket_name.empty()) {
+    return Usage("bucket '%s' has no name; for a directory use file://%s or --test", b.c_str(),
+                 b.c_str());
+  }
+  if (slash != std::string::npos) {
+    // As s3backer: BUCKET/DIR means prefix "DIR/"; DIR has no leading, trailing or double '/'.
+    std::string sub = b.substr(slash + 1);
+    if (sub.empty() || sub.front() == '/' || sub.back() == '/' ||
+        sub.find("//") != std::string::npos) {
+      return Usage("bucket '%s' has a malformed prefix; write BUCKET/DIR or BUCKET/DIR/SUBDIR",
+                   b.c_str());
+    }
+    if (!c->prefix.empty()) {
+      return Usage("bucket '%s' has a prefix and --prefix=%s is given too; use only one", b.c_str(),
+                   c->prefix.c_str());
+    }
+    c->prefix = sub + "/";
+  }
+  return Status::Ok();
+}
+
+Status CheckFileName(const char* option, const std::string& name) {
+  if (name.empty() || name == "." || name == ".." || name.find('/') != std::string::npos) {
+    return Usage("%s='%s' is not a valid file name; use a plain name like 'file'", option,
+                 name.c_str());
+  }
+  return Status::Ok();
+}
+
+Result<int64_t> ParseId(const std::string& opt) {
+  std::string value = opt.substr(opt.find('=') + 1);
+  char* end = nullptr;
+  errno = 0;
+  unsigned long long id = strtoull(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || errno != 0 || id > UINT32_MAX - 1) {
+    return Usage("-o %s: not a numeric id; use e.g. -o uid=1000", opt.c_str());
+  }
+  return static_cast<int64_t>(id);
+}
+
+std::string Absolute(const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  char cwd[PATH_MAX];
+  if (getcwd(cwd, sizeof cwd) == nullptr) return path;
+  std::string dir(cwd);
+  if (dir.back() != '/') dir += '/';
+  return dir + path;
+}
+
+// Undoes the octal escapes (\040 for space, ...) of /proc/self/mountinfo fields.
+std::string Unescape(const std::string& s) {
+  std::string out;
+  for (size_t i = 0; i < s.size(); i++) {
+    if (s[i] == '\\' && i + 3 < s.size()) {
+      int v = 0;
+      bool ok = true;
+      for (size_t j = 1; j <= 3; j++) {
+        if (s[i + j] < '0' || s[i + j] > '7') ok = false;
+        v = v * 8 + (s[i + j] - '0');
+      }
+      if (ok) {
+        out += static_cast<char>(v);
+        i += 3;
+        continue;
+      }
+    }
+    out += s[i];
+  }
+  return out;
+}
+
+bool IsListedMountPoint(const std::string& path) {
+  std::ifstream in("/proc/self/mountinfo");
+  for (std::string line; std::getline(in, line);) {
+    std::istringstream fields(line);
+    std::string id, parent, devno, root, mnt;
+    if (fields >> id >> parent >> devno >> root >> mnt && Unescape(mnt) == path) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+Result<uint64_t> ParseSize(const std::string& name, const std::string& text) {
+  size_t digits = 0;
+  while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') digits++;
+  uint64_t shift = 0;
+  bool ok = digits > 0 && digits <= 20;
+  std::string suffix = text.substr(digits);
+  for (char& ch : suffix) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  if (ok && !suffix.empty()) {
+    static const char kUnits[] = "kmgt";
+    const char* unit = strchr(kUnits, suffix[0]);
+    std::string rest = suffix.substr(1);
+    if (unit == nullptr || suffix[0] == '\0' || !(rest.empty() || rest == "b" || rest == "ib")) {
+      ok = false;
+    } else {
+      shift = 10 * static_cast<uint64_t>(unit - kUnits + 1);
+    }
+  }
+  if (ok) {
+    errno = 0;
+    unsigned long long n = strtoull(text.substr(0, digits).c_str(), nullptr, 10);
+    if (errno != 0 || (shift > 0 && n > (UINT64_MAX >> shift))) {
+      return Usage("%s=%s is too large", name.c_str(), text.c_str());
+    }
+    return static_cast<uint64_t>(n) << shift;
+  }
+  return Usage("%s=%s is not a size; use a number with an optional k, m, g or t suffix, e.g. %s=1g",
+               name.c_str(), text.c_str(), name.c_str());
+}
+
+std::string FormatSize(uint64_t bytes) {
+  static const char kUnits[] = "kmgt";
+  int unit = -1;
+  while (unit < 3 && bytes != 0 && bytes % 1024 == 0) {
+    bytes /= 1024;
+    unit++;
+  }
+  std::string out = std::to_string(bytes);
+  if (unit >= 0) out += kUnits[unit];
+  return out;
+}
+
+Result<Config> ParseArgs(const std::vector<std::string>& argv) {
+  Config c;
+  bool options_done = false;
+  for (size_t i = 1; i < argv.size(); i++) {
+    const std::string& arg = argv[i];
+    if (options_done || arg.empty() || arg[0] != '-' || arg == "-") {
+      c.args.push_back(arg);
+      continue;
+    }
+    if (arg == "--") {
+      options_done = true;
+      continue;
+    }
+    std::string name = arg;
+    std::string value;
+    bool has_value = false;
+    if (arg.rfind("--", 0) == 0) {
+      size_t eq = arg.find('=');
+      if (eq != std::string::npos) {
+        name = arg.substr(0, eq);
+        value = arg.substr(eq + 1);
+        has_value = true;
+      }
+    } else if (arg.size() > 2 && arg.rfind("-o", 0) == 0) {
+      name = "-o";  // -oallow_other
+      value = arg.substr(2);
+      has_value = true;
+    }
+    const Option* opt = FindOption(name);
+    if (opt == nullptr) {
+      return Usage("unknown option '%s'; run 's3disk --help' for the list", arg.c_str());
+    }
+    if (opt->value_name == nullptr && has_value) {
+      return Usage("option '%s' takes no value; write just %s", arg.c_str(), name.c_str());
+    }
+    if (opt->value_name != nullptr && !has_value) {
+      if (i + 1 >= argv.size()) {
+        return Usage("option %s needs a value, as in %s%s%s", name.c_str(), name.c_str(),
+                     name[1] == '-' ? "=" : " ", opt->value_name);
+      }
+      value = argv[++i];
+    }
+    S3DISK_RETURN_IF_ERROR(opt->apply(&c, value));
+  }
+  return c;
+}
+
+Result<Config> ParseArgs(int argc, char** argv) {
+  std::vector<std::string> args(argv, argv + argc);
+  if (args.empty()) args.push_back("s3disk");
+  return ParseArgs(args);
+}
+
+Result<std::string> CheckMountPoint(const std::string& path) {
+  std::string abs = Absolute(path);
+  struct stat st;
+  if (stat(abs.c_str(), &st) != 0) {
+    int err = errno;
+    if (err == ENOENT) {
+      return Usage("mount point %s does not exist; create it with mkdir -p %s", abs.c_str(),
+                   abs.c_str());
+    }
+    if (err == ENOTCONN) {
+      return Usage("mount point %s is a dead FUSE mount; unmount it with fusermount3 -u %s",
+                   abs.c_str(), abs.c_str());
+    }
+    return Usage("mount point %s: %s; pick another directory", abs.c_str(), strerror(err));
+  }
+  if (!S_ISDIR(st.st_mode)) {
+    return Usage("mount point %s is not a directory; give an empty directory", abs.c_str());
+  }
+  char real[PATH_MAX];
+  if (realpath(abs.c_str(), real) == nullptr) {
+    return Usage("mount point %s: %s; pick another directory", abs.c_str(), strerror(errno));
+  }
+  std::string canonical(real);
+  struct stat parent;
+  std::string parent_path = canonical == "/" ? "/" : canonical + "/..";
+  bool is_mount = canonical == "/";
+  if (!is_mount && stat(parent_path.c_str(), &parent) == 0) {
+    is_mount = parent.st_dev != st.st_dev || parent.st_ino == st.st_ino;
+  }
+  if (is_mount || IsListedMountPoint(canonical)) {
+    return Usage(
+        "mount point %s is already a mount point; unmount it first or pick another "
+        "directory",
+        canonical.c_str());
+  }
+  return canonical;
+}
+
+Status Validate(Config* c) {
+  if (c->args.size() == 1 && c->reset_mounted_flag) {
+    // Reset-only mode: s3disk --reset-mounted-flag BUCKET.
+  } else if (c->args.size() != 2) {
+    return Usage(
+        "expected BUCKET and MOUNTPOINT, got %zu argument%s; usage: s3disk [options] "
+        "BUCKET[/PREFIX] MOUNTPOINT",
+        c->args.size(), c->args.size() == 1 ? "" : "s");
+  }
+  c->bucket_arg = c->args[0];
+  S3DISK_RETURN_IF_ERROR(ParseBucket(c));
+
+  if (c->block_size != 0) {
+    uint32_t bs = c->block_size;
+    if ((bs & (bs - 1)) != 0) {
+      return Usage("--blockSize=%u is not a power of two; use e.g. --blockSize=128k", bs);
+    }
+    if (bs < kMinBlockSize) {
+      return Usage("--blockSize=%u is smaller than 512; use e.g. --blockSize=128k", bs);
+    }
+  }
+  if (c->block_size != 0 && c->size_bytes != 0) {
+    if (c->size_bytes % c->block_size != 0) {
+      uint64_t up = (c->size_bytes / c->block_size + 1) * c->block_size;
+      return Usage("--size=%s is not a multiple of --blockSize=%s; use e.g. --size=%s",
+                   FormatSize(c->size_bytes).c_str(), FormatSize(c->block_size).c_str(),
+                   FormatSize(up).c_str());
+    }
+    if (c->size_bytes / c->block_size > kMaxBlocks) {
+      return Usage("--size=%s makes more than 2^32 blocks of %s; use a larger --blockSize",
+                   FormatSize(c->size_bytes).c_str(), FormatSize(c->block_size).c_str());
+    }
+  }
+  S3DISK_RETURN_IF_ERROR(CheckFileName("--filename", c->filename));
+  S3DISK_RETURN_IF_ERROR(CheckFileName("--statsFilename", c->stats_filename));
+  if (c->filename == c->stats_filename) {
+    return Usage("--filename and --statsFilename are both '%s'; give them different names",
+                 c->filename.c_str());
+  }
+
+  std::vector<std::string> fuse_options;
+  for (const std::string& opt : c->fuse_options) {
+    if (opt.rfind("uid=", 0) == 0 || opt.rfind("gid=", 0) == 0) {
+      Result<int64_t> id = ParseId(opt);
+      S3DISK_RETURN_IF_ERROR(id.status());
+      (opt[0] == 'u' ? c->uid : c->gid) = *id;
+    } else {
+      fuse_options.push_back(opt);
+    }
+  }
+  c->fuse_options = std::move(fuse_options);
+  if (c->uid < 0) c->uid = getuid();
+  if (c->gid < 0) c->gid = getgid();
+  if (!c->file_mode_given && c->read_only) c->file_mode = 0400;
+  if (c->IsLocalBucket()) c->list_blocks = true;
+
+  if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);
+  if (!c->ResetOnly()) {
+    Result<std::string> mnt = CheckMountPoint(c->args[1]);
+    S3DISK_RETURN_IF_ERROR(mnt.status());
+    c->mountpoint = *mnt;
+  }
+  return Status::Ok();
+}
+
+std::string UsageText() {
+  std::string out =
+      "Usage:\n"
+      "  s3disk [options] BUCKET[/PREFIX] MOUNTPOINT\n"
+      "  s3disk --test [options] DIRECTORY MOUNTPOINT\n"
+      "  s3disk --reset-mounted-flag [options] BUCKET\n"
+      "BUCKET is file:///absolute/dir (a local directory), mem: (in memory, lost at exit),\n"
+      "or an S3 bucket name (not supported yet). The mount point shows the image file and\n"
+      "the statistics file. SIZE takes a k, m, g or t suffix (powers of 1024).\n"
+      "Options:\n";
+  for (const Option& opt : Options()) {
+    std::string left = std::string("  ") + opt.name;
+    if (opt.value_name != nullptr) {
+      left += opt.name[1] == '-' ? "=" : " ";
+      left += opt.value_name;
+    }
+    if (left.size() < 26)
+      left.resize(26, ' ');
+    else
+      left += "  ";
+    out += left + opt.help + "\n";
+  }
+  return out;
+}
+
+std::string BucketDisplay(const Config& config) {
+  switch (config.bucket_kind) {
+    case BucketKind::kDirectory:
+      return config.bucket_dir;
+    case BucketKind::kMemory:
+      return "mem:";
+    case BucketKind::kS3:
+      return config.bucket_name;
+  }
+  return config.bucket_arg;
+}
+
+}  // namespace s3disk

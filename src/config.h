@@ -1,0 +1,128 @@
+// The command line: every option s3disk takes, its default, and the checks that run before
+// anything is mounted or written.
+//
+// ParseArgs turns argv into a Config (syntax only: unknown options, missing values, size
+// suffixes). Validate checks the values against each other and the file system (block size,
+// size, names, the mount point) and makes paths absolute, because the daemon changes its
+// working directory to "/". Neither prints nor exits: a failure is a Status with EINVAL and a
+// one-line message naming the problem and the fix; main prints it as "s3disk: MESSAGE" and
+// exits with kExitFailure. Checks that need the bucket (its stored geometry, the mount token)
+// live in stack.h, after the object store is open.
+//
+// Spellings follow s3backer: "--name=value" and "--name value" are both accepted.
+//
+// Note on the name: autoconf also generates a config.h, in the build directory. From a file in
+// src/, `#include "config.h"` finds this one (same directory first), so this header pulls in
+// autoconf's with angle brackets (the build directory comes first on the -I path); either
+// way a src/ file gets both. Files outside src/ (tests) include "../../src/config.h".
+#pragma once
+
+#ifdef HAVE_CONFIG_H
+#include <config.h>  // autoconf's: PACKAGE_VERSION, HAVE_ZSTD, ...
+#endif
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "status.h"
+
+namespace s3disk {
+
+// Process exit codes.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+
+// Block size limits and default (s3backer's format allows any power of two; these bound
+// memory per block and per request).
+inline constexpr uint32_t kMinBlockSize = 512;
+inline constexpr uint32_t kMaxBlockSize = 64u << 20;
+inline constexpr uint32_t kDefaultBlockSize = 128u << 10;
+// Block numbers are 8 hex digits in the object keys.
+inline constexpr uint64_t kMaxBlocks = uint64_t{1} << 32;
+
+enum class BucketKind {
+  kDirectory,  // file:///abs/dir, or a directory path with --test
+  kMemory,     // mem: (nothing survives the process; tests and benchmarks)
+  kS3,         // a plain bucket name, optionally BUCKET/PREFIX
+};
+
+struct Config {
+  // Positional arguments as given.
+  std::vector<std::string> args;
+
+  // The bucket, from args[0].
+  std::string bucket_arg;  // as typed, for messages
+  BucketKind bucket_kind = BucketKind::kDirectory;
+  std::string bucket_dir;   // kDirectory: the directory (absolute after Validate)
+  std::string bucket_name;  // kS3: the name before the first '/'
+  // Key prefix: --prefix, or for S3 the part of BUCKET/PREFIX after the first '/'.
+  std::string prefix;
+  bool hash_prefix = false;  // --blockHashPrefix
+
+  // The mount point, from args[1] (absolute after Validate). Empty in reset-only mode.
+  std::string mountpoint;
+
+  // Geometry from the command line; 0 = not given (then the bucket's, or the default).
+  uint32_t block_size = 0;  // --blockSize
+  uint64_t size_bytes = 0;  // --size
+
+  bool read_only = false;           // --readOnly
+  bool force = false;               // --force
+  bool reset_mounted_flag = false;  // --reset-mounted-flag
+  bool list_blocks = false;         // --listBlocks (implied for local buckets by Validate)
+  bool test_mode = false;           // --test: BUCKET is a directory path
+
+  std::string filename = "file";         // --filename
+  std::string stats_filename = "stats";  // --statsFilename
+  // --fileMode; default 0600, or 0400 with --readOnly (as s3backer).
+  uint32_t file_mode = 0600;
+  bool file_mode_given = false;
+
+  bool foreground = false;  // -f (or -d)
+  bool debug = false;       // --debug or -d: debug logging
+  // -o OPT[,OPT...], split at commas, in order. uid=N and gid=N are taken out by Validate
+  // (they set the owner of the files); the rest go to FUSE.
+  std::vector<std::string> fuse_options;
+  // Owner of the files in the mount; -1 = the mounting user (set by Validate).
+  int64_t uid = -1;
+  int64_t gid = -1;
+
+  bool help = false;     // --help, -h
+  bool version = false;  // --version
+
+  // True for s3disk --reset-mounted-flag BUCKET (no mount point): clear the flag and exit.
+  bool ResetOnly() const { return reset_mounted_flag && args.size() == 1; }
+  bool IsLocalBucket() const { return bucket_kind != BucketKind::kS3; }
+};
+
+// Parses argv (argv[0] is the program name). Fails on unknown options, missing or unexpected
+// values, and malformed sizes or modes. --help and --version parse even with other errors
+// absent; the caller checks them before Validate.
+Result<Config> ParseArgs(int argc, char** argv);
+Result<Config> ParseArgs(const std::vector<std::string>& argv);
+
+// Checks the parsed config (arguments, bucket form, block size, size, names, mount point),
+// then normalizes it: absolute paths, implied --listBlocks for local buckets, --fileMode
+// default, uid/gid from -o. Changes nothing outside *config.
+Status Validate(Config* config);
+
+// Checks that path can be mounted on: it exists, is a directory, and is not already a mount
+// point (or a dead FUSE mount). Returns its absolute, symlink-free path.
+Result<std::string> CheckMountPoint(const std::string& path);
+
+// Parses "128k", "1G", "64MiB", "512", ... (powers of 1024; k m g t in either case, then
+// optionally "b" or "ib"). Fails on anything else or on overflow. name is used in messages.
+Result<uint64_t> ParseSize(const std::string& name, const std::string& text);
+// "128k", "1g", "1000": the shortest exact spelling, for messages.
+std::string FormatSize(uint64_t bytes);
+
+// The --help text: usage and every option with a one-line description.
+std::string UsageText();
+
+// How the bucket is named in messages: the directory, "mem:", or the S3 bucket name.
+std::string BucketDisplay(const Config& config);
+
+}  // namespace s3disk

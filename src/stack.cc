@@ -1,0 +1,186 @@
+// Composition of the layers and the start-up decisions that need the bucket. Stateless: every
+// function works on what it is given. The only writes to the bucket made here are the mount
+// token's (AcquireMountToken, ReleaseMountToken, ResetMountedFlag).
+#include "stack.h"
+
+#include <utility>
+
+#include "block_key.h"
+#include "dir_store.h"
+#include "log.h"
+#include "mem_store.h"
+#include "object_block_store.h"
+#include "zero_map.h"
+
+namespace s3disk {
+namespace {
+
+// "bucket /srv/b prefix 'vol1/'" for messages.
+std::string BucketAndPrefix(const Config& config) {
+  return "bucket " + BucketDisplay(config) + " prefix '" + config.prefix + "'";
+}
+
+Status CheckBlockSize(uint32_t bs, const char* source) {
+  if (bs < kMinBlockSize || bs > kMaxBlockSize || (bs & (bs - 1)) != 0) {
+    return Status::Errorf(EINVAL,
+                          "%s blockSize=%u, which is not a power of two from 512 to 64m; "
+                          "s3disk cannot mount it",
+                          source, bs);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config) {
+  switch (config.bucket_kind) {
+    case BucketKind::kDirectory: {
+      Result<std::unique_ptr<DirStore>> dir = DirStore::Open(config.bucket_dir, config.read_only);
+      if (!dir.ok()) return dir.status();
+      return std::shared_ptr<ObjectStore>(std::move(*dir));
+    }
+    case BucketKind::kMemory:
+      return std::shared_ptr<ObjectStore>(std::make_shared<MemStore>());
+    case BucketKind::kS3:
+      // S3Store goes here: build it from config (endpoint, credentials, region) once it lands.
+      return Status(EINVAL, "S3 buckets are not supported yet; use file:///path or --test DIR");
+  }
+  return Status(EINVAL, "unknown bucket kind");
+}
+
+Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored) {
+  Geometry g;
+  // Block size: the command line's, else the bucket's, else the default.
+  if (config.block_size != 0) {
+    if (stored.block_size != 0 && stored.block_size != config.block_size) {
+      if (!config.force) {
+        return Status::Errorf(EINVAL,
+                              "bucket says blockSize=%u but --blockSize=%u; use --force to "
+                              "override",
+                              stored.block_size, config.block_size);
+      }
+      LOG_WARN("bucket says blockSize=%u but --blockSize=%u; using %u (--force)", stored.block_size,
+               config.block_size, config.block_size);
+    }
+    g.block_size = config.block_size;
+  } else if (stored.block_size != 0) {
+    S3DISK_RETURN_IF_ERROR(CheckBlockSize(stored.block_size, "bucket says"));
+    g.block_size = stored.block_size;
+  } else {
+    g.block_size = kDefaultBlockSize;
+  }
+  // Size: the command line's, else the bucket's; there is no default.
+  if (config.size_bytes != 0) {
+    if (stored.size_bytes != 0 && stored.size_bytes != config.size_bytes) {
+      if (!config.force) {
+        return Status::Errorf(EINVAL,
+                              "bucket says size=%llu but --size=%llu; use --force to override",
+                              static_cast<unsigned long long>(stored.size_bytes),
+                              static_cast<unsigned long long>(config.size_bytes));
+      }
+      LOG_WARN("bucket says size=%llu but --size=%llu; using %llu (--force)",
+               static_cast<unsigned long long>(stored.size_bytes),
+               static_cast<unsigned long long>(config.size_bytes),
+               static_cast<unsigned long long>(config.size_bytes));
+    }
+    g.size_bytes = config.size_bytes;
+  } else if (stored.size_bytes != 0) {
+    g.size_bytes = stored.size_bytes;
+  } else {
+    return Status(EINVAL, "--size is required: the bucket holds no geometry yet");
+  }
+  if (g.size_bytes % g.block_size != 0) {
+    uint64_t up = (g.size_bytes / g.block_size + 1) * g.block_size;
+    return Status::Errorf(EINVAL, "size=%s is not a multiple of blockSize=%s; use e.g. --size=%s",
+                          FormatSize(g.size_bytes).c_str(), FormatSize(g.block_size).c_str(),
+                          FormatSize(up).c_str());
+  }
+  if (g.size_bytes / g.block_size > kMaxBlocks) {
+    return Status::Errorf(EINVAL,
+                          "size=%s makes more than 2^32 blocks of %s; use a larger --blockSize",
+                          FormatSize(g.size_bytes).c_str(), FormatSize(g.block_size).c_str());
+  }
+  return g;
+}
+
+Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
+                         const Geometry& g) {
+  ObjectBlockOptions options;
+  options.prefix = config.prefix;
+  options.hash_prefix = config.hash_prefix;
+  options.block_size = g.block_size;
+  options.size_bytes = g.size_bytes;
+  options.read_only = config.read_only;
+  Result<std::unique_ptr<ObjectBlockStore>> bottom = ObjectBlockStore::Create(store, options);
+  if (!bottom.ok()) return bottom.status().WithContext("stack");
+
+  Stack stack;
+  stack.store = std::move(store);
+  // Top to bottom (ARCHITECTURE.md). The block cache, the lower zero map and the consistency
+  // guard go between ZeroMap and ObjectBlockStore as they land.
+  stack.top = std::make_unique<ZeroMap>(std::move(*bottom), config.list_blocks);
+  stack.bytes = std::make_unique<ByteRange>(*stack.top);
+  return stack;
+}
+
+Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock) {
+  if (config.read_only) return uint32_t{0};
+  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  if (!current.ok()) return current.status().WithContext("mount token");
+  if (*current != 0) {
+    if (config.reset_mounted_flag) {
+      LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
+               BucketAndPrefix(config).c_str(), *current);
+      S3DISK_RETURN_IF_ERROR(
+          ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
+    } else if (config.force) {
+      LOG_WARN("%s is marked mounted (token %08x); mounting anyway (--force)",
+               BucketAndPrefix(config).c_str(), *current);
+    } else {
+      return Status::Errorf(EBUSY,
+                            "%s is already mounted (or was not unmounted cleanly); if it is "
+                            "not in use, run again with --reset-mounted-flag",
+                            BucketAndPrefix(config).c_str());
+    }
+  }
+  uint32_t token = NewMountToken();
+  S3DISK_RETURN_IF_ERROR(
+      WriteMountToken(store, config.prefix, token, clock).WithContext("mount token: write"));
+  return token;
+}
+
+Status ReleaseMountToken(ObjectStore& store, const Config& config) {
+  if (config.read_only) return Status::Ok();
+  return ClearMountToken(store, config.prefix).WithContext("mount token: clear");
+}
+
+Status ResetMountedFlag(ObjectStore& store, const Config& config) {
+  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  if (!current.ok()) return current.status().WithContext("mount token");
+  if (*current == 0) {
+    LOG_INFO("%s is not marked mounted; nothing to do", BucketAndPrefix(config).c_str());
+    return Status::Ok();
+  }
+  S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
+  LOG_INFO("%s: mounted flag (token %08x) cleared", BucketAndPrefix(config).c_str(), *current);
+  return Status::Ok();
+}
+
+Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore> store,
+                              Clock& clock) {
+  Result<Geometry> stored = ReadGeometry(*store, BlockKey(config.prefix, config.hash_prefix, 0));
+  if (!stored.ok()) return stored.status();  // names the key already
+  Result<Geometry> g = ResolveGeometry(config, *stored);
+  if (!g.ok()) return g.status();
+  Result<Stack> stack = BuildStack(config, store, *g);
+  if (!stack.ok()) return stack.status();
+  Result<uint32_t> token = AcquireMountToken(*store, config, clock);
+  if (!token.ok()) return token.status();
+  OpenedStack opened;
+  opened.stack = std::move(*stack);
+  opened.geometry = *g;
+  opened.mount_token = *token;
+  return opened;
+}
+
+}  // namespace s3disk

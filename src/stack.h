@@ -1,0 +1,67 @@
+// The one place the layers are composed (ARCHITECTURE.md), and the start-up decisions that
+// need the bucket: which object store, which geometry, and the mount token.
+//
+// Start-up (main.cc) runs, in order: ParseArgs + Validate (config.h), OpenObjectStore,
+// OpenStack (= ReadGeometry, ResolveGeometry, BuildStack, AcquireMountToken), then mounts.
+// Everything before AcquireMountToken only reads; AcquireMountToken is the first write, so a
+// refused start leaves the bucket exactly as it was.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+
+#include "block_store.h"
+#include "bucket_meta.h"
+#include "byte_range.h"
+#include "clock.h"
+#include "config.h"
+#include "object_store.h"
+#include "status.h"
+
+namespace s3disk {
+
+// A composed stack. bytes refers to *top; destroy in member order reversed (bytes first).
+// Call top->Start() after daemonizing, and Flush + Shutdown before dropping it.
+struct Stack {
+  std::shared_ptr<ObjectStore> store;
+  std::unique_ptr<BlockStore> top;
+  std::unique_ptr<ByteRange> bytes;
+};
+
+// The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:.
+// S3 buckets fail (EINVAL) until S3Store lands. No write happens here.
+Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config);
+
+// The geometry to mount with, from the command line and the bucket's (stored; 0 = unknown):
+// the command line wins when it agrees or with --force; a disagreement without --force, a
+// missing size, or a size that is not a whole number of at most 2^32 blocks fails (EINVAL).
+// The block size defaults to the bucket's, else kDefaultBlockSize.
+Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored);
+
+// Composes ByteRange over ZeroMap(ObjectBlockStore(store)) with geometry g. No I/O; the
+// ZeroMap surveys the bucket (when config.list_blocks) in top->Start().
+Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
+                         const Geometry& g);
+
+// The mounted flag, before a read-write mount: if the bucket holds a token, refuse (EBUSY)
+// unless --reset-mounted-flag (delete it, go on) or --force (go on); then write a new token.
+// Returns the token written, or 0 for a --readOnly mount (which neither reads nor writes it).
+Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock);
+// After a clean shutdown of a read-write mount: deletes the token.
+Status ReleaseMountToken(ObjectStore& store, const Config& config);
+// s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found.
+Status ResetMountedFlag(ObjectStore& store, const Config& config);
+
+// Everything OpenStack decided.
+struct OpenedStack {
+  Stack stack;
+  Geometry geometry;
+  uint32_t mount_token = 0;  // 0: none written (read-only)
+};
+
+// ReadGeometry + ResolveGeometry + BuildStack + AcquireMountToken, in that order: nothing is
+// written to the bucket unless every check before the token passed.
+Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore> store,
+                              Clock& clock);
+
+}  // namespace s3disk

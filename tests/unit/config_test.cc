@@ -1,0 +1,431 @@
+// Unit tests for the command line: parsing, every validation error (message and code), size
+// suffixes, and the normalizations Validate makes.
+//
+// src/config.h is included by path: "config.h" from here would find autoconf's (see there).
+#include "../../src/config.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+namespace s3disk {
+namespace {
+
+Result<Config> Parse(std::vector<std::string> args) {
+  args.insert(args.begin(), "s3disk");
+  return ParseArgs(args);
+}
+
+// A temporary directory (removed at the end of the test) to mount on.
+class TempDir {
+ public:
+  TempDir() {
+    char tmpl[] = "/tmp/s3disk-config-test.XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    char real[PATH_MAX];
+    REQUIRE(realpath(tmpl, real) != nullptr);
+    path_ = real;
+  }
+  ~TempDir() {
+    for (const std::string& f : files_) unlink(f.c_str());
+    for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) rmdir(it->c_str());
+    rmdir(path_.c_str());
+  }
+  const std::string& path() const { return path_; }
+  std::string MakeDir(const std::string& name) {
+    std::string p = path_ + "/" + name;
+    REQUIRE(mkdir(p.c_str(), 0755) == 0);
+    dirs_.push_back(p);
+    return p;
+  }
+  std::string MakeFile(const std::string& name) {
+    std::string p = path_ + "/" + name;
+    FILE* f = fopen(p.c_str(), "w");
+    REQUIRE(f != nullptr);
+    fclose(f);
+    files_.push_back(p);
+    return p;
+  }
+  std::string MakeSymlink(const std::string& target, const std::string& name) {
+    std::string p = path_ + "/" + name;
+    REQUIRE(symlink(target.c_str(), p.c_str()) == 0);
+    files_.push_back(p);
+    return p;
+  }
+
+ private:
+  std::string path_;
+  std::vector<std::string> dirs_;
+  std::vector<std::string> files_;
+};
+
+// Parses and validates; the Status of whichever failed.
+Status ParseAndValidate(std::vector<std::string> args, Config* out = nullptr) {
+  Result<Config> c = Parse(std::move(args));
+  if (!c.ok()) return c.status();
+  Config config = *c;
+  Status st = Validate(&config);
+  if (out != nullptr) *out = config;
+  return st;
+}
+
+// A validation failure: EINVAL, one line, containing every fragment.
+void CheckUsageError(const Status& st, std::vector<std::string> fragments) {
+  INFO("message: " << st.message());
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find('\n') == std::string::npos);
+  for (const std::string& f : fragments) CHECK(st.message().find(f) != std::string::npos);
+}
+
+TEST_CASE("config: sizes take k, m, g, t suffixes in either case, with optional b or ib") {
+  struct Case {
+    const char* text;
+    uint64_t bytes;
+  };
+  const Case cases[] = {
+      {"0", 0},
+      {"512", 512},
+      {"128k", 128 << 10},
+      {"128K", 128 << 10},
+      {"64kb", 64 << 10},
+      {"64KB", 64 << 10},
+      {"64KiB", 64 << 10},
+      {"64kib", 64 << 10},
+      {"1m", 1 << 20},
+      {"1M", 1 << 20},
+      {"3MiB", 3 << 20},
+      {"1g", uint64_t{1} << 30},
+      {"1G", uint64_t{1} << 30},
+      {"2t", uint64_t{2} << 40},
+      {"2TB", uint64_t{2} << 40},
+      {"16777215t", uint64_t{16777215} << 40},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    Result<uint64_t> r = ParseSize("--size", c.text);
+    REQUIRE(r.ok());
+    CHECK(*r == c.bytes);
+  }
+  for (const char* bad : {"", "k", "12q", "1.5g", "-1", "1kk", "1 k", "1kbb", "1b", "0x10", "1e6",
+                          "99999999999999999999999", "16777216t", "18446744073709551616"}) {
+    INFO(bad);
+    Result<uint64_t> r = ParseSize("--size", bad);
+    CheckUsageError(r.status(), {"--size=" + std::string(bad)});
+  }
+}
+
+TEST_CASE("config: FormatSize gives the shortest exact spelling") {
+  CHECK(FormatSize(0) == "0");
+  CHECK(FormatSize(1000) == "1000");
+  CHECK(FormatSize(131072) == "128k");
+  CHECK(FormatSize(64 << 20) == "64m");
+  CHECK(FormatSize(uint64_t{3} << 30) == "3g");
+  CHECK(FormatSize(uint64_t{5} << 40) == "5t");
+  CHECK(FormatSize(uint64_t{1} << 50) == "1024t");
+  CHECK(FormatSize((1 << 20) + 1024) == "1025k");
+}
+
+TEST_CASE("config: defaults") {
+  Result<Config> c = Parse({"mem:", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->args == std::vector<std::string>{"mem:", "/mnt"});
+  CHECK(c->block_size == 0);
+  CHECK(c->size_bytes == 0);
+  CHECK(c->prefix.empty());
+  CHECK_FALSE(c->hash_prefix);
+  CHECK_FALSE(c->read_only);
+  CHECK_FALSE(c->force);
+  CHECK_FALSE(c->reset_mounted_flag);
+  CHECK_FALSE(c->list_blocks);
+  CHECK_FALSE(c->test_mode);
+  CHECK(c->filename == "file");
+  CHECK(c->stats_filename == "stats");
+  CHECK(c->file_mode == 0600);
+  CHECK_FALSE(c->foreground);
+  CHECK_FALSE(c->debug);
+  CHECK(c->fuse_options.empty());
+  CHECK_FALSE(c->help);
+  CHECK_FALSE(c->version);
+}
+
+TEST_CASE("config: --name=value and --name value are both accepted") {
+  Result<Config> a = Parse({"--size=1g", "--blockSize=64k", "--prefix=vol/", "--filename=d.img",
+                            "--statsFilename=st", "--fileMode=0640", "mem:", "/mnt"});
+  Result<Config> b =
+      Parse({"--size", "1g", "--blockSize", "64k", "--prefix", "vol/", "--filename", "d.img",
+             "--statsFilename", "st", "--fileMode", "0640", "mem:", "/mnt"});
+  for (Result<Config>* c : {&a, &b}) {
+    REQUIRE(c->ok());
+    CHECK((*c)->size_bytes == uint64_t{1} << 30);
+    CHECK((*c)->block_size == 64 << 10);
+    CHECK((*c)->prefix == "vol/");
+    CHECK((*c)->filename == "d.img");
+    CHECK((*c)->stats_filename == "st");
+    CHECK((*c)->file_mode == 0640);
+    CHECK((*c)->args == std::vector<std::string>{"mem:", "/mnt"});
+  }
+  // An option's value may start with a dash; "--" ends the options.
+  Result<Config> c = Parse({"--prefix", "-x-", "--", "-bucket", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->prefix == "-x-");
+  CHECK(c->args == std::vector<std::string>{"-bucket", "/mnt"});
+  // The last of a repeated option wins; an empty value is a value.
+  c = Parse({"--size=1m", "--size=2m", "--prefix=", "mem:", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->size_bytes == 2 << 20);
+  CHECK(c->prefix.empty());
+}
+
+TEST_CASE("config: flags") {
+  Result<Config> c = Parse({"--blockHashPrefix", "--readOnly", "--force", "--reset-mounted-flag",
+                            "--listBlocks", "--test", "--debug", "-f", "mem:", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->hash_prefix);
+  CHECK(c->read_only);
+  CHECK(c->force);
+  CHECK(c->reset_mounted_flag);
+  CHECK(c->list_blocks);
+  CHECK(c->test_mode);
+  CHECK(c->debug);
+  CHECK(c->foreground);
+
+  c = Parse({"--debug", "mem:", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->debug);
+  CHECK_FALSE(c->foreground);  // --debug alone keeps the daemon
+  c = Parse({"-d", "mem:", "/mnt"});
+  REQUIRE(c.ok());
+  CHECK(c->debug);
+  CHECK(c->foreground);  // -d implies -f
+
+  c = Parse({"--help"});
+  REQUIRE(c.ok());
+  CHECK(c->help);
+  c = Parse({"-h"});
+  REQUIRE(c.ok());
+  CHECK(c->help);
+  c = Parse({"--version"});
+  REQUIRE(c.ok());
+  CHECK(c->version);
+}
+
+TEST_CASE("config: -o options, separate, attached and comma-separated, accumulate in order") {
+  Result<Config> c = Parse({"-o", "allow_other,ro", "-oauto_unmount", "-o", "a,,b", "mem:", "/m"});
+  REQUIRE(c.ok());
+  CHECK(c->fuse_options == std::vector<std::string>{"allow_other", "ro", "auto_unmount", "a", "b"});
+}
+
+TEST_CASE("config: parse errors name the option and the fix") {
+  CheckUsageError(Parse({"--frobnicate", "mem:", "/m"}).status(),
+                  {"unknown option '--frobnicate'", "--help"});
+  CheckUsageError(Parse({"--frobnicate=3", "mem:", "/m"}).status(),
+                  {"unknown option '--frobnicate=3'"});
+  CheckUsageError(Parse({"-x", "mem:", "/m"}).status(), {"unknown option '-x'"});
+  CheckUsageError(Parse({"--blocksize=4k", "mem:", "/m"}).status(),
+                  {"unknown option"});  // spellings are exact, as in s3backer
+  CheckUsageError(Parse({"mem:", "/m", "--size"}).status(), {"--size needs a value", "--size="});
+  CheckUsageError(Parse({"mem:", "/m", "-o"}).status(), {"-o", "needs a value"});
+  CheckUsageError(Parse({"--readOnly=yes", "mem:", "/m"}).status(),
+                  {"'--readOnly=yes' takes no value"});
+  CheckUsageError(Parse({"--size=12q", "mem:", "/m"}).status(), {"--size=12q", "k, m, g or t"});
+  CheckUsageError(Parse({"--size=0", "mem:", "/m"}).status(), {"--size=0 is zero"});
+  CheckUsageError(Parse({"--blockSize=128m", "mem:", "/m"}).status(),
+                  {"--blockSize=128m", "larger than 64m"});
+  CheckUsageError(Parse({"--blockSize=8t", "mem:", "/m"}).status(), {"larger than 64m"});
+  CheckUsageError(Parse({"--fileMode=rw", "mem:", "/m"}).status(), {"--fileMode=rw", "octal"});
+  CheckUsageError(Parse({"--fileMode=0689", "mem:", "/m"}).status(), {"octal"});
+  CheckUsageError(Parse({"--fileMode=17777", "mem:", "/m"}).status(), {"too large"});
+}
+
+TEST_CASE("config: wrong number of arguments") {
+  CheckUsageError(ParseAndValidate({}),
+                  {"expected BUCKET and MOUNTPOINT, got 0 arguments", "usage: s3disk"});
+  CheckUsageError(ParseAndValidate({"mem:"}), {"got 1 argument;"});
+  CheckUsageError(ParseAndValidate({"mem:", "/tmp", "extra"}), {"got 3 arguments"});
+  // --reset-mounted-flag alone with a bucket is the reset-only form.
+  Config c;
+  REQUIRE(ParseAndValidate({"--reset-mounted-flag", "mem:"}, &c).ok());
+  CHECK(c.ResetOnly());
+  CHECK(c.mountpoint.empty());
+  CheckUsageError(ParseAndValidate({"--reset-mounted-flag"}), {"got 0 arguments"});
+}
+
+TEST_CASE("config: bucket forms") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  Config c;
+
+  REQUIRE(ParseAndValidate({"file:///srv/bucket", mnt}, &c).ok());
+  CHECK(c.bucket_kind == BucketKind::kDirectory);
+  CHECK(c.bucket_dir == "/srv/bucket");
+  CHECK(c.bucket_arg == "file:///srv/bucket");
+  CHECK(c.prefix.empty());
+  CHECK(BucketDisplay(c) == "/srv/bucket");
+  CHECK(c.list_blocks);  // implied for local buckets
+
+  // For directories the prefix comes only from --prefix.
+  REQUIRE(ParseAndValidate({"--prefix=vol1/", "file:///srv/a/b", mnt}, &c).ok());
+  CHECK(c.bucket_dir == "/srv/a/b");
+  CHECK(c.prefix == "vol1/");
+
+  REQUIRE(ParseAndValidate({"mem:", mnt}, &c).ok());
+  CHECK(c.bucket_kind == BucketKind::kMemory);
+  CHECK(BucketDisplay(c) == "mem:");
+  CHECK(c.list_blocks);
+
+  // --test: a directory path, made absolute (the daemon leaves the working directory).
+  REQUIRE(ParseAndValidate({"--test", "some/dir", mnt}, &c).ok());
+  CHECK(c.bucket_kind == BucketKind::kDirectory);
+  char cwd[PATH_MAX];
+  REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
+  CHECK(c.bucket_dir == std::string(cwd) + "/some/dir");
+  REQUIRE(ParseAndValidate({"--test", "/abs/dir", mnt}, &c).ok());
+  CHECK(c.bucket_dir == "/abs/dir");
+
+  // A plain name is S3: BUCKET/PREFIX splits at the first '/', and the prefix gets a '/'.
+  REQUIRE(ParseAndValidate({"mybucket", mnt}, &c).ok());
+  CHECK(c.bucket_kind == BucketKind::kS3);
+  CHECK(c.bucket_name == "mybucket");
+  CHECK(c.prefix.empty());
+  CHECK_FALSE(c.list_blocks);  // opt-in for S3
+  REQUIRE(ParseAndValidate({"--listBlocks", "mybucket/vol/a", mnt}, &c).ok());
+  CHECK(c.bucket_name == "mybucket");
+  CHECK(c.prefix == "vol/a/");
+  CHECK(c.list_blocks);
+  REQUIRE(ParseAndValidate({"--prefix=p-", "mybucket", mnt}, &c).ok());
+  CHECK(c.prefix == "p-");
+
+  CheckUsageError(ParseAndValidate({"file://relative/dir", mnt}),
+                  {"'file://relative/dir'", "file:///absolute/dir"});
+  CheckUsageError(ParseAndValidate({"file://", mnt}), {"file:///absolute/dir"});
+  CheckUsageError(ParseAndValidate({"mem:x", mnt}), {"'mem:x'", "mem:"});
+  CheckUsageError(ParseAndValidate({"", mnt}), {"the bucket is empty"});
+  CheckUsageError(ParseAndValidate({"/srv/bucket", mnt}), {"has no name", "file:///srv/bucket"});
+  CheckUsageError(ParseAndValidate({"--prefix=x/", "b/vol", mnt}),
+                  {"'b/vol'", "--prefix=x/", "only one"});
+  for (const char* bad : {"b/", "b//x", "b/x/", "b/x//y"}) {
+    CheckUsageError(ParseAndValidate({bad, mnt}), {std::string("'") + bad + "'", "malformed"});
+  }
+}
+
+TEST_CASE("config: block size and size checks") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  CheckUsageError(ParseAndValidate({"--blockSize=3k", "mem:", mnt}),
+                  {"--blockSize=3072 is not a power of two", "--blockSize=128k"});
+  CheckUsageError(ParseAndValidate({"--blockSize=256", "mem:", mnt}),
+                  {"--blockSize=256 is smaller than 512"});
+  CheckUsageError(ParseAndValidate({"--size=100k", "--blockSize=64k", "mem:", mnt}),
+                  {"--size=100k is not a multiple of --blockSize=64k", "--size=128k"});
+  CheckUsageError(ParseAndValidate({"--size=4t", "--blockSize=512", "mem:", mnt}),
+                  {"more than 2^32 blocks", "larger --blockSize"});
+
+  Config c;
+  REQUIRE(ParseAndValidate({"--size=2t", "--blockSize=512", "mem:", mnt}, &c).ok());  // 2^32
+  REQUIRE(ParseAndValidate({"--blockSize=512", "mem:", mnt}, &c).ok());
+  REQUIRE(ParseAndValidate({"--blockSize=64m", "mem:", mnt}, &c).ok());
+  CHECK(c.block_size == 64u << 20);
+  // A size alone is checked later, against the block size the bucket has (stack.h).
+  REQUIRE(ParseAndValidate({"--size=1000", "mem:", mnt}, &c).ok());
+  CHECK(c.size_bytes == 1000);
+}
+
+TEST_CASE("config: file names and modes") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  for (const char* bad : {"a/b", "", ".", ".."}) {
+    CheckUsageError(ParseAndValidate({std::string("--filename=") + bad, "mem:", mnt}),
+                    {"--filename='" + std::string(bad) + "' is not a valid file name"});
+    CheckUsageError(ParseAndValidate({std::string("--statsFilename=") + bad, "mem:", mnt}),
+                    {"--statsFilename='" + std::string(bad) + "'"});
+  }
+  CheckUsageError(ParseAndValidate({"--filename=stats", "mem:", mnt}),
+                  {"--filename and --statsFilename are both 'stats'"});
+
+  Config c;
+  REQUIRE(ParseAndValidate({"mem:", mnt}, &c).ok());
+  CHECK(c.file_mode == 0600);
+  REQUIRE(ParseAndValidate({"--readOnly", "mem:", mnt}, &c).ok());
+  CHECK(c.file_mode == 0400);  // as s3backer
+  REQUIRE(ParseAndValidate({"--readOnly", "--fileMode=644", "mem:", mnt}, &c).ok());
+  CHECK(c.file_mode == 0644);
+}
+
+TEST_CASE("config: -o uid= and gid= set the owner and are not passed to FUSE") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  Config c;
+  REQUIRE(ParseAndValidate({"-o", "allow_other,uid=1000,gid=50", "mem:", mnt}, &c).ok());
+  CHECK(c.uid == 1000);
+  CHECK(c.gid == 50);
+  CHECK(c.fuse_options == std::vector<std::string>{"allow_other"});
+  REQUIRE(ParseAndValidate({"mem:", mnt}, &c).ok());
+  CHECK(c.uid == getuid());
+  CHECK(c.gid == getgid());
+  CheckUsageError(ParseAndValidate({"-o", "uid=bob", "mem:", mnt}),
+                  {"-o uid=bob: not a numeric id"});
+  CheckUsageError(ParseAndValidate({"-o", "gid=", "mem:", mnt}), {"-o gid=:"});
+}
+
+TEST_CASE("config: the mount point must be an existing directory that is not mounted") {
+  TempDir tmp;
+  const std::string dir = tmp.MakeDir("mnt");
+  const std::string file = tmp.MakeFile("plain");
+  const std::string link = tmp.MakeSymlink(dir, "link");
+
+  Result<std::string> ok = CheckMountPoint(dir);
+  REQUIRE(ok.ok());
+  CHECK(*ok == dir);
+  ok = CheckMountPoint(link);  // symlinks are resolved: FUSE mounts on the target
+  REQUIRE(ok.ok());
+  CHECK(*ok == dir);
+
+  CheckUsageError(CheckMountPoint(tmp.path() + "/nomnt").status(),
+                  {"mount point " + tmp.path() + "/nomnt does not exist", "mkdir -p"});
+  CheckUsageError(CheckMountPoint(file).status(), {file + " is not a directory"});
+  CheckUsageError(CheckMountPoint("/proc").status(),
+                  {"mount point /proc is already a mount point", "unmount it first"});
+  CheckUsageError(CheckMountPoint("/").status(), {"/ is already a mount point"});
+
+  // Validate runs the same check and stores the absolute path; a relative one is resolved.
+  Config c;
+  REQUIRE(ParseAndValidate({"mem:", link}, &c).ok());
+  CHECK(c.mountpoint == dir);
+  char cwd[PATH_MAX];
+  REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
+  REQUIRE(chdir(tmp.path().c_str()) == 0);
+  Status st = ParseAndValidate({"mem:", "mnt"}, &c);
+  REQUIRE(chdir(cwd) == 0);
+  REQUIRE(st.ok());
+  CHECK(c.mountpoint == dir);
+  CheckUsageError(ParseAndValidate({"mem:", tmp.path() + "/nomnt"}), {"does not exist"});
+  CheckUsageError(ParseAndValidate({"mem:", "/proc"}), {"already a mount point"});
+}
+
+TEST_CASE("config: --help lists every option with a description") {
+  const std::string help = UsageText();
+  for (const char* opt : {"--blockSize=SIZE", "--size=SIZE", "--prefix=STR", "--blockHashPrefix",
+                          "--readOnly", "--filename=NAME", "--statsFilename=NAME", "--force",
+                          "--reset-mounted-flag", "--listBlocks", "--test", "--debug", "-f ", "-d ",
+                          "-o OPT", "--fileMode=OCTAL", "--help", "--version"}) {
+    INFO(opt);
+    size_t at = help.find(std::string("\n  ") + opt);
+    REQUIRE(at != std::string::npos);
+    size_t eol = help.find('\n', at + 1);
+    // Name, padding, then a description on the same line.
+    CHECK(eol - at > 30);
+  }
+  CHECK(help.find("Usage:") == 0);
+  CHECK(help.find("file:///") != std::string::npos);
+  CHECK(help.find("mem:") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace s3disk

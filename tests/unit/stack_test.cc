@@ -1,0 +1,417 @@
+// Unit tests for the composition and the start-up decisions: the object store for each bucket
+// form, geometry resolution, a full stack on an in-memory bucket, and the mount token.
+#include "stack.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "block_key.h"
+#include "bucket_meta.h"
+#include "clock.h"
+#include "fakes.h"
+#include "mem_store.h"
+#include "object_block_store.h"
+
+namespace s3disk {
+namespace {
+
+// A config as Validate leaves it for a local bucket (no file system checks here).
+Config LocalConfig() {
+  Config c;
+  c.args = {"mem:", "/mnt"};
+  c.bucket_arg = "mem:";
+  c.bucket_kind = BucketKind::kMemory;
+  c.mountpoint = "/mnt";
+  c.list_blocks = true;
+  return c;
+}
+
+std::vector<uint8_t> Pattern(size_t n, uint8_t seed) {
+  std::vector<uint8_t> v(n);
+  for (size_t i = 0; i < n; i++) v[i] = static_cast<uint8_t>(seed + i * 7 + (i >> 8));
+  return v;
+}
+
+void CheckError(const Status& st, int code, const std::string& message) {
+  INFO("message: " << st.message());
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.code() == code);
+  CHECK(st.message() == message);
+}
+
+TEST_CASE("stack: OpenObjectStore for each bucket form") {
+  Config c = LocalConfig();
+  Result<std::shared_ptr<ObjectStore>> mem = OpenObjectStore(c);
+  REQUIRE(mem.ok());
+  CHECK((*mem)->Describe() == "memory");
+
+  char tmpl[] = "/tmp/s3disk-stack-test.XXXXXX";
+  REQUIRE(mkdtemp(tmpl) != nullptr);
+  c.bucket_kind = BucketKind::kDirectory;
+  c.bucket_dir = tmpl;
+  Result<std::shared_ptr<ObjectStore>> dir = OpenObjectStore(c);
+  REQUIRE(dir.ok());
+  CHECK((*dir)->Describe().find(tmpl) != std::string::npos);
+  rmdir(tmpl);
+
+  // A missing directory: DirStore's own one-line message, and nothing is created.
+  c.bucket_dir = std::string(tmpl) + "/missing";
+  Result<std::shared_ptr<ObjectStore>> missing = OpenObjectStore(c);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().message().find(c.bucket_dir) != std::string::npos);
+  CHECK(missing.status().message().find('\n') == std::string::npos);
+  struct stat st;
+  CHECK(stat(c.bucket_dir.c_str(), &st) != 0);
+
+  c.bucket_kind = BucketKind::kS3;
+  c.bucket_name = "mybucket";
+  CheckError(OpenObjectStore(c).status(), EINVAL,
+             "S3 buckets are not supported yet; use file:///path or --test DIR");
+}
+
+TEST_CASE("stack: ResolveGeometry takes the command line, the bucket, or the default") {
+  Config c = LocalConfig();
+  const Geometry none;
+  const Geometry stored{65536, 4 << 20};
+
+  c.size_bytes = 8 << 20;
+  Result<Geometry> g = ResolveGeometry(c, none);
+  REQUIRE(g.ok());
+  CHECK(g->block_size == kDefaultBlockSize);
+  CHECK(g->size_bytes == 8 << 20);
+
+  c.block_size = 4096;
+  g = ResolveGeometry(c, none);
+  REQUIRE(g.ok());
+  CHECK(g->block_size == 4096);
+
+  c = LocalConfig();
+  g = ResolveGeometry(c, stored);
+  REQUIRE(g.ok());
+  CHECK(g->block_size == 65536);
+  CHECK(g->size_bytes == 4 << 20);
+
+  // The command line agreeing with the bucket is fine, in part or in full.
+  c.block_size = 65536;
+  g = ResolveGeometry(c, stored);
+  REQUIRE(g.ok());
+  CHECK(g->size_bytes == 4 << 20);
+  c.size_bytes = 4 << 20;
+  g = ResolveGeometry(c, stored);
+  REQUIRE(g.ok());
+  c.block_size = 0;
+  g = ResolveGeometry(c, stored);
+  REQUIRE(g.ok());
+  CHECK(g->block_size == 65536);
+}
+
+TEST_CASE("stack: ResolveGeometry refuses what does not fit, naming the fix") {
+  Config c = LocalConfig();
+  const Geometry stored{131072, 64 << 20};
+
+  CheckError(ResolveGeometry(c, Geometry{}).status(), EINVAL,
+             "--size is required: the bucket holds no geometry yet");
+
+  c.block_size = 65536;
+  CheckError(ResolveGeometry(c, stored).status(), EINVAL,
+             "bucket says blockSize=131072 but --blockSize=65536; use --force to override");
+  c.block_size = 0;
+  c.size_bytes = 128 << 20;
+  CheckError(ResolveGeometry(c, stored).status(), EINVAL,
+             "bucket says size=67108864 but --size=134217728; use --force to override");
+
+  // --force: the command line wins.
+  c.force = true;
+  c.block_size = 65536;
+  Result<Geometry> g = ResolveGeometry(c, stored);
+  REQUIRE(g.ok());
+  CHECK(g->block_size == 65536);
+  CHECK(g->size_bytes == 128 << 20);
+
+  // Checks on the combination, wherever each value came from.
+  c = LocalConfig();
+  c.size_bytes = 1000000;
+  CheckError(ResolveGeometry(c, Geometry{}).status(), EINVAL,
+             "size=1000000 is not a multiple of blockSize=128k; use e.g. --size=1m");
+  c = LocalConfig();
+  c.block_size = 512;
+  c.force = true;
+  CheckError(ResolveGeometry(c, Geometry{65536, uint64_t{4} << 40}).status(), EINVAL,
+             "size=4t makes more than 2^32 blocks of 512; use a larger --blockSize");
+  c = LocalConfig();
+  CheckError(ResolveGeometry(c, Geometry{1000, 10000}).status(), EINVAL,
+             "bucket says blockSize=1000, which is not a power of two from 512 to 64m; s3disk "
+             "cannot mount it");
+}
+
+TEST_CASE("stack: BuildStack reads and writes through ByteRange on a MemStore") {
+  Config c = LocalConfig();
+  auto mem = std::make_shared<MemStore>();
+  Result<Stack> built = BuildStack(c, mem, Geometry{4096, 64 * 4096});
+  REQUIRE(built.ok());
+  Stack& s = *built;
+  REQUIRE(s.store == mem);
+  CHECK(s.top->block_size() == 4096);
+  CHECK(s.top->num_blocks() == 64);
+  CHECK(s.bytes->size_bytes() == 64 * 4096);
+  REQUIRE(s.top->Start().ok());
+
+  // Unaligned, across three blocks (1, 2, 3).
+  const std::vector<uint8_t> data = Pattern(9000, 3);
+  REQUIRE(s.bytes->Write(4096 + 100, data).ok());
+  std::vector<uint8_t> back(9000);
+  REQUIRE(s.bytes->Read(4096 + 100, back).ok());
+  CHECK(back == data);
+  // The bytes around it are zeros.
+  std::vector<uint8_t> around(200);
+  REQUIRE(s.bytes->Read(4096, std::span<uint8_t>(around).first(100)).ok());
+  CHECK(IsAllZero(std::span<const uint8_t>(around).first(100)));
+  REQUIRE(s.bytes->Flush().ok());
+  // One object per written block, under the block keys.
+  CHECK(mem->object_count() == 3);
+  for (BlockNum n : {1u, 2u, 3u}) CHECK(mem->Head(BlockKey("", false, n)).ok());
+  REQUIRE(s.top->Shutdown().ok());
+
+  // The stats walk the whole stack, down to the store.
+  std::string stats;
+  s.top->DumpStats(&stats);
+  CHECK(stats.find("zero_map_") != std::string::npos);
+  CHECK(stats.find("object_blocks_written") != std::string::npos);
+  CHECK(stats.find("mem_store_puts") != std::string::npos);
+}
+
+TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
+  Config c = LocalConfig();
+  c.prefix = "vol/";
+  c.hash_prefix = true;
+  auto rec = std::make_shared<RecordingObjectStore>();
+  Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  CHECK(rec->calls() == std::vector<std::string>{"list vol/"});  // the survey (--listBlocks)
+  REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
+  CHECK(rec->Has(BlockKey("vol/", true, 5)));
+  REQUIRE(built->top->Shutdown().ok());
+
+  c.read_only = true;
+  rec->ClearCalls();
+  built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  Status st = built->bytes->Write(6 * 4096, Pattern(4096, 2));
+  CHECK(st.code() == EROFS);
+  CHECK(rec->CountCalls("put") == 0);
+
+  // Without --listBlocks there is no survey (S3 default).
+  c = LocalConfig();
+  c.list_blocks = false;
+  rec->ClearCalls();
+  built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  CHECK(rec->CountCalls("list") == 0);
+
+  // A geometry the object layer cannot take fails without I/O.
+  rec->ClearCalls();
+  CHECK_FALSE(BuildStack(c, rec, Geometry{4096, 0}).ok());
+  CHECK(rec->calls().empty());
+}
+
+TEST_CASE("stack: zero writes leave no object") {
+  Config c = LocalConfig();
+  auto rec = std::make_shared<RecordingObjectStore>();
+  Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  rec->ClearCalls();
+
+  // Zeros over an empty bucket: nothing is sent at all (the survey knows every block is zero).
+  std::vector<uint8_t> zeros(3 * 4096);
+  REQUIRE(built->bytes->Write(4096, zeros).ok());
+  REQUIRE(built->bytes->Write(100, std::span<const uint8_t>(zeros).first(50)).ok());
+  REQUIRE(built->bytes->Zero(0, 16 * 4096).ok());
+  REQUIRE(built->bytes->Flush().ok());
+  CHECK(rec->CountCalls("put") == 0);
+  CHECK(rec->object_count() == 0);
+
+  // Data, then zeros over it: the object goes away.
+  REQUIRE(built->bytes->Write(2 * 4096 + 10, Pattern(100, 9)).ok());
+  CHECK(rec->Has(BlockKey("", false, 2)));
+  REQUIRE(built->bytes->Write(2 * 4096, std::span<const uint8_t>(zeros).first(4096)).ok());
+  CHECK_FALSE(rec->Has(BlockKey("", false, 2)));
+  std::vector<uint8_t> back(4096, 0xff);
+  REQUIRE(built->bytes->Read(2 * 4096, back).ok());
+  CHECK(IsAllZero(back));
+  REQUIRE(built->top->Shutdown().ok());
+}
+
+TEST_CASE("stack: block 0 carries the geometry") {
+  Config c = LocalConfig();
+  auto mem = std::make_shared<MemStore>();
+  const Geometry g{8192, 32 * 8192};
+  Result<Stack> built = BuildStack(c, mem, g);
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  REQUIRE(built->bytes->Write(0, Pattern(512, 5)).ok());
+  REQUIRE(built->bytes->Flush().ok());
+  REQUIRE(built->top->Shutdown().ok());
+
+  Result<Geometry> read = ReadGeometry(*mem, BlockKey("", false, 0));
+  REQUIRE(read.ok());
+  CHECK(read->block_size == g.block_size);
+  CHECK(read->size_bytes == g.size_bytes);
+  // So a later start with no --size and no --blockSize gets it back.
+  Result<Geometry> resolved = ResolveGeometry(LocalConfig(), *read);
+  REQUIRE(resolved.ok());
+  CHECK(resolved->block_size == 8192);
+  CHECK(resolved->size_bytes == 32 * 8192);
+}
+
+TEST_CASE("stack: AcquireMountToken writes a token on a free bucket") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  c.prefix = "p/";
+  RecordingObjectStore rec;
+  Result<uint32_t> token = AcquireMountToken(rec, c, clock);
+  REQUIRE(token.ok());
+  CHECK(*token != 0);
+  CHECK(*token != kSharedDiskToken);
+  CHECK(rec.CountCalls("put " + MountTokenKey("p/")) == 1);
+  Result<uint32_t> stored = ReadMountToken(rec, "p/");
+  REQUIRE(stored.ok());
+  CHECK(*stored == *token);
+
+  // A clean unmount deletes it.
+  REQUIRE(ReleaseMountToken(rec, c).ok());
+  CHECK_FALSE(rec.Has(MountTokenKey("p/")));
+}
+
+TEST_CASE("stack: AcquireMountToken refuses a mounted bucket unless told otherwise") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  RecordingObjectStore rec;
+  REQUIRE(WriteMountToken(rec, "", 0x1234abcd, clock).ok());
+  rec.ClearCalls();
+
+  Result<uint32_t> refused = AcquireMountToken(rec, c, clock);
+  CheckError(refused.status(), EBUSY,
+             "bucket mem: prefix '' is already mounted (or was not unmounted cleanly); if it is "
+             "not in use, run again with --reset-mounted-flag");
+  CHECK(rec.CountCalls("put") == 0);
+  CHECK(rec.CountCalls("delete") == 0);
+  CHECK(*ReadMountToken(rec, "") == 0x1234abcd);
+
+  // --force: go on, with a new token.
+  c.force = true;
+  Result<uint32_t> forced = AcquireMountToken(rec, c, clock);
+  REQUIRE(forced.ok());
+  CHECK(*ReadMountToken(rec, "") == *forced);
+
+  // --reset-mounted-flag: clear, then take it.
+  c.force = false;
+  c.reset_mounted_flag = true;
+  rec.ClearCalls();
+  Result<uint32_t> reset = AcquireMountToken(rec, c, clock);
+  REQUIRE(reset.ok());
+  CHECK(rec.CountCalls("delete " + MountTokenKey("")) == 1);
+  CHECK(rec.CountCalls("put " + MountTokenKey("")) == 1);
+  CHECK(*ReadMountToken(rec, "") == *reset);
+
+  // Another prefix in the same bucket is another disk.
+  c.reset_mounted_flag = false;
+  c.prefix = "other/";
+  CHECK(AcquireMountToken(rec, c, clock).ok());
+}
+
+TEST_CASE("stack: a read-only mount neither reads nor writes the token") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  c.read_only = true;
+  RecordingObjectStore rec;
+  REQUIRE(WriteMountToken(rec, "", 7, clock).ok());
+  rec.ClearCalls();
+  Result<uint32_t> token = AcquireMountToken(rec, c, clock);
+  REQUIRE(token.ok());
+  CHECK(*token == 0);
+  REQUIRE(ReleaseMountToken(rec, c).ok());
+  CHECK(rec.calls().empty());
+}
+
+TEST_CASE("stack: ResetMountedFlag clears the token, and is fine without one") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  RecordingObjectStore rec;
+  REQUIRE(ResetMountedFlag(rec, c).ok());
+  CHECK(rec.CountCalls("delete") == 0);
+  REQUIRE(WriteMountToken(rec, "", 42, clock).ok());
+  REQUIRE(ResetMountedFlag(rec, c).ok());
+  CHECK_FALSE(rec.Has(MountTokenKey("")));
+}
+
+TEST_CASE("stack: OpenStack writes nothing unless every check passed") {
+  FakeClock clock;
+  auto rec = std::make_shared<RecordingObjectStore>();
+  Config c = LocalConfig();
+
+  // No geometry anywhere.
+  CheckError(OpenStack(c, rec, clock).status(), EINVAL,
+             "--size is required: the bucket holds no geometry yet");
+  CHECK(rec->CountCalls("put") + rec->CountCalls("delete") == 0);
+
+  // A bucket with an image: a mismatch is refused before the token.
+  Metadata meta = GeometryMetadata(Geometry{4096, 16 * 4096});
+  meta["content-type"] = kBlockContentType;
+  rec->SetObject(BlockKey("", false, 0), Pattern(4096, 1), meta);
+  c.block_size = 8192;
+  CheckError(OpenStack(c, rec, clock).status(), EINVAL,
+             "bucket says blockSize=4096 but --blockSize=8192; use --force to override");
+  // A mounted bucket is refused too.
+  c.block_size = 0;
+  REQUIRE(WriteMountToken(*rec, "", 99, clock).ok());
+  rec->ClearCalls();
+  CHECK(OpenStack(c, rec, clock).status().code() == EBUSY);
+  CHECK(rec->CountCalls("put") + rec->CountCalls("delete") == 0);
+
+  // All good: the token is the only write, and the stack serves the stored image.
+  c.reset_mounted_flag = true;
+  rec->ClearCalls();
+  Result<OpenedStack> opened = OpenStack(c, rec, clock);
+  REQUIRE(opened.ok());
+  CHECK(opened->geometry.block_size == 4096);
+  CHECK(opened->geometry.size_bytes == 16 * 4096);
+  CHECK(opened->mount_token != 0);
+  CHECK(rec->CountCalls("put") == 1);
+  CHECK(rec->CountCalls("put " + MountTokenKey("")) == 1);
+  Stack& s = opened->stack;
+  REQUIRE(s.top->Start().ok());
+  std::vector<uint8_t> back(4096);
+  REQUIRE(s.bytes->Read(0, back).ok());
+  CHECK(back == Pattern(4096, 1));
+  REQUIRE(s.bytes->Flush().ok());
+  REQUIRE(s.top->Shutdown().ok());
+  REQUIRE(ReleaseMountToken(*s.store, c).ok());
+  CHECK_FALSE(rec->Has(MountTokenKey("")));
+}
+
+TEST_CASE("stack: OpenStack surfaces a failing bucket with context") {
+  FakeClock clock;
+  auto rec = std::make_shared<RecordingObjectStore>();
+  rec->FailNext(1, EIO);
+  Config c = LocalConfig();
+  c.size_bytes = 1 << 20;
+  Status st = OpenStack(c, rec, clock).status();
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("00000000") != std::string::npos);
+  CHECK(rec->CountCalls("put") == 0);
+}
+
+}  // namespace
+}  // namespace s3disk
