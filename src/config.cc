@@ -54,7 +54,7 @@ Status SetFlag(bool* field) {
 const std::vector<Option>& Options() {
   static const std::vector<Option> kOptions = {
       {"--blockSize", "SIZE",
-       "block size, a power of two from 512 to 64m (default: the bucket's, else 128k)",
+       "block size, a power of two, 512 to 64m (default: the bucket's, else 128k)",
        [](Config* c, const std::string& v) -> Status {
          Result<uint64_t> size = ParseSize("--blockSize", v);
          S3DISK_RETURN_IF_ERROR(size.status());
@@ -105,8 +105,7 @@ const std::vector<Option>& Options() {
        "clear the bucket's mounted flag (alone with BUCKET: clear it and exit)",
        [](Config* c, const std::string&) { return SetFlag(&c->reset_mounted_flag); }},
       {"--listBlocks", nullptr,
-       "list the bucket at start to learn which blocks are zero "
-       "(always on for local buckets)",
+       "list the bucket at start to learn the zero blocks (on for local buckets)",
        [](Config* c, const std::string&) { return SetFlag(&c->list_blocks); }},
       {"--test", nullptr, "BUCKET is a local directory path (s3backer's test mode)",
        [](Config* c, const std::string&) { return SetFlag(&c->test_mode); }},

@@ -28,8 +28,11 @@
 #include <sys/statvfs.h>
 
 #include <algorithm>
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <mutex>
 #include <vector>
 
 #include "log.h"
@@ -63,6 +66,68 @@ std::string EscapeOption(const std::string& s) {
   }
   return out;
 }
+
+// libfuse's own messages ("fuse: unknown option(s): ...", "fuse: mount failed: ..."): while
+// CreateSession or Mount runs they are captured into that call's one-line error; otherwise
+// they go to our log. libfuse logs at DEBUG level only for -o debug, so that shows as INFO.
+std::mutex g_fuse_log_mu;
+std::string* g_fuse_log_capture = nullptr;  // guarded by g_fuse_log_mu
+
+// libfuse sometimes writes one line in several calls: text is gathered per thread and logged
+// at each newline.
+void FuseLog(enum fuse_log_level level, const char* fmt, va_list ap) {
+  char buf[1024];
+  vsnprintf(buf, sizeof buf, fmt, ap);
+  {
+    std::lock_guard lock(g_fuse_log_mu);
+    if (g_fuse_log_capture != nullptr) {
+      *g_fuse_log_capture += buf;
+      return;
+    }
+  }
+  thread_local std::string pending;
+  pending += buf;
+  for (size_t nl; (nl = pending.find('\n')) != std::string::npos;) {
+    std::string line = pending.substr(0, nl);
+    pending.erase(0, nl + 1);
+    if (line.empty()) continue;
+    LogLevel ours = level <= FUSE_LOG_ERR       ? LogLevel::kError
+                    : level == FUSE_LOG_WARNING ? LogLevel::kWarn
+                                                : LogLevel::kInfo;
+    LogMessage(ours, "%s", line.c_str());
+  }
+}
+
+// Captures libfuse's messages for the lifetime of the object.
+class FuseLogCapture {
+ public:
+  FuseLogCapture() {
+    fuse_set_log_func(FuseLog);
+    std::lock_guard lock(g_fuse_log_mu);
+    g_fuse_log_capture = &text_;
+  }
+  ~FuseLogCapture() {
+    std::lock_guard lock(g_fuse_log_mu);
+    g_fuse_log_capture = nullptr;
+  }
+  // ": what libfuse said" (its lines joined with "; "), or "" if it said nothing.
+  std::string Suffix() {
+    std::lock_guard lock(g_fuse_log_mu);
+    std::string out;
+    size_t start = 0;
+    while (start < text_.size()) {
+      size_t nl = text_.find('\n', start);
+      if (nl == std::string::npos) nl = text_.size();
+      std::string line = text_.substr(start, nl - start);
+      if (!line.empty()) out += (out.empty() ? ": " : "; ") + line;
+      start = nl + 1;
+    }
+    return out;
+  }
+
+ private:
+  std::string text_;
+};
 
 }  // namespace
 
@@ -429,21 +494,25 @@ Status FuseFrontend::CreateSession(const std::vector<std::string>& fuse_options)
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   fuse_args fargs = FUSE_ARGS_INIT(static_cast<int>(argv.size()), argv.data());
+  FuseLogCapture capture;
   session_ = fuse_session_new(&fargs, &kOps, sizeof kOps, this);
   fuse_opt_free_args(&fargs);
   if (session_ == nullptr) {
     std::string joined;
     for (const std::string& opt : fuse_options) joined += (joined.empty() ? "" : ",") + opt;
-    return Status::Errorf(EINVAL, "FUSE refused the mount options '-o %s'; see mount.fuse3(8)",
-                          joined.c_str());
+    return Status::Errorf(EINVAL, "FUSE refused the mount options '-o %s'%s; see mount.fuse3(8)",
+                          joined.c_str(), capture.Suffix().c_str());
   }
   return Status::Ok();
 }
 
 Status FuseFrontend::Mount(const std::string& mountpoint) {
   if (session_ == nullptr) return Status(EINVAL, "fuse: mount before CreateSession");
+  FuseLogCapture capture;
   if (fuse_session_mount(session_, mountpoint.c_str()) != 0) {
-    return Status::Errorf(EIO, "cannot mount on %s (FUSE says why above)", mountpoint.c_str());
+    std::string why = capture.Suffix();
+    return Status::Errorf(EIO, "cannot mount on %s%s", mountpoint.c_str(),
+                          why.empty() ? " (see the message above)" : why.c_str());
   }
   mounted_ = true;
   return Status::Ok();

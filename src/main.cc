@@ -39,10 +39,10 @@ int FailLogged(const Status& st) {
 std::string Describe(const Config& config, const Geometry& g) {
   std::string out = config.bucket_arg;
   if (!config.prefix.empty()) out += " prefix '" + config.prefix + "'";
-  out += ": " + std::to_string(g.size_bytes / g.block_size) + " blocks of " +
-         FormatSize(g.block_size) + " (" + FormatSize(g.size_bytes) + ")";
+  out += " (" + FormatSize(g.size_bytes) + " = " + std::to_string(g.size_bytes / g.block_size) +
+         " blocks of " + FormatSize(g.block_size);
   if (config.read_only) out += ", read-only";
-  return out;
+  return out + ")";
 }
 
 int ResetOnly(const Config& config) {
