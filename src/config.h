@@ -10,16 +10,7 @@
 // live in stack.h, after the object store is open.
 //
 // Spellings follow s3backer: "--name=value" and "--name value" are both accepted.
-//
-// Note on the name: autoconf also generates a config.h, in the build directory. From a file in
-// src/, `#include "config.h"` finds this one (same directory first), so this header pulls in
-// autoconf's with angle brackets (the build directory comes first on the -I path); either
-// way a src/ file gets both. Files outside src/ (tests) include "../../src/config.h".
 #pragma once
-
-#ifdef HAVE_CONFIG_H
-#include <config.h>  // autoconf's: PACKAGE_VERSION, HAVE_ZSTD, ...
-#endif
 
 #include <sys/types.h>
 

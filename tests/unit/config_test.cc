@@ -2,7 +2,7 @@
 // suffixes, and the normalizations Validate makes.
 //
 // src/config.h is included by path: "config.h" from here would find autoconf's (see there).
-#include "../../src/config.h"
+#include "config.h"
 
 #include <limits.h>
 #include <stdlib.h>

@@ -16,7 +16,7 @@
 #include <thread>
 #include <vector>
 
-#include "../../src/config.h"
+#include "config.h"
 #include "block_key.h"
 #include "fault_store.h"
 #include "mem_store.h"
