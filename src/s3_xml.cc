@@ -186,10 +186,25 @@ std::string XmlEscape(std::string_view text) {
   return out;
 }
 
+std::string CdataText(std::string_view text) {
+  std::string out = "<![CDATA[";
+  for (size_t pos = 0;;) {
+    size_t end = text.find("]]>", pos);
+    if (end == std::string_view::npos) {
+      out.append(text.substr(pos));
+      break;
+    }
+    // "]]>" cannot appear inside a CDATA section: end it after "]]" and start a new one.
+    out.append(text.substr(pos, end + 2 - pos)).append("]]><![CDATA[");
+    pos = end + 2;
+  }
+  return out + "]]>";
+}
+
 std::string BuildDeleteRequest(const std::vector<std::string>& keys, bool quiet) {
   std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete>";
   if (quiet) out += "<Quiet>true</Quiet>";
-  for (const auto& key : keys) out += "<Object><Key>" + XmlEscape(key) + "</Key></Object>";
+  for (const auto& key : keys) out += "<Object><Key>" + CdataText(key) + "</Key></Object>";
   out += "</Delete>";
   return out;
 }

@@ -48,7 +48,11 @@ Result<S3ErrorXml> ParseErrorBody(std::string_view xml);
 
 // Escapes & < > " ' for XML text.
 std::string XmlEscape(std::string_view text);
-// <Delete><Quiet>true</Quiet><Object><Key>...</Key></Object>...</Delete>
+// Wraps text in a CDATA section (split where it contains "]]>").
+std::string CdataText(std::string_view text);
+// <Delete><Quiet>true</Quiet><Object><Key>...</Key></Object>...</Delete>. Keys are CDATA:
+// exact for any XML parser, and simple ones that take text like "00000001" for a number
+// (s3rver's) keep it a string.
 std::string BuildDeleteRequest(const std::vector<std::string>& keys, bool quiet);
 
 }  // namespace s3disk

@@ -114,10 +114,26 @@ TEST_CASE("s3_xml: error bodies") {
 
 TEST_CASE("s3_xml: the DeleteObjects request body escapes keys") {
   CHECK(XmlEscape("a&b<c>\"d'") == "a&amp;b&lt;c&gt;&quot;d&apos;");
-  std::string body = BuildDeleteRequest({"vol1/0000002a", "x&y"}, true);
+  CHECK(CdataText("a]]>b") == "<![CDATA[a]]]]><![CDATA[>b]]>");
+  std::string body = BuildDeleteRequest({"00000001", "x&y<z>"}, true);
   CHECK(body ==
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Delete><Quiet>true</Quiet>"
-        "<Object><Key>vol1/0000002a</Key></Object><Object><Key>x&amp;y</Key></Object></Delete>");
+        "<Object><Key><![CDATA[00000001]]></Key></Object>"
+        "<Object><Key><![CDATA[x&y<z>]]></Key></Object></Delete>");
+  // An XML parser reads the keys back exactly, "]]>" included.
+  std::string tricky = BuildDeleteRequest({"a]]>b", "00000001"}, false);
+  std::string as_list =
+      "<ListBucketResult><IsTruncated>false</IsTruncated>" + tricky.substr(tricky.find("<Object>"));
+  as_list = as_list.substr(0, as_list.find("</Delete>")) + "</ListBucketResult>";
+  for (size_t p; (p = as_list.find("<Object>")) != std::string::npos;) {
+    as_list.replace(p, 8, "<Contents>");
+  }
+  for (size_t p; (p = as_list.find("</Object>")) != std::string::npos;) {
+    as_list.replace(p, 9, "</Contents>");
+  }
+  auto parsed = ParseListPage(as_list);
+  REQUIRE(parsed.ok());
+  CHECK(parsed->keys == std::vector<std::string>{"a]]>b", "00000001"});
   CHECK(BuildDeleteRequest({}, false).find("<Quiet>") == std::string::npos);
 }
 

@@ -1,0 +1,116 @@
+# shellcheck shell=bash
+# Helpers for tests that need an S3 server: s3rver (pinned in tests/s3rver/package.json) on a
+# free 127.0.0.1 port, and tests/fault_proxy.js in front of it. Source after functions.sh:
+#
+#   . "$TESTS_DIR/s3rver/s3rver.sh"
+#   s3rver_start BUCKET            # sets S3RVER_PORT, S3RVER_URL (http://127.0.0.1:PORT/)
+#   fault_proxy_start RATE SEED [403]   # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
+#   fault_proxy_stop               # prints the proxy's counts (see fault_proxy.js)
+#
+# Everything started here is stopped by the EXIT trap (chained before functions.sh's cleanup).
+# s3rver's credentials: access key ID S3RVER, secret S3RVER.
+
+S3RVER_DIR=${S3DISK_SRCDIR:?}/tests/s3rver
+S3RVER_PIDS=()
+FAULT_PROXY_PID=
+FAULT_PROXY_LOG=
+
+# Installs s3rver with npm ci if it is not there yet (needs the npm registry).
+s3rver_require() {
+  command -v node >/dev/null 2>&1 || skip_or_fail "node is not installed"
+  if [ ! -x "$S3RVER_DIR/node_modules/.bin/s3rver" ]; then
+    command -v npm >/dev/null 2>&1 || skip_or_fail "npm is not installed"
+    log "installing s3rver (npm ci --prefix tests/s3rver)"
+    npm ci --prefix "$S3RVER_DIR" --no-audit --no-fund >"$WORK/npm-ci.log" 2>&1 ||
+      skip_or_fail "npm ci --prefix tests/s3rver failed: $(tail -3 "$WORK/npm-ci.log")"
+  fi
+}
+
+# Prints a TCP port that was free a moment ago on 127.0.0.1.
+free_port() {
+  node -e 'const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
+}
+
+# wait_http URL: until anything answers HTTP there (at most 15 s).
+wait_http() {
+  local i
+  for i in $(seq 150); do
+    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# s3rver_start BUCKET: starts s3rver with BUCKET created, in $WORK/s3rver-data.
+s3rver_start() {
+  local bucket=$1 try port pid
+  s3rver_require
+  mkdir -p "$WORK/s3rver-data"
+  for try in 1 2 3; do
+    port=$(free_port)
+    node "$S3RVER_DIR/node_modules/.bin/s3rver" --directory "$WORK/s3rver-data" \
+      --port "$port" --address 127.0.0.1 --silent --configure-bucket "$bucket" \
+      >>"$WORK/s3rver.log" 2>&1 &
+    pid=$!
+    S3RVER_PIDS+=("$pid")
+    if wait_http "http://127.0.0.1:$port/" && kill -0 "$pid" 2>/dev/null; then
+      S3RVER_PORT=$port
+      S3RVER_URL=http://127.0.0.1:$port/
+      log "s3rver on port $port (pid $pid), bucket $bucket"
+      return 0
+    fi
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  fail "s3rver did not start: $(tail -5 "$WORK/s3rver.log")"
+}
+
+# fault_proxy_start RATE SEED [MODE]: a fault_proxy.js in front of s3rver.
+fault_proxy_start() {
+  local i
+  FAULT_PROXY_LOG=$WORK/fault_proxy.$RANDOM.log
+  node "$TESTS_DIR/fault_proxy.js" 0 "$S3RVER_PORT" "$1" "$2" "${3:-faults}" \
+    >"$FAULT_PROXY_LOG" 2>&1 &
+  FAULT_PROXY_PID=$!
+  for i in $(seq 100); do
+    FAULT_PROXY_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$FAULT_PROXY_LOG")
+    [ -n "$FAULT_PROXY_PORT" ] && break
+    sleep 0.1
+  done
+  [ -n "$FAULT_PROXY_PORT" ] || fail "fault_proxy did not start: $(cat "$FAULT_PROXY_LOG")"
+  FAULT_PROXY_URL=http://127.0.0.1:$FAULT_PROXY_PORT/
+  log "fault_proxy on port $FAULT_PROXY_PORT (rate $1, seed $2, mode ${3:-faults})"
+}
+
+# fault_proxy_stop: stops the proxy and prints its counts line.
+fault_proxy_stop() {
+  [ -n "$FAULT_PROXY_PID" ] || return 0
+  kill -TERM "$FAULT_PROXY_PID" 2>/dev/null
+  wait "$FAULT_PROXY_PID" 2>/dev/null
+  FAULT_PROXY_PID=
+  grep '^fault_proxy:' "$FAULT_PROXY_LOG" || true
+}
+
+s3rver_stop_all() {
+  local pid
+  fault_proxy_stop >/dev/null
+  for pid in "${S3RVER_PIDS[@]}"; do
+    kill "$pid" 2>/dev/null
+    wait "$pid" 2>/dev/null
+  done
+  S3RVER_PIDS=()
+}
+
+# Chain our teardown before functions.sh's cleanup, keeping the exit status for it.
+s3rver_exit_trap() {
+  local rc=$?
+  set +e
+  s3rver_stop_all
+  if declare -F cleanup >/dev/null; then
+    (exit "$rc")
+    cleanup
+  fi
+  exit "$rc"
+}
+trap s3rver_exit_trap EXIT
