@@ -198,7 +198,10 @@ class FakeS3 : public HttpTransport {
     size_t pos = 0;
     while ((pos = rec.body.find("<Key>", pos)) != std::string::npos) {
       size_t end = rec.body.find("</Key>", pos);
-      objects.erase(rec.body.substr(pos + 5, end - pos - 5));
+      std::string key = rec.body.substr(pos + 5, end - pos - 5);
+      if (key.starts_with("<![CDATA[") && key.ends_with("]]>"))
+        key = key.substr(9, key.size() - 12);
+      objects.erase(key);
       pos = end;
     }
     return Respond(200, "<DeleteResult></DeleteResult>");
