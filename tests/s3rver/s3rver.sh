@@ -3,7 +3,7 @@
 # free 127.0.0.1 port, and tests/fault_proxy.js in front of it. Source after functions.sh:
 #
 #   . "$TESTS_DIR/s3rver/s3rver.sh"
-#   s3rver_start BUCKET            # sets S3RVER_PORT, S3RVER_URL (http://127.0.0.1:PORT/)
+#   s3rver_start BUCKET [--tls KEY CERT]  # sets S3RVER_PORT, S3RVER_URL (http[s]://...:PORT/)
 #   fault_proxy_start RATE SEED [403]   # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
 #   fault_proxy_stop               # prints the proxy's counts (see fault_proxy.js)
 #
@@ -36,27 +36,32 @@ free_port() {
 wait_http() {
   local i
   for i in $(seq 150); do
-    curl -s -o /dev/null --max-time 1 "$1" && return 0
+    curl -s -k -o /dev/null --max-time 1 "$1" && return 0
     sleep 0.1
   done
   return 1
 }
 
-# s3rver_start BUCKET: starts s3rver with BUCKET created, in $WORK/s3rver-data.
+# s3rver_start BUCKET [--tls KEY CERT]: starts s3rver with BUCKET created, in
+# $WORK/s3rver-data; with --tls it speaks HTTPS with that key and certificate.
 s3rver_start() {
-  local bucket=$1 try port pid
+  local bucket=$1 try port pid scheme=http tls=()
+  if [ "${2:-}" = --tls ]; then
+    scheme=https
+    tls=(--key "$3" --cert "$4")
+  fi
   s3rver_require
   mkdir -p "$WORK/s3rver-data"
   for try in 1 2 3; do
     port=$(free_port)
     node "$S3RVER_DIR/node_modules/.bin/s3rver" --directory "$WORK/s3rver-data" \
-      --port "$port" --address 127.0.0.1 --silent --configure-bucket "$bucket" \
+      --port "$port" --address 127.0.0.1 --silent --configure-bucket "$bucket" "${tls[@]}" \
       >>"$WORK/s3rver.log" 2>&1 &
     pid=$!
     S3RVER_PIDS+=("$pid")
-    if wait_http "http://127.0.0.1:$port/" && kill -0 "$pid" 2>/dev/null; then
+    if wait_http "$scheme://127.0.0.1:$port/" && kill -0 "$pid" 2>/dev/null; then
       S3RVER_PORT=$port
-      S3RVER_URL=http://127.0.0.1:$port/
+      S3RVER_URL=$scheme://127.0.0.1:$port/
       log "s3rver on port $port (pid $pid), bucket $bucket"
       return 0
     fi

@@ -689,5 +689,43 @@ TEST_CASE("s3_store: a server that always answers 403 fails fast with a clear me
   CHECK(stats.find("s3_retries 0\n") != std::string::npos);
 }
 
+TEST_CASE("s3_store: HTTPS is verified unless --insecure; --cacert trusts a server", "[s3-tls]") {
+  const char* url = getenv("S3DISK_TEST_S3_TLS_URL");
+  const char* cacert = getenv("S3DISK_TEST_S3_CACERT");
+  if (url == nullptr || *url == '\0' || cacert == nullptr) {
+    WARN(
+        "SKIPPED: S3DISK_TEST_S3_TLS_URL and S3DISK_TEST_S3_CACERT are not set "
+        "(tests/t_s3_tls.sh sets them)");
+    return;
+  }
+  // A self-signed certificate fails verification at once, with the fix in the message.
+  auto strict = S3Store::Create(RealServerOptions(url));
+  REQUIRE(strict.ok());
+  auto refused = (*strict)->Put("00000001", Bytes("tls"), {});
+  CHECK(refused.status().code() == EIO);
+  CHECK(refused.status().message().find("--cacert") != std::string::npos);
+  std::string stats;
+  (*strict)->DumpStats(&stats);
+  CHECK(stats.find("s3_retries 0\n") != std::string::npos);
+
+  S3Options trusted = RealServerOptions(url);
+  trusted.cacert = cacert;
+  auto with_ca = S3Store::Create(trusted);
+  REQUIRE(with_ca.ok());
+  REQUIRE((*with_ca)->Put("00000001", Bytes("tls"), {}).ok());
+  auto got = (*with_ca)->Get("00000001");
+  REQUIRE(got.ok());
+  CHECK(got->data == Bytes("tls"));
+
+  S3Options insecure = RealServerOptions(url);
+  insecure.insecure = true;
+  auto no_check = S3Store::Create(insecure);
+  REQUIRE(no_check.ok());
+  auto again = (*no_check)->Get("00000001");
+  REQUIRE(again.ok());
+  CHECK(again->data == Bytes("tls"));
+  CHECK((*no_check)->Delete("00000001").ok());
+}
+
 }  // namespace
 }  // namespace s3disk
