@@ -83,7 +83,18 @@ install_deps() {
 # this function (owned by the engineer who adds tests/s3rver/). It runs after the system
 # packages are installed, on every run of scripts/check and scripts/demo.
 install_s3rver() {
-  :
+  local dir=$REPO_ROOT/tests/s3rver
+  command -v npm >/dev/null 2>&1 || die "npm is missing (needed for the S3 tests' s3rver)"
+  # npm ci leaves node_modules/.package-lock.json; older than the lock file = out of date.
+  if [ -x "$dir/node_modules/.bin/s3rver" ] &&
+    [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    good "s3rver $(node -p 'require(process.argv[1]).version' \
+      "$dir/node_modules/s3rver/package.json" 2>/dev/null) is installed"
+    return 0
+  fi
+  note "npm ci --prefix tests/s3rver"
+  npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error ||
+    die "npm ci --prefix tests/s3rver failed"
 }
 # ---- end of s3rver -------------------------------------------------------------------------
 

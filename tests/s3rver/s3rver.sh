@@ -18,12 +18,16 @@ FAULT_PROXY_LOG=
 # Installs s3rver with npm ci if it is not there yet (needs the npm registry).
 s3rver_require() {
   command -v node >/dev/null 2>&1 || skip_or_fail "node is not installed"
-  if [ ! -x "$S3RVER_DIR/node_modules/.bin/s3rver" ]; then
-    command -v npm >/dev/null 2>&1 || skip_or_fail "npm is not installed"
+  [ -x "$S3RVER_DIR/node_modules/.bin/s3rver" ] && return 0
+  command -v npm >/dev/null 2>&1 || skip_or_fail "npm is not installed"
+  # Tests run in parallel: one npm ci at a time; the others wait for it and use its result.
+  (
+    flock -w 600 9 || exit 1
+    [ -x "$S3RVER_DIR/node_modules/.bin/s3rver" ] && exit 0
     log "installing s3rver (npm ci --prefix tests/s3rver)"
-    npm ci --prefix "$S3RVER_DIR" --no-audit --no-fund >"$WORK/npm-ci.log" 2>&1 ||
-      skip_or_fail "npm ci --prefix tests/s3rver failed: $(tail -3 "$WORK/npm-ci.log")"
-  fi
+    npm ci --prefix "$S3RVER_DIR" --no-audit --no-fund >"$WORK/npm-ci.log" 2>&1
+  ) 9>"${TMPDIR:-/tmp}/s3disk-s3rver-npm-ci.lock" ||
+    skip_or_fail "npm ci --prefix tests/s3rver failed: $(tail -3 "$WORK/npm-ci.log" 2>/dev/null)"
 }
 
 # Prints a TCP port that was free a moment ago on 127.0.0.1.
