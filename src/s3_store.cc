@@ -137,6 +137,8 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
   store->scheme_ = scheme;
   store->authority_ = authority;
   store->base_path_ = path;
+  store->seed_base_ =
+      store->options_.retry_seed != 0 ? store->options_.retry_seed : std::random_device()();
   return store;
 }
 
@@ -217,8 +219,7 @@ HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
 
 Result<HttpResponse> S3Store::Execute(const Call& call) {
   Url url = BuildUrl(call);
-  uint64_t seed =
-      options_.retry_seed != 0 ? options_.retry_seed + seed_counter_++ : std::random_device()();
+  uint64_t seed = seed_base_ + 0x9e3779b97f4a7c15ull * ++seed_counter_;
   Backoff backoff(options_.initial_retry_pause_ms, options_.max_retry_pause_ms, seed);
   bytes_written_ += call.body.size();
   for (int attempt = 1;; attempt++) {
@@ -237,8 +238,9 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
     }
     if (d.verdict == RetryVerdict::kFail) {
       if (d.err == ENOENT) return Status(ENOENT, "s3: " + call.what + ": not found");
-      failures_++;
       Status st(d.err, "s3: " + call.what + ": " + d.reason);
+      if (d.err == EOPNOTSUPP) return st;  // the caller has a fallback
+      failures_++;
       LOG_ERROR("%s", st.message().c_str());
       return st;
     }

@@ -21,11 +21,13 @@ out=$WORK/unit-faults.log
 if ! S3DISK_TEST_S3_URL=${FAULT_PROXY_URL}s3disk-faults S3DISK_TEST_S3_AUTH=aws2 \
   "$UNIT_TESTS" "[s3]" >"$out" 2>&1; then
   tail -60 "$out" >&2
-  fault_proxy_stop >&2
+  fault_proxy_stop
+  log "$FAULT_PROXY_COUNTS"
   fail "the contract failed through the fault proxy (seed $SEED)"
 fi
 grep -q "S3DISK_TEST_S3_URL is not set" "$out" && fail "the contract was skipped"
-counts=$(fault_proxy_stop)
+fault_proxy_stop
+counts=$FAULT_PROXY_COUNTS
 log "$counts"
 # The run must really have met faults, and retried them.
 injected=$(echo "$counts" | tr ' ' '\n' | awk -F= '$1 ~ /^(500|503|reset|truncate)$/ { n += $2 }
@@ -46,4 +48,5 @@ fi
 grep -q "S3DISK_TEST_S3_FORBIDDEN_URL is not set" "$out" && fail "the 403 test was skipped"
 grep -q "HTTP 403 AccessDenied" "$out" || fail "no clear 403 message in the log"
 fault_proxy_stop
+log "$FAULT_PROXY_COUNTS"
 log "ok"

@@ -5,7 +5,7 @@
 #   . "$TESTS_DIR/s3rver/s3rver.sh"
 #   s3rver_start BUCKET [--tls KEY CERT]  # sets S3RVER_PORT, S3RVER_URL (http[s]://...:PORT/)
 #   fault_proxy_start RATE SEED [403]   # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
-#   fault_proxy_stop               # prints the proxy's counts (see fault_proxy.js)
+#   fault_proxy_stop               # sets FAULT_PROXY_COUNTS (see fault_proxy.js)
 #
 # Everything started here is stopped by the EXIT trap (chained before functions.sh's cleanup).
 # s3rver's credentials: access key ID S3RVER, secret S3RVER.
@@ -92,18 +92,20 @@ fault_proxy_start() {
   log "fault_proxy on port $FAULT_PROXY_PORT (rate $1, seed $2, mode ${3:-faults})"
 }
 
-# fault_proxy_stop: stops the proxy and prints its counts line.
+# fault_proxy_stop: stops the proxy; sets FAULT_PROXY_COUNTS to its counts line. (Not in a
+# $(...) subshell: only this shell can wait for the proxy to finish writing.)
 fault_proxy_stop() {
+  FAULT_PROXY_COUNTS=
   [ -n "$FAULT_PROXY_PID" ] || return 0
   kill -TERM "$FAULT_PROXY_PID" 2>/dev/null
   wait "$FAULT_PROXY_PID" 2>/dev/null
   FAULT_PROXY_PID=
-  grep '^fault_proxy:' "$FAULT_PROXY_LOG" || true
+  FAULT_PROXY_COUNTS=$(grep '^fault_proxy:' "$FAULT_PROXY_LOG" || true)
 }
 
 s3rver_stop_all() {
   local pid
-  fault_proxy_stop >/dev/null
+  fault_proxy_stop
   for pid in "${S3RVER_PIDS[@]}"; do
     kill "$pid" 2>/dev/null
     wait "$pid" 2>/dev/null
