@@ -46,6 +46,7 @@ expect_fail "$S3DISK" "file://$BUCKET" "$MNT1" '--reset-mounted-flag'
 ! is_mounted "$MNT1" || fail "the refused mount is mounted"
 
 log "--reset-mounted-flag takes the bucket over"
+expect_log 'WARNING.*(mounted|reset|token)'   # a warning about the takeover is fine
 start_s3disk --reset-mounted-flag "file://$BUCKET" "$MNT1"
 [ -f "$TOKEN" ] || fail "no mount token after --reset-mounted-flag"
 read_at "$MNT1/file" 12345 70000 | cmp -s - "$WORK/data" || fail "data lost after the crash"
