@@ -489,6 +489,10 @@ Status S3Store::List(const std::string& prefix,
         } catch (const std::exception& e) {
           status[i] =
               Status::Errorf(EIO, "s3: list %s%c*: %s", prefix.c_str(), kDigits[i], e.what());
+        } catch (...) {
+          // An exception must not leave a thread (std::terminate).
+          status[i] =
+              Status::Errorf(EIO, "s3: list %s%c*: unknown exception", prefix.c_str(), kDigits[i]);
         }
       }
     };
