@@ -12,6 +12,8 @@
 //             the request (so the client must retry an operation that already happened)
 //   truncate  forwards, then sends the response headers (Content-Length intact) and only
 //             half of the body before closing the connection
+//   corrupt   forwards, then flips one byte of an object GET's body (other requests pass):
+//             the client must notice that the body does not match the ETag
 // The random choices come from SEED, so a run can be replayed (timing aside).
 // MODE "403" answers every request with 403 AccessDenied instead (RATE is ignored).
 // LISTEN_PORT 0 picks a free port. Prints "listening PORT" on stdout once ready. On SIGTERM
@@ -45,7 +47,7 @@ function random() {
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-const counts = { pass: 0, 500: 0, 503: 0, delay: 0, reset: 0, truncate: 0, 403: 0 };
+const counts = { pass: 0, 500: 0, 503: 0, delay: 0, reset: 0, truncate: 0, corrupt: 0, 403: 0 };
 const upstream = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 function errorXml(code, message) {
@@ -94,8 +96,13 @@ function handle(req, res, body) {
   }
   let fault = 'pass';
   if (random() < rate) {
-    fault = ['500', '503', 'delay', 'reset', 'truncate'][Math.floor(random() * 5)];
+    fault = ['500', '503', 'delay', 'reset', 'truncate', 'corrupt'][Math.floor(random() * 6)];
   }
+  // Only object bodies carry an integrity check (the ETag); a listing has none.
+  if (fault === 'corrupt' && (req.method !== 'GET' || req.url.includes('list-type='))) {
+    fault = 'pass';
+  }
+  const flipAt = random();
   const resetEarly = random() < 0.5;
   const delayMs = 50 + Math.floor(random() * 250);
   counts[fault]++;
@@ -117,6 +124,14 @@ function handle(req, res, body) {
         if (err || upBody.length < 2) return req.socket.destroy();
         res.writeHead(upRes.statusCode, upRes.headers);  // Content-Length of the whole body
         res.write(upBody.subarray(0, Math.floor(upBody.length / 2)), () => req.socket.destroy());
+      });
+    case 'corrupt':
+      return forward(req, body, (err, upRes, upBody) => {
+        if (err) return req.socket.destroy();
+        if (upRes.statusCode === 200 && upBody.length > 0) {
+          upBody[Math.floor(flipAt * upBody.length)] ^= 0x20;
+        }
+        relay(res, upRes, upBody);
       });
     default:
       return forward(req, body, (err, upRes, upBody) => {

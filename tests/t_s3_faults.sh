@@ -1,7 +1,8 @@
 #!/bin/bash
 # S3Store through tests/fault_proxy.js: at a 20% fault rate (500/503, delays, resets,
-# truncated bodies) the ObjectStore contract still passes thanks to retries; behind a proxy
-# that always answers 403, operations fail at once with a message about the credentials.
+# truncated or corrupted bodies) the ObjectStore contract still passes thanks to retries;
+# behind a proxy that always answers 403, operations fail at once with a message about the
+# credentials.
 # S3DISK_TEST_SEED=N replays the proxy's choices.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
@@ -30,11 +31,15 @@ fault_proxy_stop
 counts=$FAULT_PROXY_COUNTS
 log "$counts"
 # The run must really have met faults, and retried them.
-injected=$(echo "$counts" | tr ' ' '\n' | awk -F= '$1 ~ /^(500|503|reset|truncate)$/ { n += $2 }
+injected=$(echo "$counts" | tr ' ' '\n' | awk -F= '$1 ~ /^(500|503|reset|truncate|corrupt)$/ { n += $2 }
   END { print n + 0 }')
 [ "$injected" -ge 20 ] || fail "only $injected faults were injected: the test proves nothing"
 retries=$(grep -c "; retry [0-9]* in " "$out" || true)
 [ "$retries" -ge 20 ] || fail "only $retries retries were logged"
+corrupted=$(echo "$counts" | sed -n 's/.* corrupt=\([0-9]*\).*/\1/p')
+if [ "${corrupted:-0}" -gt 0 ]; then
+  grep -q "does not match the MD5" "$out" || fail "corrupted bodies went unnoticed"
+fi
 log "$injected faults injected, $retries retries, contract passed"
 
 # 2. A proxy that always answers 403.
