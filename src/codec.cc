@@ -404,10 +404,9 @@ Status Codec::CheckHmac(BlockNum n, std::span<const uint8_t> body, const Metadat
 }
 
 Status Codec::Authenticate(BlockNum n, std::span<const uint8_t> body, const Metadata& meta) const {
-  if (!encrypt_) return Status::Ok();
   Layers layers;
   S3DISK_RETURN_IF_ERROR(ParseLayers(n, meta, &layers));
-  return CheckHmac(n, body, meta);
+  return layers.encrypted ? CheckHmac(n, body, meta) : Status::Ok();
 }
 
 Status Codec::Decode(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,

@@ -90,9 +90,10 @@ class Codec {
   // EBADMSG (leaving block unspecified).
   Status Decode(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
                 std::span<uint8_t> block) const;
-  // Checks only the encryption layer of a stored object: that it is encrypted with this
-  // codec's cipher and that its HMAC verifies with this codec's key. OK when the codec does
-  // not encrypt. Used at mount to refuse a wrong password before anything is written.
+  // Checks only the encoding and encryption of a stored object, not its data: when this codec
+  // encrypts, that the object is encrypted with its cipher and its HMAC verifies with its key;
+  // when it does not, that the object is not encrypted. Used at mount to refuse a wrong (or
+  // missing) password before anything is written.
   Status Authenticate(BlockNum n, std::span<const uint8_t> body, const Metadata& meta) const;
 
   bool encrypting() const { return encrypt_; }

@@ -5,7 +5,9 @@
 //   | what                          | holds because                                        |
 //   |-------------------------------|------------------------------------------------------|
 //   | a zero block has no object    | WriteBlock of empty/all-zero data DELETEs, Trim too   |
-//   | a read never returns bad data | ETag (MD5) and size checked; else EBADMSG             |
+//   | a read never returns bad data | ETag (MD5) checked, then codec Decode (HMAC, stream,  |
+//   |                               |   size) into a scratch buffer; else EBADMSG           |
+//   | a zero block is never encoded | the zero test runs before Encode                      |
 //   | block 0 carries the geometry  | every non-zero PUT of block 0 adds GeometryMetadata   |
 //   | read-only sends no mutation   | WriteBlock/WritePart/Trim refuse with EROFS first     |
 //   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
@@ -46,7 +48,8 @@ std::string Md5Etag(std::string_view etag) {
 ObjectBlockStore::ObjectBlockStore(std::shared_ptr<ObjectStore> store, ObjectBlockOptions options)
     : store_(std::move(store)),
       options_(std::move(options)),
-      num_blocks_(options_.block_size == 0 ? 0 : options_.size_bytes / options_.block_size) {}
+      num_blocks_(options_.block_size == 0 ? 0 : options_.size_bytes / options_.block_size),
+      codec_(options_.codec ? options_.codec : Codec::Plain()) {}
 
 Result<std::unique_ptr<ObjectBlockStore>> ObjectBlockStore::Create(
     std::shared_ptr<ObjectStore> store, ObjectBlockOptions options) {
@@ -72,20 +75,37 @@ Status ObjectBlockStore::ReadOnlyError(const char* op, BlockNum n) const {
                         n);
 }
 
-Status ObjectBlockStore::DecodeBody(BlockNum n, const Metadata& meta, std::vector<uint8_t>* body) {
-  auto enc = meta.find("content-encoding");
-  if (enc != meta.end() && !enc->second.empty()) {
-    return Status::Errorf(
-        EBADMSG, "object_block_store: block " S3DISK_BLOCK_FMT ": unknown Content-Encoding %s", n,
-        enc->second.c_str());
+Status ObjectBlockStore::DecodeBody(BlockNum n, const Object& obj, std::span<uint8_t> buf) {
+  auto enc = obj.info.meta.find(kContentEncodingHeader);
+  if (enc == obj.info.meta.end() || enc->second.empty()) {
+    // Plain: the codec checks the size (and refuses it when encrypting) before copying.
+    return codec_->Decode(n, obj.data, obj.info.meta, buf);
   }
-  if (body->size() != block_size()) {
-    return Status::Errorf(EBADMSG,
-                          "object_block_store: block " S3DISK_BLOCK_FMT
-                          ": object is %zu bytes, block size is %u",
-                          n, body->size(), block_size());
-  }
+  // Encoded: decompression may fill part of its output before failing; hand up nothing then.
+  std::vector<uint8_t> scratch(buf.size());
+  S3DISK_RETURN_IF_ERROR(codec_->Decode(n, obj.data, obj.info.meta, scratch));
+  memcpy(buf.data(), scratch.data(), buf.size());
   return Status::Ok();
+}
+
+Status ObjectBlockStore::CheckKey() {
+  const std::string key = Key(0);
+  Result<Object> obj = store_->Get(key);
+  if (!obj.ok()) {
+    if (obj.status().code() == ENOENT) return Status::Ok();
+    return obj.status().WithContext("object_block_store: check key: read " + key);
+  }
+  Status st = codec_->Authenticate(0, obj->data, obj->info.meta);
+  if (st.ok()) return st;
+  if (codec_->encrypting()) {
+    return Status::Errorf(EINVAL,
+                          "wrong password? block 0 (%s) does not verify with this password, "
+                          "cipher and --keyLength (%s)",
+                          key.c_str(), st.message().c_str());
+  }
+  return Status::Errorf(EINVAL,
+                        "the bucket is encrypted: mount it with --encrypt and a password (%s)",
+                        st.message().c_str());
 }
 
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
@@ -111,12 +131,11 @@ Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
           n, expected.c_str(), actual.c_str());
     }
   }
-  Status st = DecodeBody(n, obj->info.meta, &obj->data);
+  Status st = DecodeBody(n, *obj, buf);
   if (!st.ok()) {
     bad_blocks_++;
-    return st;
+    return st.WithContext("object_block_store: read block " + key);
   }
-  memcpy(buf.data(), obj->data.data(), buf.size());
   blocks_read_++;
   return Status::Ok();
 }
@@ -130,12 +149,15 @@ Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
     blocks_deleted_++;
     return Status::Ok();
   }
-  Metadata meta{{"content-type", kBlockContentType}};
+  Result<EncodedBlock> encoded = codec_->Encode(n, data);
+  if (!encoded.ok()) return encoded.status().WithContext("object_block_store: write block " + key);
+  Metadata meta = std::move(encoded->meta);
+  meta["content-type"] = kBlockContentType;
   if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
-  Result<std::string> etag = store_->Put(key, data, meta);
+  Result<std::string> etag = store_->Put(key, encoded->body, meta);
   if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
   blocks_written_++;
-  bytes_written_ += data.size();
+  bytes_written_ += encoded->body.size();
   return Status::Ok();
 }
 

@@ -4,8 +4,11 @@
 // writing zeros deletes it, reading an absent object gives zeros, Trim deletes in batches.
 // Reads check the ETag (when it is an MD5) against the body and the body size against the
 // block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
-// objects with metadata. Codecs (Content-Encoding) will plug in at EncodeBody/DecodeBody;
-// for now any Content-Encoding is refused as unknown.
+// objects with metadata. Non-zero blocks are encoded by options.codec (compression,
+// encryption; codec.h) before the PUT; every object read is decoded by it, whatever its
+// Content-Encoding (decompression is always on; an unknown encoding, a bad HMAC or a bad
+// stream is EBADMSG naming the block). The ETag is checked against the stored body, before
+// decoding. Zero blocks are never encoded: they are deletes.
 //
 // Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
 #pragma once
@@ -16,6 +19,7 @@
 #include <vector>
 
 #include "block_store.h"
+#include "codec.h"
 #include "object_store.h"
 
 namespace s3disk {
@@ -26,6 +30,9 @@ struct ObjectBlockOptions {
   uint32_t block_size = 0;
   uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
   bool read_only = false;
+  // Encodes written blocks and decodes read ones; null means Codec::Plain() (plain writes,
+  // reads still decompress).
+  std::shared_ptr<const Codec> codec;
 };
 
 inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
@@ -56,14 +63,21 @@ class ObjectBlockStore : public BlockStore {
 
   std::string Key(BlockNum n) const;
 
+  // A mount-time check that the codec matches the bucket, so a wrong password is refused
+  // before anything is written: reads block 0 and checks its encryption (cipher, HMAC under
+  // our key; or that it is not encrypted when we do not encrypt). OK when block 0 is absent.
+  // EINVAL with a message naming the likely cause; store errors pass through.
+  Status CheckKey();
+
  private:
-  // Turns a stored object into the block's bytes (checks encoding and size).
-  Status DecodeBody(BlockNum n, const Metadata& meta, std::vector<uint8_t>* body);
+  // Turns a stored object into the block's bytes in buf (only on success).
+  Status DecodeBody(BlockNum n, const Object& obj, std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;
 
   std::shared_ptr<ObjectStore> store_;
   const ObjectBlockOptions options_;
   const uint64_t num_blocks_;
+  const std::shared_ptr<const Codec> codec_;
 
   std::atomic<uint64_t> blocks_read_{0};
   std::atomic<uint64_t> blocks_read_absent_{0};

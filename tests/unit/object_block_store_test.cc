@@ -4,6 +4,7 @@
 #include <set>
 
 #include "block_key.h"
+#include "codec.h"
 #include "crypto.h"
 #include "fakes.h"
 
@@ -106,11 +107,12 @@ TEST_CASE("object_block_store: an ETag that is not the body's MD5 is EBADMSG") {
 
 TEST_CASE("object_block_store: an unknown Content-Encoding is EBADMSG") {
   Fixture f;
-  f.objects->SetObject("vol/00000002", Pattern(1), {{"content-encoding", "deflate"}});
+  f.objects->SetObject("vol/00000002", Pattern(1), {{"content-encoding", "gzip"}});
   Bytes buf(kBlockSize);
   Status st = f.blocks.ReadBlock(2, buf);
   CHECK(st.code() == EBADMSG);
-  CHECK(st.message().find("unknown Content-Encoding deflate") != std::string::npos);
+  CHECK(st.message().find("unknown Content-Encoding 'gzip'") != std::string::npos);
+  CHECK(st.message().find("vol/00000002") != std::string::npos);
   // An empty encoding header is plain.
   f.objects->SetObject("vol/00000002", Pattern(1), {{"content-encoding", ""}});
   CHECK(f.blocks.ReadBlock(2, buf).ok());
@@ -230,6 +232,142 @@ TEST_CASE("object_block_store: counters, then the store's") {
         "object_bytes_written 64\n"
         "object_bad_blocks 0\n"
         "recording_object_store_calls 4\n");
+}
+
+std::shared_ptr<const Codec> MakeCodec(const char* compress, bool encrypt,
+                                       const char* password = "pw") {
+  CodecOptions o;
+  if (compress) REQUIRE(ParseCompressSpec(compress, &o).ok());
+  o.encrypt = encrypt;
+  o.password = password;
+  o.bucket = "bucket";
+  o.prefix = "vol/";
+  auto c = Codec::Create(o);
+  REQUIRE(c.ok());
+  return *c;
+}
+
+ObjectBlockOptions WithCodec(std::shared_ptr<const Codec> codec) {
+  ObjectBlockOptions o = Fixture::Options();
+  o.codec = std::move(codec);
+  return o;
+}
+
+TEST_CASE("object_block_store: a compressing codec stores the encoded body and headers") {
+  Fixture f(WithCodec(MakeCodec("deflate:9", false)));
+  Bytes zeros_tail(kBlockSize, 0);
+  zeros_tail[0] = 1;
+  REQUIRE(f.blocks.WriteBlock(0, zeros_tail).ok());
+  auto obj = f.objects->Peek("vol/00000000");
+  REQUIRE(obj);
+  Result<EncodedBlock> expect = f.opts.codec->Encode(0, zeros_tail);
+  REQUIRE(expect.ok());
+  CHECK(obj->data == expect->body);  // the PUT carries the compressed body
+  CHECK(obj->data.size() < kBlockSize);
+  CHECK(obj->info.meta.at("content-encoding") == "deflate");
+  CHECK(obj->info.meta.at("content-type") == "application/x-s3backer-block");
+  CHECK(obj->info.meta.at("x-amz-meta-s3backer-blocksize") == "64");  // geometry still there
+  CHECK(obj->info.etag == Md5Hex(obj->data));  // Content-MD5 is of the body as sent
+  Bytes buf(kBlockSize);
+  REQUIRE(f.blocks.ReadBlock(0, buf).ok());
+  CHECK(buf == zeros_tail);
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats.find("object_bytes_written " + std::to_string(obj->data.size()) + "\n") !=
+        std::string::npos);
+  // Zero blocks are deletes, never encoded objects.
+  REQUIRE(f.blocks.WriteBlock(0, Bytes(kBlockSize, 0)).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000000", "get vol/00000000", "delete vol/00000000"});
+}
+
+TEST_CASE("object_block_store: a plain store still reads compressed blocks") {
+  Fixture writer(WithCodec(MakeCodec("deflate", false)));
+  REQUIRE(writer.blocks.WriteBlock(4, Pattern(4)).ok());
+  Fixture reader;  // no codec given: plain writes, decompressing reads
+  reader.objects->SetObject("vol/00000004", writer.objects->Peek("vol/00000004")->data,
+                            writer.objects->Peek("vol/00000004")->info.meta);
+  Bytes buf(kBlockSize);
+  REQUIRE(reader.blocks.ReadBlock(4, buf).ok());
+  CHECK(buf == Pattern(4));
+  REQUIRE(reader.blocks.WriteBlock(5, Pattern(5)).ok());
+  CHECK(reader.objects->Peek("vol/00000005")->info.meta.count("content-encoding") == 0);
+}
+
+TEST_CASE("object_block_store: encrypted blocks round trip; bad ones are EBADMSG, not data") {
+  Fixture f(WithCodec(MakeCodec(nullptr, true)));
+  REQUIRE(f.blocks.WriteBlock(3, Pattern(3)).ok());
+  REQUIRE(f.blocks.WriteBlock(4, Pattern(4)).ok());
+  auto obj3 = f.objects->Peek("vol/00000003");
+  REQUIRE(obj3);
+  CHECK(obj3->info.meta.at("content-encoding") == "deflate, encrypt-AES-128-CBC");
+  CHECK(obj3->info.meta.count("x-amz-meta-s3backer-hmac") == 1);
+  Bytes buf(kBlockSize);
+  REQUIRE(f.blocks.ReadBlock(3, buf).ok());
+  CHECK(buf == Pattern(3));
+
+  auto expect_bad = [&](BlockNum n, const char* why) {
+    INFO(why);
+    Bytes out(kBlockSize, 0xee);
+    Status st = f.blocks.ReadBlock(n, out);
+    CHECK(st.code() == EBADMSG);
+    CHECK(st.message().find("object_block_store: read block vol/0000000") == 0);
+    CHECK(out == Bytes(kBlockSize, 0xee));
+  };
+  // Block 3's object copied over block 4 (a replay at another block number).
+  f.objects->SetObject("vol/00000004", obj3->data, obj3->info.meta);
+  expect_bad(4, "moved");
+  // A flipped bit, with an ETag that matches the damaged body (so only the HMAC catches it).
+  Bytes damaged = obj3->data;
+  damaged[3] ^= 0x10;
+  f.objects->SetObject("vol/00000003", damaged, obj3->info.meta);
+  expect_bad(3, "tampered");
+  // The HMAC header stripped.
+  Metadata no_hmac = obj3->info.meta;
+  no_hmac.erase("x-amz-meta-s3backer-hmac");
+  f.objects->SetObject("vol/00000003", obj3->data, no_hmac);
+  expect_bad(3, "no hmac");
+  // A plain block where encrypted ones are expected.
+  f.objects->SetObject("vol/00000003", Pattern(3));
+  expect_bad(3, "plain");
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats.find("object_bad_blocks 4\n") != std::string::npos);
+
+  // Written under another password: the other codec refuses it too.
+  Fixture other(WithCodec(MakeCodec(nullptr, true, "other")));
+  other.objects->SetObject("vol/00000003", obj3->data, obj3->info.meta);
+  Bytes out(kBlockSize);
+  CHECK(other.blocks.ReadBlock(3, out).code() == EBADMSG);
+}
+
+TEST_CASE("object_block_store: CheckKey refuses a wrong password at mount") {
+  Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
+  // Empty bucket: nothing to check against.
+  CHECK(f.blocks.CheckKey().ok());
+  REQUIRE(f.blocks.WriteBlock(0, Pattern(1)).ok());
+  f.objects->ClearCalls();
+  CHECK(f.blocks.CheckKey().ok());
+  CHECK(f.objects->calls() == Calls{"get vol/00000000"});
+
+  Fixture wrong(WithCodec(MakeCodec(nullptr, true, "wrong")));
+  auto b0 = f.objects->Peek("vol/00000000");
+  wrong.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+  Status st = wrong.blocks.CheckKey();
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("wrong password") != std::string::npos);
+  CHECK(wrong.objects->calls() == Calls{"get vol/00000000"});  // nothing written
+
+  // No password for an encrypted bucket, or a password for a plain one.
+  Fixture none;
+  none.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+  st = none.blocks.CheckKey();
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("--encrypt") != std::string::npos);
+  wrong.objects->SetObject("vol/00000000", Pattern(2));
+  CHECK(wrong.blocks.CheckKey().code() == EINVAL);
+  // Store errors pass through.
+  f.objects->FailNext(1, EIO);
+  CHECK(f.blocks.CheckKey().code() == EIO);
 }
 
 TEST_CASE("object_block_store: Create validates the geometry") {
