@@ -1,0 +1,778 @@
+// BlockCache block states (one Entry per cached block in entries_):
+//   (absent)   -- not cached: a read fetches it, a write creates it
+//   READING    -- a fetch from below is in flight (by a reader or read-ahead); no data yet.
+//                 Other readers wait for it (one shared fetch); a whole-block write takes it over
+//   CLEAN      -- data equals below; in lru_; the only state that may be evicted
+//   DIRTY      -- data newer than below; in dirty_ keyed by its due time
+//   WRITING    -- one upload of a snapshot of data is in flight (by a worker, Pump or Flush)
+//   REDIRTIED  -- WRITING, and data was rewritten since the snapshot: uploaded again after
+//
+//   absent -> READING -> CLEAN (fetch ok) | absent (fetch failed, or a trim ran meanwhile)
+//   absent/READING/CLEAN -> DIRTY (write; due = now + write delay)
+//   DIRTY -> DIRTY (rewrite: due unchanged, so a hot block is still uploaded in time)
+//   DIRTY -> WRITING (claimed) -> CLEAN (ok) | DIRTY (failed: due = now + retry_max_ms)
+//   WRITING -> REDIRTIED (rewrite) -> DIRTY (upload done; due = redirty time + delay)
+//   CLEAN/DIRTY -> CLEAN zero (trim, once no upload of the block is in flight)
+//   CLEAN -> absent (evicted, least recently used first)
+//
+// Invariants
+//   | invariant                                           | kept by                          |
+//   |-----------------------------------------------------|----------------------------------|
+//   | entries_.size() <= cache_size_blocks                | MakeRoom before every NewEntry   |
+//   | dirty_count_ == #DIRTY + #WRITING + #REDIRTIED      | every state change: Transition   |
+//   |   <= max_dirty_ < cache_size_blocks                 | writers wait in Write            |
+//   | lru_ holds exactly the CLEAN blocks; dirty_ the     | Transition                       |
+//   |   DIRTY ones (with their due_ms)                    |                                  |
+//   | dirty data is never dropped: only CLEAN is evicted; | MakeRoom, UploadOne (failure     |
+//   |   a failed upload goes back to DIRTY               |   path), Trim (waits, see below) |
+//   | at most one upload per block in flight              | only DIRTY can be claimed        |
+//   | an upload never overwrites newer data below: a      | REDIRTIED -> DIRTY -> uploaded   |
+//   |   rewrite during it is uploaded after it            |   again                          |
+//   | a trimmed block is not resurrected by an upload     | Trim waits for in-flight uploads |
+//   |                                                     |   in its range, then sets zero   |
+//   | a fetch that raced a trim or a write is not cached  | trim_epoch_ and the entry id     |
+//   | mu_ is never held while calling below()             | unlock around below() calls      |
+//   | each cache file slot belongs to at most one entry   | free_slots_, NewEntry/EraseEntry |
+//
+// Cache file (cache_file.h): an entry with a slot has its data and state there: written at
+// each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
+// goes. These small local writes happen under mu_ (they order the slot's record updates);
+// the fdatasync in Flush happens outside it.
+#include "block_cache.h"
+
+#include <algorithm>
+#include <chrono>
+#include <climits>
+#include <cstdio>
+#include <cstring>
+
+#include "cache_file.h"
+#include "crypto.h"
+#include "log.h"
+
+namespace s3disk {
+namespace {
+
+constexpr int64_t kUrgentDue = INT64_MIN;  // dirty_ key of a block someone waits for
+constexpr int64_t kMaxWorkerWaitMs = 1000;
+
+std::string BlockHex(BlockNum n) {
+  char buf[16];
+  snprintf(buf, sizeof buf, S3DISK_BLOCK_FMT, n);
+  return buf;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStore> below,
+                                                       BlockCacheOptions options, Clock& clock) {
+  if (options.cache_size_blocks < 2) {
+    return Status(EINVAL, "cache: blockCacheSize must be at least 2 blocks");
+  }
+  if (options.max_dirty_blocks >= options.cache_size_blocks) {
+    return Status::Errorf(EINVAL,
+                          "cache: blockCacheMaxDirty=%llu must be less than "
+                          "blockCacheSize=%llu",
+                          static_cast<unsigned long long>(options.max_dirty_blocks),
+                          static_cast<unsigned long long>(options.cache_size_blocks));
+  }
+  if (options.threads > 1000) return Status(EINVAL, "cache: blockCacheThreads is at most 1000");
+  if (options.write_delay_ms < 0) return Status(EINVAL, "cache: negative blockCacheWriteDelay");
+  if (options.read_ahead_blocks > 0 && options.read_ahead_trigger == 0) {
+    return Status(EINVAL, "cache: readAheadTrigger must be at least 1");
+  }
+  if (options.read_ahead_blocks >= options.cache_size_blocks) {
+    return Status(EINVAL, "cache: readAhead must be less than blockCacheSize");
+  }
+  if (options.upload_attempts < 1) options.upload_attempts = 1;
+  if (options.file != nullptr && (options.file->slots() != options.cache_size_blocks ||
+                                  options.file->block_size() != below->block_size())) {
+    return Status(EINVAL, "cache: the cache file's geometry does not match the cache");
+  }
+  return std::unique_ptr<BlockCache>(new BlockCache(std::move(below), std::move(options), clock));
+}
+
+BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock)
+    : ForwardingBlockStore(std::move(below)),
+      clock_(clock),
+      options_(std::move(options)),
+      block_size_(this->below().block_size()),
+      num_blocks_(this->below().num_blocks()),
+      max_dirty_(options_.max_dirty_blocks != 0
+                     ? options_.max_dirty_blocks
+                     : std::max<uint64_t>(1, options_.cache_size_blocks / 2)) {
+  if (options_.file != nullptr) {
+    for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
+  }
+}
+
+BlockCache::~BlockCache() {
+  {
+    Lock lock(mu_);
+    stopping_ = true;
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void BlockCache::CopyOut(const Entry& e, uint32_t offset, std::span<uint8_t> buf) {
+  if (e.zero) {
+    memset(buf.data(), 0, buf.size());
+  } else {
+    memcpy(buf.data(), e.data.data() + offset, buf.size());
+  }
+}
+
+bool BlockCache::MakeRoom() {
+  if (entries_.size() < options_.cache_size_blocks) return true;
+  if (lru_.empty()) return false;
+  EraseEntry(lru_.front());
+  c_.evictions++;
+  return true;
+}
+
+BlockCache::Entry* BlockCache::NewEntry(BlockNum n) {
+  Entry& e = entries_[n];
+  e.n = n;
+  e.id = next_id_++;
+  e.state = State::kReading;
+  if (!free_slots_.empty()) {
+    e.slot = free_slots_.back();
+    free_slots_.pop_back();
+  }
+  return &e;
+}
+
+void BlockCache::EraseEntry(BlockNum n) {
+  auto it = entries_.find(n);
+  if (it == entries_.end()) return;
+  Entry& e = it->second;
+  Transition(&e, State::kReading);  // unlinks from lru_/dirty_, fixes dirty_count_
+  if (e.slot >= 0) {
+    Status st = options_.file->Clear(e.slot);
+    if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+    free_slots_.push_back(e.slot);
+  }
+  entries_.erase(it);
+}
+
+void BlockCache::Transition(Entry* e, State s, int64_t due_ms) {
+  const bool was_dirty = Dirtyish(*e);
+  if (e->state == State::kClean) lru_.erase(e->lru);
+  if (e->state == State::kDirty) dirty_.erase({e->due_ms, e->n});
+  e->state = s;
+  if (s == State::kClean) {
+    lru_.push_back(e->n);
+    e->lru = std::prev(lru_.end());
+  } else if (s == State::kDirty) {
+    e->due_ms = due_ms;
+    dirty_.insert({due_ms, e->n});
+  }
+  const bool now_dirty = Dirtyish(*e);
+  if (now_dirty && !was_dirty) dirty_count_++;
+  if (!now_dirty && was_dirty) dirty_count_--;
+}
+
+void BlockCache::MarkUrgent(Entry* e) {
+  if (!Dirtyish(*e)) return;
+  e->urgent = true;
+  if (e->state == State::kDirty && e->due_ms != kUrgentDue)
+    Transition(e, State::kDirty, kUrgentDue);
+}
+
+void BlockCache::Touch(Entry* e) {
+  if (e->state == State::kClean) lru_.splice(lru_.end(), lru_, e->lru);
+}
+
+void BlockCache::FilePut(Entry* e) {
+  if (e->slot < 0) return;
+  Status st = options_.file->Put(e->slot, e->n, Dirtyish(*e), e->seq, e->data, e->zero);
+  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+}
+
+void BlockCache::FileMarkClean(Entry* e) {
+  if (e->slot < 0) return;
+  Status st = options_.file->MarkClean(e->slot);
+  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+}
+
+// ---- reads ----
+
+Status BlockCache::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, buf.size(), false));
+  return Read(n, 0, buf);
+}
+
+Status BlockCache::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, 0, true));
+  if (uint64_t{offset} + buf.size() > block_size_) {
+    return Status::Errorf(EINVAL, "cache: block " S3DISK_BLOCK_FMT ": part %u+%zu past block end",
+                          n, offset, buf.size());
+  }
+  return Read(n, offset, buf);
+}
+
+Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
+  Lock lock(mu_);
+  for (;;) {
+    auto it = entries_.find(n);
+    if (it != entries_.end()) {
+      Entry& e = it->second;
+      if (HasData(e)) {
+        CopyOut(e, offset, buf);
+        c_.hits++;
+        Touch(&e);
+        NoteRead(n);
+        return Status::Ok();
+      }
+      // Someone is fetching it: share that fetch.
+      c_.shared_fetches++;
+      const uint64_t id = e.id;
+      cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+        auto i = entries_.find(n);
+        return i == entries_.end() || i->second.id != id || i->second.state != State::kReading;
+      });
+      continue;
+    }
+    c_.misses++;
+    NoteRead(n);
+    if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false, lock);
+    std::vector<uint8_t> block(block_size_);
+    S3DISK_RETURN_IF_ERROR(Fetch(n, block, false, lock));
+    memcpy(buf.data(), block.data() + offset, buf.size());
+    return Status::Ok();
+  }
+}
+
+Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) {
+  std::vector<uint8_t> own;
+  if (data.empty()) {
+    own.resize(block_size_);
+    data = own;
+  }
+  if (!MakeRoom()) {
+    // Full of blocks that cannot be evicted: serve the read without caching it.
+    if (read_ahead) return Status::Ok();
+    c_.bypassed_reads++;
+    lock.native().unlock();
+    Status st = below().ReadBlock(n, data);
+    lock.native().lock();
+    c_.reads_below++;
+    if (st.ok()) c_.bytes_down += block_size_;
+    return st.WithContext("cache: read block " + BlockHex(n));
+  }
+  Entry* e = NewEntry(n);
+  const uint64_t id = e->id;
+  const uint64_t epoch = trim_epoch_;
+  lock.native().unlock();
+  Status st = below().ReadBlock(n, data);
+  lock.native().lock();
+  c_.reads_below++;
+  if (st.ok()) c_.bytes_down += block_size_;
+  if (read_ahead) c_.read_ahead_blocks++;
+  auto it = entries_.find(n);
+  if (it != entries_.end() && it->second.id == id && it->second.state == State::kReading) {
+    if (st.ok() && epoch == trim_epoch_) {
+      Entry& mine = it->second;
+      mine.zero = IsAllZero(data);
+      if (mine.zero) {
+        mine.data.clear();
+      } else {
+        mine.data.assign(data.begin(), data.end());
+      }
+      mine.seq = next_seq_++;
+      mine.stored_seq = mine.seq;
+      Transition(&mine, State::kClean);
+      FilePut(&mine);
+    } else {
+      EraseEntry(n);
+    }
+  }
+  cv_.notify_all();
+  if (!st.ok()) return st.WithContext("cache: read block " + BlockHex(n));
+  return Status::Ok();
+}
+
+void BlockCache::NoteRead(BlockNum n) {
+  if (int64_t{n} == last_read_) return;  // another part of the same block
+  run_length_ = int64_t{n} == last_read_ + 1 ? run_length_ + 1 : 1;
+  last_read_ = n;
+  if (options_.read_ahead_blocks == 0 || run_length_ < options_.read_ahead_trigger) return;
+  const uint64_t end =
+      std::min<uint64_t>(uint64_t{n} + 1 + options_.read_ahead_blocks, num_blocks_);
+  uint64_t from = uint64_t{n} + 1;
+  if (read_ahead_next_ > from && read_ahead_next_ <= end) from = read_ahead_next_;
+  bool queued = false;
+  for (uint64_t b = from; b < end; b++) {
+    if (entries_.count(static_cast<BlockNum>(b)) != 0) continue;
+    read_ahead_queue_.push_back(static_cast<BlockNum>(b));
+    queued = true;
+  }
+  read_ahead_next_ = std::max(read_ahead_next_, end);
+  while (read_ahead_queue_.size() > 4 * size_t{options_.read_ahead_blocks}) {
+    read_ahead_queue_.pop_front();
+  }
+  if (queued) work_cv_.notify_all();
+}
+
+bool BlockCache::RunReadAhead(Lock& lock) {
+  if (read_ahead_queue_.empty()) return false;
+  BlockNum n = read_ahead_queue_.front();
+  read_ahead_queue_.pop_front();
+  if (entries_.count(n) != 0) return true;
+  Status st = Fetch(n, {}, true, lock);
+  if (!st.ok()) LOG_DEBUG("cache: read-ahead: %s", st.ToString().c_str());
+  return true;
+}
+
+// ---- writes ----
+
+Status BlockCache::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
+  return Write(n, 0, data, data.empty() || IsAllZero(data));
+}
+
+Status BlockCache::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, 0, true));
+  if (uint64_t{offset} + data.size() > block_size_) {
+    return Status::Errorf(EINVAL, "cache: block " S3DISK_BLOCK_FMT ": part %u+%zu past block end",
+                          n, offset, data.size());
+  }
+  if (offset == 0 && data.size() == block_size_) return WriteBlock(n, data);
+  return Write(n, offset, data, false);
+}
+
+Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero) {
+  const bool whole = offset == 0 && (zero || data.size() == block_size_);
+  Lock lock(mu_);
+  Entry* e = nullptr;
+  for (;;) {
+    auto it = entries_.find(n);
+    e = it == entries_.end() ? nullptr : &it->second;
+    if (e != nullptr && e->state == State::kReading && !whole) {
+      // A partial write needs the block: wait for the fetch in flight.
+      const uint64_t id = e->id;
+      cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+        auto i = entries_.find(n);
+        return i == entries_.end() || i->second.id != id || i->second.state != State::kReading;
+      });
+      continue;
+    }
+    if ((e == nullptr || !Dirtyish(*e)) && dirty_count_ >= max_dirty_) {
+      // Back-pressure: one more dirty block would pass the limit.
+      c_.writers_waiting++;
+      work_cv_.notify_all();
+      cv_.wait(lock.native(), [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
+      c_.writers_waiting--;
+      continue;
+    }
+    if (e == nullptr) {
+      if (entries_.size() >= options_.cache_size_blocks && lru_.empty()) {
+        // Every entry is dirty or being fetched; wait for one to finish.
+        cv_.wait(lock.native());
+        continue;
+      }
+      if (!whole) {
+        // The rest of the block comes from below (one GET, and then it is cached).
+        S3DISK_RETURN_IF_ERROR(Fetch(n, {}, false, lock));
+        c_.misses++;
+        continue;
+      }
+      MakeRoom();
+      e = NewEntry(n);
+    }
+    break;
+  }
+  if (zero && whole) {
+    e->zero = true;
+    e->data.clear();
+  } else if (whole) {
+    e->zero = false;
+    e->data.assign(data.begin(), data.end());
+  } else {
+    if (e->zero) e->data.assign(block_size_, 0);
+    e->zero = false;
+    memcpy(e->data.data() + offset, data.data(), data.size());
+  }
+  e->seq = next_seq_++;
+  const int64_t now = clock_.NowMs();
+  switch (e->state) {
+    case State::kReading:
+    case State::kClean:
+      e->dirty_since_ms = now;
+      Transition(e, State::kDirty, now + options_.write_delay_ms);
+      break;
+    case State::kWriting:
+      e->dirty_since_ms = now;
+      Transition(e, State::kRedirtied);
+      break;
+    case State::kDirty:
+    case State::kRedirtied:
+      break;  // the first dirty time still rules
+  }
+  FilePut(e);
+  cv_.notify_all();  // readers waiting for a fetch this write took over
+  work_cv_.notify_one();
+  if (!options_.sync) return Status::Ok();
+  return WaitStored({{n, e->seq}}, true, lock).WithContext("cache: write-through");
+}
+
+// ---- uploads ----
+
+bool BlockCache::IsDue(const Entry& e, int64_t now_ms) const {
+  return e.due_ms <= now_ms || c_.writers_waiting > 0;
+}
+
+bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
+  Entry* e = nullptr;
+  if (only != nullptr) {
+    auto it = entries_.find(*only);
+    if (it == entries_.end() || it->second.state != State::kDirty) return false;
+    e = &it->second;
+  } else {
+    if (dirty_.empty()) return false;
+    e = &entries_.at(dirty_.begin()->second);
+    if (only_urgent ? e->due_ms != kUrgentDue : !IsDue(*e, clock_.NowMs())) return false;
+  }
+  const BlockNum n = e->n;
+  const bool zero = e->zero;
+  std::vector<uint8_t> snapshot;
+  if (!zero) snapshot = e->data;
+  const uint64_t seq = e->seq;
+  e->urgent = false;
+  Transition(e, State::kWriting);
+  c_.uploads_in_flight++;
+  lock.native().unlock();
+
+  Status st;
+  int attempts = 0;
+  int64_t backoff_ms = options_.retry_initial_ms;
+  for (;;) {
+    attempts++;
+    st = below().WriteBlock(n,
+                            zero ? std::span<const uint8_t>() : std::span<const uint8_t>(snapshot));
+    if (st.ok() || attempts >= options_.upload_attempts) break;
+    LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
+             st.ToString().c_str(), static_cast<long long>(backoff_ms));
+    clock_.SleepMs(backoff_ms);
+    backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+  }
+
+  lock.native().lock();
+  c_.uploads_in_flight--;
+  c_.writes_below += attempts;
+  c_.retries += attempts - 1;
+  Entry& after = entries_.at(n);  // WRITING/REDIRTIED entries are never erased
+  if (st.ok()) {
+    c_.uploads++;
+    if (!zero) c_.bytes_up += block_size_;
+    after.stored_seq = std::max(after.stored_seq, seq);
+    if (after.state == State::kWriting) {
+      Transition(&after, State::kClean);
+      FileMarkClean(&after);
+    } else {
+      Transition(&after, State::kDirty,
+                 after.urgent ? kUrgentDue : after.dirty_since_ms + options_.write_delay_ms);
+    }
+  } else {
+    c_.upload_failures++;
+    after.failures++;
+    after.last_error = st;
+    LOG_ERROR("cache: upload of block " S3DISK_BLOCK_FMT
+              " failed %d times (%s); keeping it "
+              "dirty, next try in %lld ms",
+              n, attempts, st.ToString().c_str(), static_cast<long long>(options_.retry_max_ms));
+    Transition(&after, State::kDirty, clock_.NowMs() + options_.retry_max_ms);
+  }
+  cv_.notify_all();
+  if (after.state == State::kDirty) work_cv_.notify_one();
+  return true;
+}
+
+Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets,
+                              bool upload_here, Lock& lock) {
+  std::vector<uint64_t> failures0(targets.size());
+  for (size_t i = 0; i < targets.size(); i++) {
+    auto it = entries_.find(targets[i].first);
+    if (it == entries_.end()) continue;
+    failures0[i] = it->second.failures;
+    MarkUrgent(&it->second);
+  }
+  work_cv_.notify_all();
+  for (;;) {
+    bool all = true;
+    bool uploaded = false;
+    for (size_t i = 0; i < targets.size(); i++) {
+      auto it = entries_.find(targets[i].first);
+      if (it == entries_.end()) continue;
+      const Entry& e = it->second;
+      if (!Dirtyish(e) || e.stored_seq >= targets[i].second) continue;
+      if (e.failures > failures0[i]) {
+        return e.last_error.WithContext("cache: block " + BlockHex(e.n) + " not written");
+      }
+      all = false;
+      if (upload_here && e.state == State::kDirty && UploadOne(lock, false, &targets[i].first)) {
+        uploaded = true;
+        break;  // the lock was dropped: look again from the start
+      }
+    }
+    if (uploaded) continue;
+    if (all) return Status::Ok();
+    if (upload_here) {
+      // Look again unless every pending target is in someone else's upload.
+      bool any_dirty = false;
+      for (const auto& t : targets) {
+        auto it = entries_.find(t.first);
+        if (it != entries_.end() && it->second.state == State::kDirty &&
+            it->second.stored_seq < t.second) {
+          any_dirty = true;
+        }
+      }
+      if (any_dirty) continue;
+    }
+    cv_.wait(lock.native());
+  }
+}
+
+int BlockCache::Pump() {
+  Lock lock(mu_);
+  int jobs = 0;
+  while (RunReadAhead(lock) || UploadOne(lock, false, nullptr)) jobs++;
+  return jobs;
+}
+
+void BlockCache::WorkerLoop() {
+  Lock lock(mu_);
+  for (;;) {
+    if (stopping_) break;
+    if (RunReadAhead(lock) || UploadOne(lock, false, nullptr)) continue;
+    if (dirty_.empty()) {
+      work_cv_.wait(lock.native());
+    } else {
+      const int64_t due = dirty_.begin()->first;
+      const int64_t now = clock_.NowMs();
+      const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
+      work_cv_.wait_for(lock.native(), std::chrono::milliseconds(wait_ms));
+    }
+  }
+}
+
+Status BlockCache::Flush() {
+  Status st;
+  {
+    Lock lock(mu_);
+    c_.flushes++;
+    std::vector<std::pair<BlockNum, uint64_t>> targets;
+    for (auto& [n, e] : entries_) {
+      if (Dirtyish(e)) targets.push_back({n, e.seq});
+    }
+    st = WaitStored(targets, workers_.empty(), lock);
+  }
+  if (!st.ok()) return st.WithContext("cache: flush");
+  if (options_.file != nullptr) {
+    S3DISK_RETURN_IF_ERROR(options_.file->Sync().WithContext("cache: flush"));
+  }
+  return below().Flush();
+}
+
+// ---- trim ----
+
+Status BlockCache::Trim(BlockNum first, uint64_t count) {
+  if (count == 0) return Status::Ok();
+  if (first >= num_blocks_ || count > num_blocks_ - first) {
+    return Status::Errorf(EINVAL, "cache: trim " S3DISK_BLOCK_FMT "+%llu is past the end", first,
+                          static_cast<unsigned long long>(count));
+  }
+  const uint64_t end = uint64_t{first} + count;
+  auto in_range = [&](auto fn) REQUIRES(mu_) {
+    for (auto it = entries_.lower_bound(first); it != entries_.end() && it->first < end; ++it) {
+      fn(it->second);
+    }
+  };
+  Lock lock(mu_);
+  // An upload in flight must not land after the trim: wait for those in the range.
+  c_.trims_waiting++;
+  cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+    bool busy = false;
+    in_range([&](Entry& e) {
+      if (e.state == State::kWriting || e.state == State::kRedirtied) busy = true;
+    });
+    return !busy;
+  });
+  c_.trims_waiting--;
+  trim_epoch_++;  // fetches in flight for the range must not cache what they read
+  in_range([&](Entry& e) {
+    if (e.state == State::kReading) return;
+    e.zero = true;
+    e.data.clear();
+    e.data.shrink_to_fit();
+    e.seq = next_seq_++;
+    e.stored_seq = e.seq;
+    e.urgent = false;
+    Transition(&e, State::kClean);
+    FilePut(&e);
+  });
+  cv_.notify_all();  // writers waiting for dirty space
+  lock.native().unlock();
+  Status st = below().Trim(first, count);
+  lock.native().lock();
+  trim_epoch_++;
+  c_.trims_below++;
+  if (!st.ok()) {
+    // Below is unknown now: forget the zeros promised above (clean entries only).
+    std::vector<BlockNum> drop;
+    in_range([&](Entry& e) {
+      if (e.state == State::kClean) drop.push_back(e.n);
+    });
+    for (BlockNum n : drop) EraseEntry(n);
+    return st.WithContext("cache: trim");
+  }
+  return Status::Ok();
+}
+
+// ---- lifecycle ----
+
+Status BlockCache::Start() {
+  S3DISK_RETURN_IF_ERROR(below().Start());
+  {
+    Lock lock(mu_);
+    if (started_) return Status(EINVAL, "cache: started twice");
+    started_ = true;
+  }
+  if (options_.file != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
+  for (uint32_t i = 0; i < options_.threads; i++) workers_.emplace_back([this] { WorkerLoop(); });
+  Lock lock(mu_);
+  std::vector<std::pair<BlockNum, uint64_t>> targets;
+  for (auto& [n, e] : entries_) {
+    if (Dirtyish(e)) targets.push_back({n, e.seq});
+  }
+  if (targets.empty()) return Status::Ok();
+  LOG_INFO("cache: recovered %zu dirty blocks from %s; uploading them", targets.size(),
+           options_.file->path().c_str());
+  Status st = WaitStored(targets, workers_.empty(), lock);
+  if (!st.ok()) return st.WithContext("cache: uploading recovered blocks");
+  LOG_INFO("cache: %zu recovered blocks uploaded", targets.size());
+  return Status::Ok();
+}
+
+Status BlockCache::Recover() {
+  CacheFile& file = *options_.file;
+  std::vector<uint8_t> data(block_size_);
+  uint64_t bad = file.bad_records(), stale = 0;
+  uint64_t max_seq = 0;
+  for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);
+  for (const CacheFile::Found& f : file.found()) {
+    bool keep = f.n < num_blocks_ && file.ReadData(f, data).ok();
+    if (!keep) bad++;
+    if (keep && !f.dirty && !options_.no_verify) {
+      keep = options_.verify_clean != nullptr && options_.verify_clean(f.n, HexEncode(f.md5)).ok();
+      if (!keep) stale++;
+    }
+    Lock lock(mu_);
+    if (keep && entries_.count(f.n) != 0) {
+      // Two slots name one block (a crash between two Puts): keep the newer one.
+      Entry& other = entries_.at(f.n);
+      if (other.seq > f.seq) keep = false;
+      if (keep) EraseEntry(f.n);
+    }
+    free_slots_.erase(std::remove(free_slots_.begin(), free_slots_.end(), int(f.slot)),
+                      free_slots_.end());
+    if (!keep) {
+      Status st = file.Clear(f.slot);
+      if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+      free_slots_.push_back(f.slot);
+      continue;
+    }
+    Entry& e = entries_[f.n];
+    e.n = f.n;
+    e.id = next_id_++;
+    e.slot = f.slot;
+    e.zero = f.zero;
+    if (!f.zero) e.data = data;
+    e.seq = f.seq;
+    if (f.dirty) {
+      e.dirty_since_ms = clock_.NowMs();
+      Transition(&e, State::kDirty, kUrgentDue);
+      e.urgent = true;
+      c_.recovered_blocks++;
+    } else {
+      e.stored_seq = e.seq;
+      Transition(&e, State::kClean);
+      c_.reused_clean_blocks++;
+    }
+  }
+  Lock lock(mu_);
+  next_seq_ = std::max(next_seq_, max_seq + 1);
+  if (bad + stale > 0 || !entries_.empty()) {
+    LOG_INFO(
+        "cache: %s: %llu dirty and %llu clean blocks reused, %llu stale, %llu torn or "
+        "invalid records ignored",
+        file.path().c_str(), static_cast<unsigned long long>(c_.recovered_blocks),
+        static_cast<unsigned long long>(c_.reused_clean_blocks),
+        static_cast<unsigned long long>(stale), static_cast<unsigned long long>(bad));
+  }
+  return Status::Ok();
+}
+
+Status BlockCache::Shutdown() {
+  Status st = Flush();
+  uint64_t left = 0;
+  {
+    Lock lock(mu_);
+    stopping_ = true;
+    left = dirty_count_;
+  }
+  work_cv_.notify_all();
+  for (auto& t : workers_) t.join();
+  workers_.clear();
+  if (!st.ok()) {
+    LOG_ERROR("cache: shutdown: %s; %llu dirty blocks not written%s", st.ToString().c_str(),
+              static_cast<unsigned long long>(left),
+              options_.file != nullptr ? " (kept in the cache file for the next mount)" : "");
+  }
+  if (options_.file != nullptr) {
+    Status sync = options_.file->Sync();
+    if (st.ok()) st = sync;
+  }
+  Status below_st = below().Shutdown();
+  return st.ok() ? below_st : st;
+}
+
+BlockCache::Counters BlockCache::counters() {
+  Lock lock(mu_);
+  Counters c = c_;
+  c.cached_blocks = entries_.size();
+  c.dirty_blocks = dirty_count_;
+  return c;
+}
+
+void BlockCache::DumpStats(std::string* out) {
+  Counters c = counters();
+  auto line = [out](const char* name, uint64_t v) {
+    *out += std::string("block_cache_") + name + " " + std::to_string(v) + "\n";
+  };
+  line("hits", c.hits);
+  line("misses", c.misses);
+  line("shared_fetches", c.shared_fetches);
+  line("bypassed_reads", c.bypassed_reads);
+  line("cached_blocks", c.cached_blocks);
+  line("dirty_blocks", c.dirty_blocks);
+  line("uploads_in_flight", c.uploads_in_flight);
+  line("uploads", c.uploads);
+  line("upload_failures", c.upload_failures);
+  line("retries", c.retries);
+  line("evictions", c.evictions);
+  line("read_ahead_blocks", c.read_ahead_blocks);
+  line("bytes_up", c.bytes_up);
+  line("bytes_down", c.bytes_down);
+  line("requests_read", c.reads_below);
+  line("requests_write", c.writes_below);
+  line("requests_trim", c.trims_below);
+  line("flushes", c.flushes);
+  line("recovered_blocks", c.recovered_blocks);
+  line("reused_clean_blocks", c.reused_clean_blocks);
+  line("writers_waiting", c.writers_waiting);
+  below().DumpStats(out);
+}
+
+}  // namespace s3disk

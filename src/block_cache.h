@@ -1,0 +1,205 @@
+// BlockCache: a RAM cache of blocks over the layer below, with write-back, read-ahead and an
+// optional crash-safe cache file (cache_file.h).
+//
+// - Clean blocks are kept in an LRU of at most cache_size_blocks entries (s3backer's
+//   --blockCacheSize). Reads of cached blocks never reach below.
+// - A write lands in the cache and returns; the block becomes dirty and a pool of workers
+//   uploads it write_delay_ms after it first became dirty (rewrites do not postpone it). At
+//   most max_dirty_blocks blocks are dirty (or uploading) at once; a writer that would make
+//   one more waits, and the oldest dirty blocks are uploaded at once while anyone waits.
+//   A block rewritten while its upload is in flight is uploaded again afterwards.
+// - A miss is fetched by the reading thread itself (reads never queue behind uploads);
+//   concurrent misses of one block share one fetch. When the cache is full of blocks that
+//   cannot be evicted (dirty, uploading, being fetched), a read bypasses the cache.
+// - After read_ahead_trigger sequential block reads, the next read_ahead_blocks blocks are
+//   fetched by the workers. Read-ahead only evicts clean blocks and never blocks the reader.
+// - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
+//   waits for them, then flushes below. A failed upload is retried with backoff (clock
+//   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
+// - With a CacheFile, every cached block is also kept in the file; dirty blocks found in the
+//   file at Start() are uploaded before Start() returns, clean ones are reused (verified with
+//   verify_clean unless no_verify).
+//
+// threads == 0 starts no workers: uploads and read-ahead then run only from Pump() (tests),
+// Flush() and Shutdown(), on the calling thread.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <list>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "block_store.h"
+#include "cache_file.h"
+#include "clock.h"
+#include "sync.h"
+
+namespace s3disk {
+
+struct BlockCacheOptions {
+  uint64_t cache_size_blocks = 1000;  // --blockCacheSize
+  uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see Pump)
+  int64_t write_delay_ms = 250;       // --blockCacheWriteDelay
+  // --blockCacheMaxDirty; 0 = default: half the cache size (at least 1). Must be less than
+  // cache_size_blocks so that clean blocks can always be evicted for a fetch.
+  uint64_t max_dirty_blocks = 0;
+  bool sync = false;                // --blockCacheSync: a write returns once it is below
+  uint32_t read_ahead_blocks = 4;   // --readAhead (0: off)
+  uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
+  // Upload retries inside one attempt to write a block: attempts, and the first backoff
+  // (doubled each time, up to retry_max_ms). After the last attempt the block stays dirty
+  // and is tried again retry_max_ms later.
+  int upload_attempts = 4;
+  int64_t retry_initial_ms = 200;
+  int64_t retry_max_ms = 5000;
+  // Optional: the cache file (--blockCacheFile). The cache takes ownership.
+  std::unique_ptr<CacheFile> file;
+  bool no_verify = false;  // --blockCacheNoVerify
+  // Checks a clean block found in the cache file against the bucket: ok if the bucket holds
+  // exactly the data whose MD5 (lowercase hex) is given. Unset: clean blocks are not reused.
+  std::function<Status(BlockNum n, const std::string& md5_hex)> verify_clean;
+};
+
+class BlockCache : public ForwardingBlockStore {
+ public:
+  // Checks the options (EINVAL). No I/O: the cache file is read in Start().
+  static Result<std::unique_ptr<BlockCache>> Create(std::unique_ptr<BlockStore> below,
+                                                    BlockCacheOptions options, Clock& clock);
+  ~BlockCache() override;
+
+  Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
+  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  Status Trim(BlockNum first, uint64_t count) override;
+  Status Flush() override;
+  Status Start() override;
+  Status Shutdown() override;
+  void DumpStats(std::string* out) override;
+
+  // Test hook: runs, on the calling thread, every job due now (pending read-aheads, then
+  // uploads whose delay expired or that someone waits for). Returns the jobs run.
+  int Pump();
+
+  // For tests and stats.
+  struct Counters {
+    uint64_t hits = 0, misses = 0, bypassed_reads = 0, shared_fetches = 0;
+    uint64_t cached_blocks = 0, dirty_blocks = 0, uploads_in_flight = 0;
+    uint64_t uploads = 0, upload_failures = 0, retries = 0, evictions = 0;
+    uint64_t read_ahead_blocks = 0, bytes_up = 0, bytes_down = 0;
+    uint64_t reads_below = 0, writes_below = 0, trims_below = 0, flushes = 0;
+    uint64_t recovered_blocks = 0, reused_clean_blocks = 0, writers_waiting = 0;
+    uint64_t trims_waiting = 0;
+  };
+  Counters counters();
+  uint64_t max_dirty_blocks() const { return max_dirty_; }
+
+ private:
+  enum class State : uint8_t {
+    kReading,    // a fetch is in flight; data not valid yet
+    kClean,      // data equals below
+    kDirty,      // data newer than below; in dirty_ (due time order)
+    kWriting,    // an upload of data is in flight
+    kRedirtied,  // an upload is in flight and data was changed since it started
+  };
+  struct Entry {
+    BlockNum n = 0;
+    State state = State::kReading;
+    uint64_t id = 0;                    // unique per entry, so a fetch knows its own entry
+    bool zero = false;                  // data is all zeros (data may then be empty)
+    std::vector<uint8_t> data;          // block_size bytes unless zero
+    uint64_t seq = 0;                   // write sequence of the current data
+    uint64_t stored_seq = 0;            // highest seq known to be below
+    int64_t due_ms = 0;                 // kDirty: upload time (key in dirty_)
+    int64_t dirty_since_ms = 0;         // when it last became dirty from clean (or redirtied)
+    bool urgent = false;                // someone (Flush, a sync write) waits: upload now
+    uint64_t failures = 0;              // failed upload jobs
+    Status last_error;                  // of the last failed upload
+    std::list<BlockNum>::iterator lru;  // valid only when kClean
+    int slot = -1;                      // cache file slot, or -1
+  };
+  using Lock = MutexLock;
+
+  BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock);
+
+  bool Dirtyish(const Entry& e) const {
+    return e.state == State::kDirty || e.state == State::kWriting || e.state == State::kRedirtied;
+  }
+  bool HasData(const Entry& e) const { return e.state != State::kReading; }
+  // Copies e's data (or a part) into buf.
+  static void CopyOut(const Entry& e, uint32_t offset, std::span<uint8_t> buf);
+
+  // Makes room for one more entry by evicting the least recently used clean block. False if
+  // the cache is full of blocks that cannot be evicted.
+  bool MakeRoom() REQUIRES(mu_);
+  Entry* NewEntry(BlockNum n) REQUIRES(mu_);
+  void EraseEntry(BlockNum n) REQUIRES(mu_);
+  // Moves e to state s, keeping lru_, dirty_ and dirty_count_ exact (due_ms for kDirty).
+  void Transition(Entry* e, State s, int64_t due_ms = 0) REQUIRES(mu_);
+  // Someone waits for e: upload it now.
+  void MarkUrgent(Entry* e) REQUIRES(mu_);
+  void Touch(Entry* e) REQUIRES(mu_);
+
+  // The read path: serve buf (a part at offset) from the cache, or fetch block n.
+  Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
+  // Stores data (a part at offset, or a whole block; zero = all zeros) into the cache.
+  Status Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero);
+  // Fetches block n from below into a new cache entry, as the reader or as read-ahead.
+  // Called with the lock held; drops it around the call below. Returns the fetch status;
+  // data (when not null, block_size bytes) receives the block.
+  Status Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) REQUIRES(mu_);
+  void NoteRead(BlockNum n) REQUIRES(mu_);
+
+  // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
+  // `only` when it is dirty, and uploads it with retries. Drops the lock around the upload.
+  // Returns true if it uploaded (or tried to upload) something.
+  bool UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) REQUIRES(mu_);
+  bool IsDue(const Entry& e, int64_t now_ms) const REQUIRES(mu_);
+  bool RunReadAhead(Lock& lock) REQUIRES(mu_);
+  // Waits until every (block, seq) target is below; uploads them on this thread when
+  // upload_here (else the workers do). Fails if one of them failed an upload meanwhile.
+  Status WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets, bool upload_here,
+                    Lock& lock) REQUIRES(mu_);
+  void WorkerLoop();
+  // Start(): reloads the cache file, uploads its dirty blocks.
+  Status Recover();
+  // Cache file writes (under the lock: they go to the local file, never to below).
+  void FilePut(Entry* e) REQUIRES(mu_);
+  void FileMarkClean(Entry* e) REQUIRES(mu_);
+
+  Clock& clock_;
+  BlockCacheOptions options_;
+  const uint32_t block_size_;
+  const uint64_t num_blocks_;
+  const uint64_t max_dirty_;
+
+  Mutex mu_;
+  std::condition_variable cv_;       // any state change: waiters re-check their condition
+  std::condition_variable work_cv_;  // workers: new work or shutdown
+  std::map<BlockNum, Entry> entries_ GUARDED_BY(mu_);
+  std::list<BlockNum> lru_ GUARDED_BY(mu_);  // clean blocks, least recent first
+  std::set<std::pair<int64_t, BlockNum>> dirty_ GUARDED_BY(mu_);  // kDirty by due time
+  std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);
+  std::vector<int> free_slots_ GUARDED_BY(mu_);
+  uint64_t next_id_ GUARDED_BY(mu_) = 1;
+  uint64_t next_seq_ GUARDED_BY(mu_) = 1;
+  uint64_t dirty_count_ GUARDED_BY(mu_) = 0;  // kDirty + kWriting + kRedirtied
+  uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;   // bumped at every trim start and end
+  int64_t last_read_ GUARDED_BY(mu_) = -2;
+  uint32_t run_length_ GUARDED_BY(mu_) = 0;
+  uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;  // first block not yet scheduled
+  bool stopping_ GUARDED_BY(mu_) = false;
+  bool started_ GUARDED_BY(mu_) = false;
+  Counters c_ GUARDED_BY(mu_);
+  std::vector<std::thread> workers_;
+};
+
+}  // namespace s3disk

@@ -1,0 +1,428 @@
+// BlockCache on a recording fake below, with a fake clock. Tests run the write-back with
+// threads = 0 and drive it with Pump() (or Flush), so time moves only when a test advances
+// the clock; races are staged with gates in the fake below, never with sleeps.
+#include "block_cache.h"
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "clock.h"
+#include "fakes.h"
+
+namespace s3disk {
+namespace {
+
+constexpr uint32_t kBs = 512;
+constexpr uint64_t kBlocks = 64;
+
+// A door a thread stops at until the test opens it.
+class Gate {
+ public:
+  void Pass() {
+    std::unique_lock lock(mu_);
+    arrived_++;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void WaitArrived(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= n; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  bool open_ = false;
+};
+
+// RecordingBlockStore whose full-block reads and writes can be held at a gate (before they
+// are recorded).
+class GatedBlockStore : public RecordingBlockStore {
+ public:
+  using RecordingBlockStore::RecordingBlockStore;
+  Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override {
+    if (Gate* g = read_gate.load()) g->Pass();
+    return RecordingBlockStore::ReadBlock(n, buf);
+  }
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
+    if (Gate* g = write_gate.load()) g->Pass();
+    return RecordingBlockStore::WriteBlock(n, data);
+  }
+  std::atomic<Gate*> read_gate{nullptr};
+  std::atomic<Gate*> write_gate{nullptr};
+};
+
+std::vector<uint8_t> Fill(uint8_t v) { return std::vector<uint8_t>(kBs, v); }
+
+struct Fixture {
+  explicit Fixture(BlockCacheOptions options = Defaults()) {
+    auto below_owned = std::make_unique<GatedBlockStore>(kBs, kBlocks);
+    below = below_owned.get();
+    auto made = BlockCache::Create(std::move(below_owned), std::move(options), clock);
+    REQUIRE(made.ok());
+    cache = std::move(*made);
+    REQUIRE(cache->Start().ok());
+    below->ClearCalls();
+  }
+  static BlockCacheOptions Defaults() {
+    BlockCacheOptions o;
+    o.cache_size_blocks = 8;
+    o.threads = 0;
+    o.write_delay_ms = 250;
+    o.read_ahead_blocks = 0;
+    return o;
+  }
+  std::vector<uint8_t> Read(BlockNum n) {
+    std::vector<uint8_t> buf(kBs);
+    REQUIRE(cache->ReadBlock(n, buf).ok());
+    return buf;
+  }
+  void Write(BlockNum n, uint8_t v) { REQUIRE(cache->WriteBlock(n, Fill(v)).ok()); }
+
+  FakeClock clock;
+  GatedBlockStore* below = nullptr;
+  std::unique_ptr<BlockCache> cache;
+};
+
+template <typename Pred>
+void SpinUntil(Pred pred) {
+  while (!pred()) std::this_thread::yield();
+}
+
+TEST_CASE("block_cache: a write is uploaded write-delay after it first became dirty") {
+  Fixture f;
+  f.Write(1, 7);
+  CHECK(f.below->CountCalls("write") == 0);
+  CHECK(f.Read(1) == Fill(7));  // served from the cache
+  CHECK(f.below->CountCalls("read") == 0);
+  f.clock.Advance(200);
+  f.Write(1, 8);  // a rewrite does not postpone the upload
+  f.clock.Advance(49);
+  CHECK(f.cache->Pump() == 0);
+  CHECK(f.below->CountCalls("write") == 0);
+  f.clock.Advance(1);
+  CHECK(f.cache->Pump() == 1);
+  CHECK(f.below->calls() == std::vector<std::string>{"write 1"});
+  CHECK(f.below->Block(1) == Fill(8));
+  CHECK(f.cache->counters().dirty_blocks == 0);
+  CHECK(f.Read(1) == Fill(8));
+  CHECK(f.below->CountCalls("read") == 0);
+}
+
+TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make room") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.max_dirty_blocks = 2;
+  Fixture f(std::move(o));
+  f.Write(1, 1);
+  f.Write(2, 2);
+  f.Write(1, 3);  // already dirty: no wait
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    f.Write(3, 3);
+    done = true;
+  });
+  SpinUntil([&] { return f.cache->counters().writers_waiting == 1; });
+  CHECK_FALSE(done.load());
+  CHECK(f.below->CountCalls("write") == 0);
+  // A waiting writer makes the dirty blocks due now, without advancing the clock.
+  CHECK(f.cache->Pump() >= 1);
+  writer.join();
+  CHECK(done.load());
+  CHECK(f.below->CountCalls("write 1") + f.below->CountCalls("write 2") >= 1);
+  CHECK(f.cache->counters().dirty_blocks <= 2);
+  CHECK(f.Read(3) == Fill(3));
+}
+
+TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploaded again") {
+  Fixture f;
+  Gate gate;
+  f.below->write_gate = &gate;
+  f.Write(5, 1);
+  f.clock.Advance(250);
+  std::thread pump([&] { f.cache->Pump(); });
+  gate.WaitArrived(1);  // the upload of version 1 is in flight
+  f.Write(5, 2);        // does not wait for it
+  CHECK(f.Read(5) == Fill(2));
+  gate.Open();
+  pump.join();
+  CHECK(f.below->Block(5) == Fill(1));
+  CHECK(f.cache->counters().dirty_blocks == 1);  // version 2 is still to go
+  CHECK(f.cache->Pump() == 0);                   // its delay counts from the rewrite
+  f.clock.Advance(250);
+  CHECK(f.cache->Pump() == 1);
+  CHECK(f.below->Block(5) == Fill(2));
+  CHECK(f.below->CountCalls("write 5") == 2);
+  CHECK(f.cache->counters().dirty_blocks == 0);
+}
+
+TEST_CASE("block_cache: reads do not wait behind a stuck upload") {
+  Fixture f;
+  f.below->SetBlock(2, Fill(9));
+  Gate gate;
+  f.below->write_gate = &gate;
+  f.Write(1, 1);
+  f.clock.Advance(250);
+  std::thread pump([&] { f.cache->Pump(); });
+  gate.WaitArrived(1);
+  CHECK(f.cache->counters().uploads_in_flight == 1);
+  CHECK(f.Read(2) == Fill(9));  // a miss, fetched by this thread
+  CHECK(f.Read(1) == Fill(1));  // a hit on the block being uploaded
+  CHECK(f.below->CountCalls("read 2") == 1);
+  gate.Open();
+  pump.join();
+  CHECK(f.below->Block(1) == Fill(1));
+}
+
+TEST_CASE("block_cache: concurrent misses of one block share one fetch") {
+  Fixture f;
+  f.below->SetBlock(7, Fill(7));
+  Gate gate;
+  f.below->read_gate = &gate;
+  std::vector<uint8_t> a, b;
+  std::thread first([&] { a = f.Read(7); });
+  gate.WaitArrived(1);
+  std::thread second([&] { b = f.Read(7); });
+  SpinUntil([&] { return f.cache->counters().shared_fetches == 1; });
+  gate.Open();
+  first.join();
+  second.join();
+  CHECK(a == Fill(7));
+  CHECK(b == Fill(7));
+  CHECK(f.below->CountCalls("read 7") == 1);
+}
+
+TEST_CASE("block_cache: flush uploads exactly the blocks dirty at the call, ignoring the delay") {
+  Fixture f;
+  f.below->SetBlock(4, Fill(4));
+  CHECK(f.Read(4) == Fill(4));  // clean: never written back
+  f.Write(1, 1);
+  f.Write(2, 2);
+  f.below->ClearCalls();
+  Gate gate;
+  f.below->write_gate = &gate;
+  Status flushed;
+  std::thread flusher([&] { flushed = f.cache->Flush(); });
+  gate.WaitArrived(1);
+  f.Write(9, 9);  // dirtied during the flush: not waited for
+  gate.Open();
+  flusher.join();
+  REQUIRE(flushed.ok());
+  CHECK(f.below->Block(1) == Fill(1));
+  CHECK(f.below->Block(2) == Fill(2));
+  CHECK(f.below->CountCalls("write 4") == 0);
+  CHECK(f.below->CountCalls("write 9") == 0);
+  CHECK(f.below->calls().back() == "flush");
+  CHECK(f.cache->counters().dirty_blocks == 1);
+}
+
+TEST_CASE("block_cache: a failed upload is retried with backoff and lands") {
+  Fixture f;
+  f.Write(3, 3);
+  f.below->FailNext(2, EIO);
+  const int64_t t0 = f.clock.NowMs();
+  REQUIRE(f.cache->Flush().ok());
+  CHECK(f.below->CountCalls("write 3") == 3);
+  CHECK(f.below->Block(3) == Fill(3));
+  CHECK(f.clock.NowMs() - t0 == 200 + 400);  // backoff through the clock
+  CHECK(f.cache->counters().retries == 2);
+}
+
+TEST_CASE("block_cache: an upload that keeps failing fails flush but keeps the data") {
+  Fixture f;
+  f.Write(3, 3);
+  f.below->FailNext(4, EIO);  // every attempt of one upload job
+  Status st = f.cache->Flush();
+  CHECK(st.code() == EIO);
+  CHECK(f.below->CountCalls("write 3") == 4);
+  CHECK(f.cache->counters().dirty_blocks == 1);
+  CHECK(f.Read(3) == Fill(3));
+  CHECK(f.cache->Pump() == 0);  // next try only after retry_max_ms
+  f.clock.Advance(5000);
+  CHECK(f.cache->Pump() == 1);
+  CHECK(f.below->Block(3) == Fill(3));
+  CHECK(f.cache->Flush().ok());
+}
+
+TEST_CASE("block_cache: sequential reads trigger read-ahead of the next blocks") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.read_ahead_blocks = 4;
+  o.read_ahead_trigger = 2;
+  o.cache_size_blocks = 16;
+  Fixture f(std::move(o));
+  for (BlockNum n = 0; n < 12; n++) f.below->SetBlock(n, Fill(static_cast<uint8_t>(n + 1)));
+  f.Read(10);
+  f.Read(0);  // not sequential with 10
+  CHECK(f.cache->Pump() == 0);
+  f.Read(1);  // second sequential read: fetch 2..5
+  CHECK(f.below->CountCalls("read") == 3);
+  CHECK(f.cache->Pump() == 4);
+  CHECK(f.below->CountCalls("read") == 7);
+  for (BlockNum n = 2; n < 6; n++) CHECK(f.below->CountCalls("read " + std::to_string(n)) == 1);
+  f.below->ClearCalls();
+  for (BlockNum n = 2; n < 6; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
+  CHECK(f.below->CountCalls("read") == 0);  // all hits
+  CHECK(f.cache->counters().read_ahead_blocks == 4);
+  CHECK(f.cache->Pump() == 4);  // and the run goes on: 6..9
+  CHECK(f.below->CountCalls("read") == 4);
+}
+
+TEST_CASE("block_cache: read-ahead never evicts dirty blocks") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.cache_size_blocks = 4;
+  o.max_dirty_blocks = 3;
+  o.read_ahead_blocks = 3;
+  o.read_ahead_trigger = 1;
+  Fixture f(std::move(o));
+  f.Write(20, 1);
+  f.Write(21, 2);
+  f.Write(22, 3);
+  f.Read(0);  // one free slot: block 0 takes it; read-ahead wants 1..3
+  f.cache->Pump();
+  CHECK(f.cache->counters().dirty_blocks == 3);
+  CHECK(f.cache->counters().cached_blocks == 4);
+  REQUIRE(f.cache->Flush().ok());
+  CHECK(f.below->Block(21) == Fill(2));
+}
+
+TEST_CASE("block_cache: the least recently used clean block is evicted first") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.cache_size_blocks = 3;
+  o.max_dirty_blocks = 1;
+  Fixture f(std::move(o));
+  f.Read(1);
+  f.Read(2);
+  f.Read(3);
+  f.Read(1);  // now 2 is the least recently used
+  f.Read(4);  // evicts 2
+  f.below->ClearCalls();
+  f.Read(1);
+  f.Read(3);
+  f.Read(4);
+  CHECK(f.below->calls().empty());
+  f.Read(2);  // evicts 1 (the least recent now)
+  CHECK(f.below->calls() == std::vector<std::string>{"read 2"});
+  CHECK(f.cache->counters().evictions == 2);
+}
+
+TEST_CASE("block_cache: a partial write to a cached block sends no read") {
+  Fixture f;
+  f.below->SetBlock(3, Fill(3));
+  f.Read(3);
+  f.below->ClearCalls();
+  std::vector<uint8_t> part(10, 0xaa);
+  REQUIRE(f.cache->WritePart(3, 100, part).ok());
+  CHECK(f.below->calls().empty());
+  // An uncached block: one read of the whole block, then the write-back.
+  f.below->SetBlock(4, Fill(4));
+  REQUIRE(f.cache->WritePart(4, 0, part).ok());
+  CHECK(f.below->calls() == std::vector<std::string>{"read 4"});
+  REQUIRE(f.cache->Flush().ok());
+  std::vector<uint8_t> want = Fill(3);
+  std::fill(want.begin() + 100, want.begin() + 110, 0xaa);
+  CHECK(f.below->Block(3) == want);
+  std::vector<uint8_t> part_read(20);
+  REQUIRE(f.cache->ReadPart(3, 95, part_read).ok());
+  CHECK(part_read[4] == 3);
+  CHECK(part_read[5] == 0xaa);
+}
+
+TEST_CASE("block_cache: trim zeroes cached blocks and waits for an upload in flight") {
+  Fixture f;
+  f.Write(1, 1);
+  f.Write(2, 2);
+  f.below->SetBlock(3, Fill(3));
+  f.Read(3);
+  f.clock.Advance(250);
+  Gate gate;
+  f.below->write_gate = &gate;
+  std::thread pump([&] { f.cache->Pump(); });  // uploads 1, then 2; stuck on the first
+  gate.WaitArrived(1);
+  Status trimmed;
+  std::thread trimmer([&] { trimmed = f.cache->Trim(0, 4); });
+  SpinUntil([&] { return f.cache->counters().trims_waiting == 1; });
+  gate.Open();
+  pump.join();
+  trimmer.join();
+  REQUIRE(trimmed.ok());
+  std::vector<std::string> calls = f.below->calls();
+  REQUIRE(!calls.empty());
+  CHECK(calls.back() == "trim 0+4");  // after the upload in flight, which it supersedes
+  for (BlockNum n = 1; n <= 3; n++) {
+    CHECK(f.Read(n) == Fill(0));
+    CHECK_FALSE(f.below->HasData(n));
+  }
+  CHECK(f.cache->counters().dirty_blocks == 0);
+  REQUIRE(f.cache->Flush().ok());
+  CHECK(f.below->CountCalls("write") <= 2);  // nothing resurrected after the trim
+  CHECK(f.below->calls().back() == "flush");
+  CHECK_FALSE(f.below->HasData(1));
+  CHECK_FALSE(f.below->HasData(2));
+}
+
+TEST_CASE("block_cache: write-through with sync") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.sync = true;
+  Fixture f(std::move(o));
+  f.Write(6, 6);
+  CHECK(f.below->calls() == std::vector<std::string>{"write 6"});
+  CHECK(f.cache->counters().dirty_blocks == 0);
+  REQUIRE(f.cache->WriteBlock(6, {}).ok());
+  CHECK(f.below->calls().back() == "write 6 zero");
+}
+
+TEST_CASE("block_cache: workers flush in parallel and shutdown drains") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 3;
+  o.cache_size_blocks = 32;
+  Fixture f(std::move(o));
+  for (BlockNum n = 0; n < 10; n++) f.Write(n, static_cast<uint8_t>(n + 1));
+  REQUIRE(f.cache->Flush().ok());
+  for (BlockNum n = 0; n < 10; n++) CHECK(f.below->Block(n) == Fill(static_cast<uint8_t>(n + 1)));
+  for (BlockNum n = 10; n < 15; n++) f.Write(n, 0x55);
+  REQUIRE(f.cache->Shutdown().ok());
+  for (BlockNum n = 10; n < 15; n++) CHECK(f.below->Block(n) == Fill(0x55));
+  CHECK(f.below->calls().back() == "shutdown");
+}
+
+TEST_CASE("block_cache: stats name the counters and go on below") {
+  Fixture f;
+  f.Write(1, 1);
+  f.Read(1);
+  f.Read(2);
+  std::string stats;
+  f.cache->DumpStats(&stats);
+  CHECK(stats.find("block_cache_hits 1\n") != std::string::npos);
+  CHECK(stats.find("block_cache_misses 1\n") != std::string::npos);
+  CHECK(stats.find("block_cache_dirty_blocks 1\n") != std::string::npos);
+  CHECK(stats.find("block_cache_uploads_in_flight 0\n") != std::string::npos);
+  CHECK(stats.find("block_cache_recovered_blocks 0\n") != std::string::npos);
+  CHECK(stats.find("recording_block_store_calls") != std::string::npos);
+}
+
+TEST_CASE("block_cache: bad options are refused") {
+  auto make = [](BlockCacheOptions o) {
+    FakeClock clock;
+    return BlockCache::Create(std::make_unique<RecordingBlockStore>(kBs, kBlocks), std::move(o),
+                              clock)
+        .status()
+        .code();
+  };
+  BlockCacheOptions o = Fixture::Defaults();
+  o.max_dirty_blocks = 8;
+  CHECK(make(std::move(o)) == EINVAL);
+  BlockCacheOptions p = Fixture::Defaults();
+  p.cache_size_blocks = 1;
+  CHECK(make(std::move(p)) == EINVAL);
+}
+
+}  // namespace
+}  // namespace s3disk
