@@ -575,6 +575,18 @@ Status BlockCache::Flush() {
   return below().Flush();
 }
 
+Status BlockCache::SurveyNonZero(const std::function<void(BlockNum)>& found) {
+  std::vector<BlockNum> dirty;
+  {
+    Lock lock(mu_);
+    for (const auto& [n, e] : entries_) {
+      if (Dirtyish(e) && !e.zero) dirty.push_back(n);
+    }
+  }
+  for (BlockNum n : dirty) found(n);
+  return below().SurveyNonZero(found);
+}
+
 // ---- trim ----
 
 Status BlockCache::Trim(BlockNum first, uint64_t count) {

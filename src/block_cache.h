@@ -81,6 +81,8 @@ class BlockCache : public ForwardingBlockStore {
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
   Status Flush() override;
+  // Below's answer, plus the blocks dirty here with data (not yet below).
+  Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
   Status Start() override;
   Status Shutdown() override;
   void DumpStats(std::string* out) override;

@@ -3,6 +3,7 @@
 // the clock; races are staged with gates in the fake below, never with sleeps.
 #include "block_cache.h"
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <condition_variable>
@@ -406,6 +407,18 @@ TEST_CASE("block_cache: stats name the counters and go on below") {
   CHECK(stats.find("block_cache_uploads_in_flight 0\n") != std::string::npos);
   CHECK(stats.find("block_cache_recovered_blocks 0\n") != std::string::npos);
   CHECK(stats.find("recording_block_store_calls") != std::string::npos);
+}
+
+TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
+  Fixture f;
+  f.below->SetBlock(1, Fill(1));
+  f.Write(2, 2);
+  f.Write(3, 0);  // dirty, but zero
+  std::vector<BlockNum> found;
+  REQUIRE(f.cache->SurveyNonZero([&](BlockNum n) { found.push_back(n); }).ok());
+  std::sort(found.begin(), found.end());
+  CHECK(found == std::vector<BlockNum>{1, 2});
+  CHECK(f.below->calls() == std::vector<std::string>{"survey"});
 }
 
 TEST_CASE("block_cache: bad options are refused") {
