@@ -1,0 +1,104 @@
+#!/usr/bin/env node
+// A small S3 load generator for scripts/bench (node's http module only).
+//
+//   node scripts/bench.d/s3load.js PORT BUCKET put|get COUNT CLIENTS SIZE_BYTES [FIRST]
+//
+// Sends COUNT requests for the objects named like s3backer's blocks (FIRST, FIRST+1, ... as
+// 8 lowercase hex digits; FIRST defaults to 1) to s3rver on 127.0.0.1:PORT, path style,
+// with CLIENTS requests in flight at a time over keep-alive connections. put uploads
+// SIZE_BYTES of random bytes per object (what an incompressible block costs the server);
+// get downloads them. Requests are unsigned: s3rver serves requests without an Authorization
+// header. Prints one line:
+//   "put 8192 x 131072 B, 20 clients: 11.52 s, 88.9 MiB/s, 711 req/s"
+// and exits non-zero if any request fails.
+'use strict';
+
+const http = require('http');
+const crypto = require('crypto');
+
+const [portArg, bucket, op, countArg, clientsArg, sizeArg, firstArg] = process.argv.slice(2);
+const port = Number(portArg);
+const count = Number(countArg);
+const clients = Number(clientsArg);
+const size = Number(sizeArg);
+const first = Number(firstArg || 1);
+if (!(port > 0) || !bucket || !['put', 'get'].includes(op) || !(count > 0) ||
+    !(clients > 0) || !(size > 0) || !(first >= 0)) {
+  process.stderr.write(
+      'usage: s3load.js PORT BUCKET put|get COUNT CLIENTS SIZE_BYTES [FIRST]\n');
+  process.exit(2);
+}
+
+const agent = new http.Agent({keepAlive: true, maxSockets: clients});
+const body = crypto.randomBytes(size);
+const key = (n) => n.toString(16).padStart(8, '0');
+let next = 0;
+let bytes = 0;
+let failed = 0;
+
+function request(n) {
+  return new Promise((resolve) => {
+    const headers = op === 'put' ?
+        {'Content-Length': size, 'Content-Type': 'application/x-s3backer-block'} :
+        {};
+    const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          agent,
+          method: op === 'put' ? 'PUT' : 'GET',
+          path: `/${bucket}/${key(first + n)}`,
+          headers,
+        },
+        (res) => {
+          res.on('data', (chunk) => {
+            if (op === 'get') bytes += chunk.length;
+          });
+          res.on('end', () => {
+            if (res.statusCode !== 200) {
+              failed += 1;
+              if (failed <= 3) {
+                process.stderr.write(`s3load: ${op} ${key(first + n)}: HTTP ${res.statusCode}\n`);
+              }
+            } else if (op === 'put') {
+              bytes += size;
+            }
+            resolve();
+          });
+        });
+    req.on('error', (err) => {
+      failed += 1;
+      if (failed <= 3) process.stderr.write(`s3load: ${op} ${key(first + n)}: ${err.message}\n`);
+      resolve();
+    });
+    if (op === 'put') {
+      // A different first 8 bytes per object, so no two objects are identical.
+      const b = Buffer.from(body);
+      b.writeUInt32BE(first + n, 0);
+      req.end(b);
+    } else {
+      req.end();
+    }
+  });
+}
+
+async function client() {
+  while (next < count) {
+    const n = next++;
+    await request(n);
+  }
+}
+
+(async () => {
+  const t0 = process.hrtime.bigint();
+  await Promise.all(Array.from({length: Math.min(clients, count)}, client));
+  const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  agent.destroy();
+  const mib = bytes / 1048576;
+  process.stdout.write(`${op} ${count} x ${size} B, ${clients} clients: ${s.toFixed(2)} s, ` +
+                       `${(mib / s).toFixed(1)} MiB/s, ${Math.round(count / s)} req/s\n`);
+  if (failed > 0) {
+    process.stderr.write(`s3load: ${failed} of ${count} requests failed\n`);
+    process.exit(1);
+  }
+})();
