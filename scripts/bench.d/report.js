@@ -96,14 +96,20 @@ for (const [id, metric, label, unit] of rows) {
 }
 out.push('');
 out.push('ratio = s3disk ÷ reference; ↑ higher is better, ↓ lower is better. ' +
-         `Medians of ${meta.runs} run(s); MiB = 2^20 bytes.`);
+         `Medians of ${meta.runs} run(s)` +
+         (meta.b4_runs && meta.b4_runs !== meta.runs ? ` (B4: ${meta.b4_runs})` : '') +
+         '; MiB = 2^20 bytes. B8 counts requests at the S3 server.');
 
 const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B7', 'B9'].includes(id))
                   .filter(([, m]) => get('mem', m) || get('file', m));
 if (local.length) {
   out.push('');
-  out.push('s3disk without a server (program overhead): `mem:` is FUSE alone (the block cache on), ' +
-           '`file:///` a directory bucket on the local disk.');
+  const cache = meta.s3disk_cache && meta.s3disk_cache !== 'none' ? 'with the block cache' :
+                                                                     'without a block cache';
+  out.push(`s3disk without a server (program overhead, ${cache}): \`mem:\` is FUSE alone ` +
+           '(its B7 includes the bucket, held in RAM), `file:///` a directory bucket on the ' +
+           'local disk. ' +
+           `Medians of ${meta.local_runs || meta.runs} run(s).`);
   out.push('');
   out.push('| id | workload | unit | s3disk mem: | s3disk file:/// | spread (min–max): mem:; file:/// |');
   out.push('|----|----------|------|-----------:|---------------:|------|');
