@@ -126,6 +126,19 @@ const std::vector<Option>& Options() {
          }
          return Status::Ok();
        }},
+      {"--nbd", nullptr,
+       "serve the disk with nbdkit (NBD) instead of FUSE; see the NBD usage above",
+       [](Config* c, const std::string&) { return SetFlag(&c->nbd); }},
+      {"--socket", "PATH", "with --nbd: serve on this Unix socket (default: a private one)",
+       [](Config* c, const std::string& v) {
+         c->nbd_socket = v;
+         return Status::Ok();
+       }},
+      {"--statsFile", "PATH", "with --nbd: write the statistics to this file every second",
+       [](Config* c, const std::string& v) {
+         c->stats_file = v;
+         return Status::Ok();
+       }},
       {"--help", nullptr, "show this help and exit",
        [](Config* c, const std::string&) { return SetFlag(&c->help); }},
       {"-h", nullptr, "same as --help",
@@ -345,6 +358,12 @@ Result<Config> ParseArgs(int argc, char** argv) {
   return ParseArgs(args);
 }
 
+OptionKind FindOptionKind(const std::string& name) {
+  const Option* opt = FindOption(name);
+  if (opt == nullptr) return OptionKind::kUnknown;
+  return opt->value_name == nullptr ? OptionKind::kFlag : OptionKind::kValue;
+}
+
 Result<std::string> CheckMountPoint(const std::string& path) {
   std::string abs = Absolute(path);
   struct stat st;
@@ -384,7 +403,25 @@ Result<std::string> CheckMountPoint(const std::string& path) {
 }
 
 Status Validate(Config* c) {
-  if (c->args.size() == 1 && c->reset_mounted_flag) {
+  if (c->nbd) {
+    if (c->args.empty() || c->args.size() > 2) {
+      return Usage(
+          "expected BUCKET and an NBD device with --nbd, got %zu arguments; usage: s3disk "
+          "--nbd [options] BUCKET /dev/nbdX, or s3disk --nbd --socket=PATH [options] BUCKET",
+          c->args.size());
+    }
+    if (c->args.size() == 1 && c->nbd_socket.empty() && !c->nbd_plugin) {
+      return Usage(
+          "--nbd needs a device to attach (s3disk --nbd BUCKET /dev/nbd0) or --socket=PATH "
+          "to only serve");
+    }
+    if (!c->fuse_options.empty()) {
+      return Usage("-o %s is a FUSE mount option; it does not apply with --nbd",
+                   c->fuse_options[0].c_str());
+    }
+  } else if (!c->nbd_socket.empty() || !c->stats_file.empty()) {
+    return Usage("--socket and --statsFile are for --nbd; a FUSE mount shows its stats file");
+  } else if (c->args.size() == 1 && c->reset_mounted_flag) {
     // Reset-only mode: s3disk --reset-mounted-flag BUCKET.
   } else if (c->args.size() != 2) {
     return Usage(
@@ -440,7 +477,11 @@ Status Validate(Config* c) {
   if (c->IsLocalBucket()) c->list_blocks = true;
 
   if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);
-  if (!c->ResetOnly()) {
+  if (c->nbd) {
+    if (c->args.size() == 2) c->nbd_device = Absolute(c->args[1]);
+    if (!c->nbd_socket.empty()) c->nbd_socket = Absolute(c->nbd_socket);
+    if (!c->stats_file.empty()) c->stats_file = Absolute(c->stats_file);
+  } else if (!c->ResetOnly()) {
     Result<std::string> mnt = CheckMountPoint(c->args[1]);
     S3DISK_RETURN_IF_ERROR(mnt.status());
     c->mountpoint = *mnt;
@@ -454,6 +495,8 @@ std::string UsageText() {
       "  s3disk [options] BUCKET[/PREFIX] MOUNTPOINT\n"
       "  s3disk --test [options] DIRECTORY MOUNTPOINT\n"
       "  s3disk --reset-mounted-flag [options] BUCKET\n"
+      "  s3disk --nbd [options] BUCKET /dev/nbdX      (serve with nbdkit and attach)\n"
+      "  s3disk --nbd --socket=PATH [options] BUCKET  (serve on a Unix socket only)\n"
       "BUCKET is file:///absolute/dir (a local directory), mem: (in memory, lost at exit),\n"
       "or an S3 bucket name (not supported yet). The mount point shows the image file and\n"
       "the statistics file. SIZE takes a k, m, g or t suffix (powers of 1024).\n"

@@ -84,8 +84,18 @@ struct Config {
   bool help = false;     // --help, -h
   bool version = false;  // --version
 
+  // NBD mode (--nbd): serve the disk through nbdkit instead of mounting it with FUSE.
+  // args[1], when given, is the kernel NBD device to attach (absolute after Validate).
+  bool nbd = false;        // --nbd
+  std::string nbd_device;  // args[1] in NBD mode, or empty
+  std::string nbd_socket;  // --socket (absolute after Validate); empty: a private one
+  std::string stats_file;  // --statsFile (absolute after Validate): NBD mode's statistics
+  // Set by the nbdkit plugin, not an option: nbdkit owns the socket, so neither a device nor
+  // --socket is needed.
+  bool nbd_plugin = false;
+
   // True for s3disk --reset-mounted-flag BUCKET (no mount point): clear the flag and exit.
-  bool ResetOnly() const { return reset_mounted_flag && args.size() == 1; }
+  bool ResetOnly() const { return reset_mounted_flag && args.size() == 1 && !nbd; }
   bool IsLocalBucket() const { return bucket_kind != BucketKind::kS3; }
 };
 
@@ -99,6 +109,11 @@ Result<Config> ParseArgs(const std::vector<std::string>& argv);
 // then normalizes it: absolute paths, implied --listBlocks for local buckets, --fileMode
 // default, uid/gid from -o. Changes nothing outside *config.
 Status Validate(Config* config);
+
+// For front ends that take options as NAME=VALUE pairs (the nbdkit plugin): whether the
+// option NAME (with its dashes, e.g. "--size") exists and whether it takes a value.
+enum class OptionKind { kUnknown, kFlag, kValue };
+OptionKind FindOptionKind(const std::string& name);
 
 // Checks that path can be mounted on: it exists, is a directory, and is not already a mount
 // point (or a dead FUSE mount). Returns its absolute, symlink-free path.

@@ -20,6 +20,7 @@
 #include "config.h"
 #include "fuse_frontend.h"
 #include "log.h"
+#include "nbd_launcher.h"
 #include "stack.h"
 
 namespace s3disk {
@@ -105,6 +106,8 @@ int Main(int argc, char** argv) {
   LogToStderr(config.foreground || config.ResetOnly() ? level : LogLevel::kWarn);
 
   if (config.ResetOnly()) return ResetOnly(config);
+  // s3disk --nbd: nbdkit serves the stack (nbd_launcher.h); no FUSE.
+  if (config.nbd) return RunNbd(config, std::vector<std::string>(argv, argv + argc));
 
   FuseFrontendOptions fuse_options;
   fuse_options.filename = config.filename;

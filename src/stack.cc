@@ -118,7 +118,10 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   stack.store = std::move(store);
   // Top to bottom (ARCHITECTURE.md). The block cache, the lower zero map and the consistency
   // guard go between ZeroMap and ObjectBlockStore as they land.
-  stack.top = std::make_unique<ZeroMap>(std::move(*bottom), config.list_blocks);
+  auto zero_map = std::make_unique<ZeroMap>(std::move(*bottom), config.list_blocks);
+  const ZeroMap* top_map = zero_map.get();
+  stack.known_zero = [top_map](BlockNum n) { return top_map->KnownZero(n); };
+  stack.top = std::move(zero_map);
   stack.bytes = std::make_unique<ByteRange>(*stack.top);
   return stack;
 }

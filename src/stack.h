@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 
 #include "block_store.h"
@@ -26,6 +27,9 @@ struct Stack {
   std::shared_ptr<ObjectStore> store;
   std::unique_ptr<BlockStore> top;
   std::unique_ptr<ByteRange> bytes;
+  // True if block n is known to read as zeros (it has no object): the top zero map's view,
+  // for NBD extents. Thread-safe; refers to *top.
+  std::function<bool(BlockNum)> known_zero;
 };
 
 // The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:.

@@ -33,6 +33,10 @@ class ZeroMap : public ForwardingBlockStore {
   Status Start() override;
   void DumpStats(std::string* out) override;
 
+  // True if block n is known to read as zeros (no object below): thread-safe, lock-free.
+  // For NBD extents (holes); unknown and nonzero blocks are false.
+  bool KnownZero(BlockNum n) const { return n < num_blocks_ && Get(n) == State::kZero; }
+
   // For tests and stats.
   uint64_t known_zero_blocks() const { return known_zero_; }
   uint64_t unknown_blocks() const { return unknown_; }
