@@ -1,0 +1,62 @@
+#!/bin/bash
+# s3disk --nbd serves the disk: nbdinfo shows its size, the block sizes (minimum 512, preferred
+# = the block size) and, for a fresh disk, one hole covering it all; the mount token is held
+# while serving and cleared at stop; the stats file is written. The start-up errors: no device
+# and no --socket, a kernel device without the nbd module, an unknown plugin parameter.
+if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
+. "$(dirname "$0")/functions.sh"
+. "$(dirname "$0")/t_nbd_lib.sh"
+require_nbd
+
+B=$WORK/bucket
+mkdir -p "$B"
+SOCK=$WORK/nbd.sock
+
+# Refused before anything is written.
+expect_fail "$S3DISK" --nbd --size=1g "file://$B" '--socket=PATH'
+if [ ! -e /dev/nbd0 ] && [ ! -e /sys/module/nbd ]; then
+  expect_fail "$S3DISK" --nbd -f --size=1g "file://$B" /dev/nbd0 'modprobe nbd'
+  expect_err_has '--socket'
+fi
+[ -z "$(ls -A "$B")" ] || fail "a refused start wrote to the bucket"
+# The plugin rejects what ParseArgs rejects, with nbdkit alone too.
+expect_fail nbdkit -U - --run true "$NBD_PLUGIN" "bucket=file://$B" size=1g nosuch=1 \
+  "unknown parameter 'nosuch'"
+expect_fail nbdkit -U - --run true "$NBD_PLUGIN" "bucket=file://$B" size=1000 \
+  'not a multiple of blockSize'
+
+start_nbd "$SOCK" --size=1g --blockSize=64k --statsFile="$WORK/stats" "file://$B"
+URI=$(nbd_uri "$SOCK")
+[ -f "$B/s3backer-mounted" ] || fail "no mount token while serving"
+nbdinfo "$URI" >"$WORK/info"
+grep -Eq 'export-size: 1073741824\b' "$WORK/info" || fail "size: $(cat "$WORK/info")"
+grep -Eq 'block_size_minimum: 512$' "$WORK/info" || fail "minimum block size"
+grep -Eq 'block_size_preferred: 65536$' "$WORK/info" || fail "preferred block size"
+grep -Eq 'can_multi_conn: true' "$WORK/info" || fail "multi-conn"
+grep -Eq 'can_fua: true' "$WORK/info" || fail "FUA"
+grep -Eq 'can_trim: true' "$WORK/info" || fail "trim"
+grep -Eq 'can_fast_zero: true' "$WORK/info" || fail "fast zero"
+nbdinfo --map "$URI" >"$WORK/map"
+log "map: $(cat "$WORK/map")"
+[ "$(wc -l <"$WORK/map")" -eq 1 ] || fail "a fresh disk should map as one extent"
+read -r off len type _ <"$WORK/map"
+[ "$off" = 0 ] && [ "$len" = 1073741824 ] && [ "$type" = 3 ] ||
+  fail "a fresh disk should be one hole: $(cat "$WORK/map")"
+# The stats file is rewritten every second while serving.
+deadline=$((SECONDS + 10))
+until [ -f "$WORK/stats" ] && [ "$(stat_value "$WORK/stats" nbd_connections)" -ge 2 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "the stats file did not count the connections"
+  sleep 0.2
+done
+stat_value "$WORK/stats" dir_store_gets >/dev/null || fail "no store counters in the stats file"
+[ "$(stat_value "$WORK/stats" nbd_reads)" -ge 1 ] || fail "nbdinfo's probe read not counted"
+stop_nbd
+[ ! -f "$B/s3backer-mounted" ] || fail "the mount token was left after a clean stop"
+[ "$(count_objects "$B")" -eq 0 ] || fail "reading a fresh disk created objects"
+
+# A read-only serve neither writes the token nor accepts writes.
+start_nbd "$SOCK" --size=1g --blockSize=64k --readOnly "file://$B"
+nbdinfo "$URI" | grep -Eq 'is_read_only: true' || fail "--readOnly is not read-only over NBD"
+[ ! -f "$B/s3backer-mounted" ] || fail "--readOnly wrote the mount token"
+stop_nbd
+log "ok"
