@@ -22,6 +22,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -62,21 +63,22 @@ std::string SelfExeDir() {
 }
 
 // fork + exec argv with signals unblocked; own_group puts the child in a new process group;
-// quiet gives it /dev/null as stdin, stdout and stderr. Returns the pid, or -1 with errno.
-pid_t Spawn(const std::vector<std::string>& argv, bool own_group, bool quiet = false) {
+// stderr_fd >= 0 becomes its stderr, with /dev/null as stdin and stdout. Returns the pid, or
+// -1 with errno.
+pid_t Spawn(const std::vector<std::string>& argv, bool own_group, int stderr_fd = -1) {
   std::vector<char*> cargv;
   for (const std::string& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
   cargv.push_back(nullptr);
   pid_t pid = fork();
   if (pid != 0) return pid;
   if (own_group) setpgid(0, 0);
-  if (quiet) {
+  if (stderr_fd >= 0) {
     int null = open("/dev/null", O_RDWR);
     if (null >= 0) {
       dup2(null, 0);
       dup2(null, 1);
-      dup2(null, 2);
     }
+    dup2(stderr_fd, 2);
   }
   sigset_t none;
   sigemptyset(&none);
@@ -205,8 +207,61 @@ Status Stop(Children* c) {
   return result;
 }
 
-// Returns the signal taken, 0 after timeout_ms without one.
-int WaitSignal(const sigset_t& set, int timeout_ms) {
+// A daemon's nbdkit writes to a pipe; its lines go to our stderr until the disk is served
+// (the user is still waiting for the start-up verdict), then to our log (syslog).
+struct Relay {
+  int fd = -1;  // read end, non-blocking; -1: none (foreground: nbdkit has our stderr)
+  bool ready = false;
+  std::string partial;
+
+  void Emit(const std::string& line) {
+    const bool chatter =
+        line.find(": INFO: ") != std::string::npos || line.find(": DEBUG: ") != std::string::npos;
+    if (!ready && !chatter) {  // a daemon's terminal hears only of problems
+      fprintf(stderr, "%s\n", line.c_str());
+      return;
+    }
+    LogLevel level = LogLevel::kInfo;
+    if (line.find("ERROR") != std::string::npos || line.find("error:") != std::string::npos) {
+      level = LogLevel::kError;
+    } else if (line.find("WARNING") != std::string::npos) {
+      level = LogLevel::kWarn;
+    }
+    LogMessage(level, "%s", line.c_str());
+  }
+  void Drain() {
+    if (fd < 0) return;
+    char buf[4096];
+    for (;;) {
+      ssize_t n = read(fd, buf, sizeof buf);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) {
+        if (n == 0 || errno != EAGAIN) {
+          close(fd);
+          fd = -1;
+          if (!partial.empty()) Emit(partial);
+          partial.clear();
+        }
+        return;
+      }
+      partial.append(buf, static_cast<size_t>(n));
+      for (size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
+        Emit(partial.substr(0, nl));
+        partial.erase(0, nl + 1);
+      }
+    }
+  }
+};
+
+// Waits up to timeout_ms for a signal in set (relaying nbdkit's output meanwhile). Returns
+// the signal taken, 0 if none came.
+int WaitSignal(const sigset_t& set, int timeout_ms, Relay* relay) {
+  if (relay->fd >= 0) {
+    struct pollfd pfd = {relay->fd, POLLIN, 0};
+    poll(&pfd, 1, timeout_ms);
+    relay->Drain();
+    timeout_ms = 0;
+  }
   struct timespec ts = {timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
   int sig = sigtimedwait(&set, nullptr, &ts);
   return sig < 0 ? 0 : sig;
@@ -214,7 +269,7 @@ int WaitSignal(const sigset_t& set, int timeout_ms) {
 
 // starting: until nbdkit's socket is there (its stale one was removed before). Fails if nbdkit
 // dies, a stop signal comes, or kSocketWaitSeconds pass.
-Status WaitForSocket(Children* c, const std::string& socket, const sigset_t& set) {
+Status WaitForSocket(Children* c, const std::string& socket, const sigset_t& set, Relay* relay) {
   const time_t deadline = time(nullptr) + kSocketWaitSeconds;
   bool seen = false;
   for (;;) {
@@ -222,10 +277,9 @@ Status WaitForSocket(Children* c, const std::string& socket, const sigset_t& set
     pid_t done = waitpid(c->nbdkit, &wstatus, WNOHANG);
     if (done == c->nbdkit) {
       c->nbdkit = -1;
-      return Status::Errorf(EIO, "nbd: nbdkit %s before serving%s", DescribeExit(wstatus).c_str(),
-                            LogEnabled(LogLevel::kDebug) || isatty(2) ? ""
-                                                                      : "; see its messages above "
-                                                                        "or in the system log");
+      relay->Drain();
+      return Status::Errorf(EIO, "nbd: nbdkit %s before serving (its messages are above)",
+                            DescribeExit(wstatus).c_str());
     }
     // Not a test connection: nbdkit logs an error for a client that leaves mid-handshake.
     // nbdkit binds, then listens at once; one more poll interval covers that gap.
@@ -237,7 +291,7 @@ Status WaitForSocket(Children* c, const std::string& socket, const sigset_t& set
       return Status::Errorf(ETIMEDOUT, "nbd: nbdkit did not open %s within %d s", socket.c_str(),
                             kSocketWaitSeconds);
     }
-    int sig = WaitSignal(set, 50);
+    int sig = WaitSignal(set, 50, relay);
     if (sig != 0 && sig != SIGCHLD) {
       return Status::Errorf(EINTR, "nbd: stopped by %s while starting", strsignal(sig));
     }
@@ -326,18 +380,11 @@ Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>&
 }
 
 std::vector<std::string> NbdkitArgv(const std::string& nbdkit, const std::string& plugin,
-                                    const std::string& socket, bool foreground,
+                                    const std::string& socket,
                                     const std::vector<std::string>& params) {
-  std::vector<std::string> argv = {nbdkit,
-                                   "--foreground",
-                                   "--exit-with-parent",
-                                   "--unix",
-                                   socket,
-                                   "--log",
-                                   foreground ? "stderr" : "syslog",
-                                   plugin};
+  std::vector<std::string> argv = {
+      nbdkit, "--foreground", "--exit-with-parent", "--unix", socket, "--log", "stderr", plugin};
   argv.insert(argv.end(), params.begin(), params.end());
-  if (!foreground) argv.push_back("log=syslog");
   return argv;
 }
 
@@ -440,15 +487,26 @@ int RunNbd(const Config& config, const std::vector<std::string>& argv) {
     if (!private_dir.empty()) rmdir(private_dir.c_str());
   };
 
-  std::vector<std::string> nbdkit_argv =
-      NbdkitArgv(*nbdkit, *plugin, socket, config.foreground, *params);
+  std::vector<std::string> nbdkit_argv = NbdkitArgv(*nbdkit, *plugin, socket, *params);
   LOG_DEBUG("nbd: starting nbdkit on %s", socket.c_str());
-  children.nbdkit = Spawn(nbdkit_argv, true, !config.foreground);
+  Relay relay;
+  int relay_write = -1;
+  if (!config.foreground) {
+    int fds[2];
+    if (pipe2(fds, O_CLOEXEC) != 0) {
+      return daemon.Failed(Status::Errorf(errno, "nbd: pipe: %s", strerror(errno)));
+    }
+    relay.fd = fds[0];
+    relay_write = fds[1];
+    fcntl(relay.fd, F_SETFL, O_NONBLOCK);
+  }
+  children.nbdkit = Spawn(nbdkit_argv, true, relay_write);
+  if (relay_write >= 0) close(relay_write);
   if (children.nbdkit < 0) {
     remove_socket();
     return daemon.Failed(Status::Errorf(errno, "nbd: cannot start nbdkit: %s", strerror(errno)));
   }
-  Status st = WaitForSocket(&children, socket, set);
+  Status st = WaitForSocket(&children, socket, set, &relay);
   if (st.ok() && !children.device.empty()) {
     st = RunCommand(
         NbdClientAttachArgv(children.nbd_client, socket, children.device, kKernelBlockSize));
@@ -462,12 +520,14 @@ int RunNbd(const Config& config, const std::vector<std::string>& argv) {
   }
   LOG_INFO("nbd: serving %s on %s%s%s", config.bucket_arg.c_str(), socket.c_str(),
            children.attached ? ", attached to " : "", children.device.c_str());
+  relay.Drain();
+  relay.ready = true;
   daemon.Ready();
 
   // serving: until a stop signal or nbdkit's death.
   int exit_code = kExitOk;
   for (;;) {
-    int sig = WaitSignal(set, 1000);
+    int sig = WaitSignal(set, relay.fd >= 0 ? 200 : 1000, &relay);
     int wstatus = 0;
     if (waitpid(children.nbdkit, &wstatus, WNOHANG) == children.nbdkit) {
       children.nbdkit = -1;

@@ -51,10 +51,10 @@ Result<std::string> FindInPath(const std::string& name, const std::string& path_
 Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>& argv,
                                                  const Config& config);
 
-// nbdkit's command line: foreground, exits with its parent, its own Unix socket, and log
-// to stderr when foreground (else syslog, as s3disk's own log).
+// nbdkit's command line: foreground, exits with its parent, its own Unix socket, logging to
+// stderr (a daemon s3disk relays that to its own log).
 std::vector<std::string> NbdkitArgv(const std::string& nbdkit, const std::string& plugin,
-                                    const std::string& socket, bool foreground,
+                                    const std::string& socket,
                                     const std::vector<std::string>& params);
 
 // nbd-client's command lines: attach device to the Unix socket; detach it.

@@ -35,6 +35,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <string>
@@ -86,6 +87,7 @@ Counters g_counters;
 
 Mutex g_mu;
 bool g_stopped GUARDED_BY(g_mu) = false;
+bool g_served GUARDED_BY(g_mu) = false;  // after_fork started the stack
 bool g_stats_stop GUARDED_BY(g_mu) = false;
 std::condition_variable g_stats_cv;
 std::thread g_stats_thread;
@@ -175,6 +177,18 @@ void Stop() {
   LOG_INFO("nbd: stopped serving %s", g_config.bucket_arg.c_str());
 }
 
+// No exception leaves a callback: one that escapes the stack becomes EIO for the client.
+template <typename F>
+int Guarded(const char* op, F f) {
+  try {
+    return f();
+  } catch (const std::exception& e) {
+    return Fail(Status::Errorf(EIO, "nbd: %s: %s", op, e.what()));
+  } catch (...) {
+    return Fail(Status::Errorf(EIO, "nbd: %s: unknown exception", op));
+  }
+}
+
 // --- nbdkit callbacks ------------------------------------------------------------------------
 
 void Load() { LogToStderr(LogLevel::kInfo); }
@@ -240,16 +254,35 @@ int ConfigComplete() {
   return 0;
 }
 
+// nbdkit exits without cleanup or unload when it cannot serve after get_ready (a socket it
+// cannot bind): the token written by get_ready must not outlive such a start. Nothing was
+// served, so there is nothing to flush. (Registered from the plugin, the handler runs at
+// exit or at dlclose, whichever comes first; after Stop it does nothing.)
+void ReleaseTokenIfNeverServed() {
+  {
+    MutexLock lock(g_mu);
+    if (g_stopped || g_served || !g_opened) return;
+    g_stopped = true;
+  }
+  Status released = ReleaseMountToken(*g_opened->stack.store, g_config);
+  if (!released.ok()) LOG_ERROR("nbd: %s", released.ToString().c_str());
+}
+
 int GetReady() {
   Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(g_config);
   if (!store.ok()) return Fail(store.status());
   Result<OpenedStack> opened = OpenStack(g_config, *store, Clock::Real());
   if (!opened.ok()) return Fail(opened.status());
   g_opened = std::make_unique<OpenedStack>(std::move(*opened));
+  std::atexit(ReleaseTokenIfNeverServed);
   return 0;
 }
 
 int AfterFork() {
+  {
+    MutexLock lock(g_mu);
+    g_served = true;
+  }
   Status st = g_opened->stack.top->Start();
   if (!st.ok()) return Fail(st.WithContext("nbd: starting the stack"));
   const Geometry& g = g_opened->geometry;
@@ -261,11 +294,19 @@ int AfterFork() {
   return 0;
 }
 
-void Cleanup() { Stop(); }
+void Cleanup() {
+  Guarded("cleanup", [] {
+    Stop();
+    return 0;
+  });
+}
 
 void Unload() {
-  Stop();
-  g_opened.reset();
+  Guarded("unload", [] {
+    Stop();
+    g_opened.reset();
+    return 0;
+  });
 }
 
 void* Open(int /*readonly*/) {
@@ -376,14 +417,14 @@ struct nbdkit_plugin MakePlugin() {
   p.load = Load;
   p.unload = Unload;
   p.config = ConfigKey;
-  p.config_complete = ConfigComplete;
+  p.config_complete = [] { return Guarded("config", ConfigComplete); };
   p.config_help =
       "bucket=BUCKET      file:///DIR, mem: or an S3 bucket (required)\n"
       "size=SIZE ...      every s3disk option as NAME=VALUE, flags as NAME=true\n"
       "log=syslog|stderr  where s3disk's own messages go (default stderr)";
   p.magic_config_key = "bucket";
-  p.get_ready = GetReady;
-  p.after_fork = AfterFork;
+  p.get_ready = [] { return Guarded("get_ready", GetReady); };
+  p.after_fork = [] { return Guarded("after_fork", AfterFork); };
   p.cleanup = Cleanup;
   p.open = Open;
   p.get_size = GetSize;
@@ -397,12 +438,25 @@ struct nbdkit_plugin MakePlugin() {
   p.can_fua = CanFua;
   p.can_multi_conn = CanYes;
   p.can_extents = CanExtents;
-  p.pread = Pread;
-  p.pwrite = Pwrite;
-  p.flush = Flush;
-  p.trim = Trim;
-  p.zero = Zero;
-  p.extents = Extents;
+  p.pread = [](void* h, void* buf, uint32_t count, uint64_t offset, uint32_t flags) {
+    return Guarded("read", [&] { return Pread(h, buf, count, offset, flags); });
+  };
+  p.pwrite = [](void* h, const void* buf, uint32_t count, uint64_t offset, uint32_t flags) {
+    return Guarded("write", [&] { return Pwrite(h, buf, count, offset, flags); });
+  };
+  p.flush = [](void* h, uint32_t flags) {
+    return Guarded("flush", [&] { return Flush(h, flags); });
+  };
+  p.trim = [](void* h, uint32_t count, uint64_t offset, uint32_t flags) {
+    return Guarded("trim", [&] { return Trim(h, count, offset, flags); });
+  };
+  p.zero = [](void* h, uint32_t count, uint64_t offset, uint32_t flags) {
+    return Guarded("zero", [&] { return Zero(h, count, offset, flags); });
+  };
+  p.extents = [](void* h, uint32_t count, uint64_t offset, uint32_t flags,
+                 struct nbdkit_extents* e) {
+    return Guarded("extents", [&] { return Extents(h, count, offset, flags, e); });
+  };
   p.errno_is_preserved = 0;
   return p;
 }

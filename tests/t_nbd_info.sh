@@ -59,4 +59,27 @@ start_nbd "$SOCK" --size=1g --blockSize=64k --readOnly "file://$B"
 nbdinfo "$URI" | grep -Eq 'is_read_only: true' || fail "--readOnly is not read-only over NBD"
 [ ! -f "$B/s3backer-mounted" ] || fail "--readOnly wrote the mount token"
 stop_nbd
+# Without -f: s3disk returns once the disk is served, and a refused start prints why.
+log "start: s3disk --nbd (daemon)"
+"$S3DISK" --nbd --socket="$SOCK" --size=1g "file://$B" 2>"$WORK/daemon.err" ||
+  fail "the daemon did not start: $(cat "$WORK/daemon.err")"
+[ ! -s "$WORK/daemon.err" ] || fail "a good daemon start printed: $(cat "$WORK/daemon.err")"
+nbdinfo --size "$URI" | grep -qx 1073741824 || fail "the daemon does not serve"
+expect_fail "$S3DISK" --nbd --socket="$WORK/other.sock" --size=1g "file://$B" 'already mounted'
+expect_err_has 'reset-mounted-flag'
+NBD_PID=$(grep -lsF -- "--socket=$SOCK" /proc/[0-9]*/cmdline | cut -d/ -f3 | while read -r p; do
+  case $(tr '\0' ' ' 2>/dev/null <"/proc/$p/cmdline") in "$S3DISK "*) echo "$p" ;; esac
+done)
+[ -n "$NBD_PID" ] || fail "cannot find the daemon"
+log "stop: the daemon (pid $NBD_PID)"
+kill -TERM "$NBD_PID"
+deadline=$((SECONDS + 60))
+while proc_alive "$NBD_PID"; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "the daemon did not stop within 60 s"
+  sleep 0.1
+done
+NBD_PID=
+[ -z "$(nbdkit_pids "$SOCK")" ] || fail "nbdkit outlived the daemon"
+[ ! -e "$SOCK" ] || fail "the daemon left its socket"
+[ ! -f "$B/s3backer-mounted" ] || fail "the daemon left the mount token"
 log "ok"
