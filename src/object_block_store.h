@@ -30,6 +30,9 @@ struct ObjectBlockOptions {
   uint32_t block_size = 0;
   uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
   bool read_only = false;
+  // Check a read object's ETag, when it looks like an MD5, against the body. False when the
+  // bucket's ETags are not body MD5s (S3 with --sse=aws:kms: a matching ETag is chance).
+  bool verify_etag = true;
   // Encodes written blocks and decodes read ones; null means Codec::Plain() (plain writes,
   // reads still decompress).
   std::shared_ptr<const Codec> codec;
