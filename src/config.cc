@@ -156,6 +156,15 @@ const Option* FindOption(const std::string& name) {
   return nullptr;
 }
 
+// The S3 options live in credentials.h (S3CliOptions, SetS3CliOption); the parser takes them
+// after its own.
+const S3CliOption* FindS3Option(const std::string& name) {
+  for (const S3CliOption& opt : S3CliOptions()) {
+    if (name == opt.name) return &opt;
+  }
+  return nullptr;
+}
+
 // Splits args[0] into the bucket fields.
 Status ParseBucket(Config* c) {
   const std::string& b = c->bucket_arg;
@@ -262,6 +271,31 @@ bool IsListedMountPoint(const std::string& path) {
   return false;
 }
 
+// The S3 settings of an S3 bucket: its name, the credentials (none is allowed only with
+// --readOnly: a public bucket, unsigned requests), and whether ETags are body MD5s.
+Status FinishS3(Config* c) {
+  S3CliSettings& s3 = c->s3;
+  s3.options.bucket = c->bucket_name;
+  Result<Credentials> creds = ResolveCredentials(s3.credentials);
+  if (!creds.ok()) return creds.status().WithContext("bucket " + c->bucket_name);
+  if (creds->empty() && !c->read_only) {
+    return Usage(
+        "no S3 credentials for bucket %s: give --accessFile=FILE (accessID:accessKey lines, "
+        "chmod 600) or --accessId=ID --accessKey=KEY, set AWS_ACCESS_KEY_ID and "
+        "AWS_SECRET_ACCESS_KEY, or add ~/.aws/credentials; a public bucket mounts with "
+        "--readOnly",
+        c->bucket_name.c_str());
+  }
+  Status st = FinishS3CliSettings(&s3, c->read_only);
+  if (!st.ok()) return st.WithContext("bucket " + c->bucket_name);
+  // SSE-KMS objects have ETags that are not the MD5 of their bodies: checking them would fail
+  // every read. (PUTs still send Content-MD5, which S3 checks.)
+  if (s3.options.sse == "aws:kms" || !s3.options.sse_key_id.empty()) {
+    s3.options.verify_etag = false;
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<uint64_t> ParseSize(const std::string& name, const std::string& text) {
@@ -334,20 +368,26 @@ Result<Config> ParseArgs(const std::vector<std::string>& argv) {
       has_value = true;
     }
     const Option* opt = FindOption(name);
-    if (opt == nullptr) {
+    const S3CliOption* s3_opt = opt == nullptr ? FindS3Option(name) : nullptr;
+    if (opt == nullptr && s3_opt == nullptr) {
       return Usage("unknown option '%s'; run 's3disk --help' for the list", arg.c_str());
     }
-    if (opt->value_name == nullptr && has_value) {
+    const char* value_name = opt != nullptr ? opt->value_name : s3_opt->value_name;
+    if (value_name == nullptr && has_value) {
       return Usage("option '%s' takes no value; write just %s", arg.c_str(), name.c_str());
     }
-    if (opt->value_name != nullptr && !has_value) {
+    if (value_name != nullptr && !has_value) {
       if (i + 1 >= argv.size()) {
         return Usage("option %s needs a value, as in %s%s%s", name.c_str(), name.c_str(),
-                     name[1] == '-' ? "=" : " ", opt->value_name);
+                     name[1] == '-' ? "=" : " ", value_name);
       }
       value = argv[++i];
     }
-    S3DISK_RETURN_IF_ERROR(opt->apply(&c, value));
+    if (opt != nullptr) {
+      S3DISK_RETURN_IF_ERROR(opt->apply(&c, value));
+    } else {
+      S3DISK_RETURN_IF_ERROR(SetS3CliOption(name, value, &c.s3));
+    }
   }
   return c;
 }
@@ -360,8 +400,10 @@ Result<Config> ParseArgs(int argc, char** argv) {
 
 OptionKind FindOptionKind(const std::string& name) {
   const Option* opt = FindOption(name);
-  if (opt == nullptr) return OptionKind::kUnknown;
-  return opt->value_name == nullptr ? OptionKind::kFlag : OptionKind::kValue;
+  const S3CliOption* s3_opt = opt == nullptr ? FindS3Option(name) : nullptr;
+  if (opt == nullptr && s3_opt == nullptr) return OptionKind::kUnknown;
+  const char* value_name = opt != nullptr ? opt->value_name : s3_opt->value_name;
+  return value_name == nullptr ? OptionKind::kFlag : OptionKind::kValue;
 }
 
 Result<std::string> CheckMountPoint(const std::string& path) {
@@ -486,6 +528,7 @@ Status Validate(Config* c) {
     S3DISK_RETURN_IF_ERROR(mnt.status());
     c->mountpoint = *mnt;
   }
+  if (c->bucket_kind == BucketKind::kS3) S3DISK_RETURN_IF_ERROR(FinishS3(c));
   return Status::Ok();
 }
 
@@ -498,21 +541,25 @@ std::string UsageText() {
       "  s3disk --nbd [options] BUCKET /dev/nbdX      (serve with nbdkit and attach)\n"
       "  s3disk --nbd --socket=PATH [options] BUCKET  (serve on a Unix socket only)\n"
       "BUCKET is file:///absolute/dir (a local directory), mem: (in memory, lost at exit),\n"
-      "or an S3 bucket name (not supported yet). The mount point shows the image file and\n"
-      "the statistics file. SIZE takes a k, m, g or t suffix (powers of 1024).\n"
+      "or an S3 bucket name (BUCKET/PREFIX puts the objects under PREFIX/). The mount point\n"
+      "shows the image file and the statistics file. SIZE takes a k, m, g or t suffix\n"
+      "(powers of 1024).\n"
       "Options:\n";
-  for (const Option& opt : Options()) {
-    std::string left = std::string("  ") + opt.name;
-    if (opt.value_name != nullptr) {
-      left += opt.name[1] == '-' ? "=" : " ";
-      left += opt.value_name;
+  auto add = [&out](const char* name, const char* value_name, const char* help) {
+    std::string left = std::string("  ") + name;
+    if (value_name != nullptr) {
+      left += name[1] == '-' ? "=" : " ";
+      left += value_name;
     }
     if (left.size() < 26)
       left.resize(26, ' ');
     else
       left += "  ";
-    out += left + opt.help + "\n";
-  }
+    out += left + help + "\n";
+  };
+  for (const Option& opt : Options()) add(opt.name, opt.value_name, opt.help);
+  out += "S3 options (for an S3 bucket):\n";
+  for (const S3CliOption& opt : S3CliOptions()) add(opt.name, opt.value_name, opt.help);
   return out;
 }
 

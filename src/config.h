@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "credentials.h"
 #include "status.h"
 
 namespace s3disk {
@@ -52,6 +53,12 @@ struct Config {
   // Key prefix: --prefix, or for S3 the part of BUCKET/PREFIX after the first '/'.
   std::string prefix;
   bool hash_prefix = false;  // --blockHashPrefix
+
+  // kS3: the S3 options (credentials.h's S3CliOptions(): --baseURL, --region, --accessFile,
+  // ...). Validate sets options.bucket, resolves the credentials (refused without them unless
+  // --readOnly) and turns verify_etag off with --sse=aws:kms or --sse-key-id (the ETags of
+  // such objects are not the MD5 of their bodies).
+  S3CliSettings s3;
 
   // The mount point, from args[1] (absolute after Validate). Empty in reset-only mode.
   std::string mountpoint;

@@ -10,6 +10,7 @@
 #include "log.h"
 #include "mem_store.h"
 #include "object_block_store.h"
+#include "s3_store.h"
 #include "zero_map.h"
 
 namespace s3disk {
@@ -41,9 +42,17 @@ Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config) {
     }
     case BucketKind::kMemory:
       return std::shared_ptr<ObjectStore>(std::make_shared<MemStore>());
-    case BucketKind::kS3:
-      // S3Store goes here: build it from config (endpoint, credentials, region) once it lands.
-      return Status(EINVAL, "S3 buckets are not supported yet; use file:///path or --test DIR");
+    case BucketKind::kS3: {
+      // Validate filled config.s3 (bucket, credentials, verify_etag).
+      S3Options options = config.s3.options;
+      options.bucket = config.bucket_name;
+      Result<std::unique_ptr<S3Store>> s3 = S3Store::Create(std::move(options));
+      if (!s3.ok()) return s3.status();
+      // One small listing now, so a wrong bucket, region, endpoint or key fails the mount
+      // with S3's reason instead of the first read of the image.
+      S3DISK_RETURN_IF_ERROR((*s3)->Probe());
+      return std::shared_ptr<ObjectStore>(std::move(*s3));
+    }
   }
   return Status(EINVAL, "unknown bucket kind");
 }
@@ -111,6 +120,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   options.block_size = g.block_size;
   options.size_bytes = g.size_bytes;
   options.read_only = config.read_only;
+  // S3 ETags are body MD5s unless the objects are SSE-KMS encrypted (Validate decides).
+  options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   Result<std::unique_ptr<ObjectBlockStore>> bottom = ObjectBlockStore::Create(store, options);
   if (!bottom.ok()) return bottom.status().WithContext("stack");
 

@@ -32,8 +32,10 @@ struct Stack {
   std::function<bool(BlockNum)> known_zero;
 };
 
-// The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:.
-// S3 buckets fail (EINVAL) until S3Store lands. No write happens here.
+// The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:,
+// S3Store for an S3 bucket (from config.s3, after Validate). An S3 bucket is probed with one
+// small listing: a missing bucket, a wrong region or endpoint, refused credentials or a wrong
+// clock fail here with S3's reason and the fix. No write happens here.
 Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config);
 
 // The geometry to mount with, from the command line and the bucket's (stored; 0 = unknown):

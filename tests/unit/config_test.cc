@@ -11,6 +11,7 @@
 
 #include <catch2/catch.hpp>
 #include <cstdio>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -290,16 +291,18 @@ TEST_CASE("config: bucket forms") {
   CHECK(c.bucket_dir == "/abs/dir");
 
   // A plain name is S3: BUCKET/PREFIX splits at the first '/', and the prefix gets a '/'.
-  REQUIRE(ParseAndValidate({"mybucket", mnt}, &c).ok());
+  const std::string id = "--accessId=AKIDEXAMPLE", key = "--accessKey=config-test-secret";
+  REQUIRE(ParseAndValidate({id, key, "mybucket", mnt}, &c).ok());
   CHECK(c.bucket_kind == BucketKind::kS3);
   CHECK(c.bucket_name == "mybucket");
+  CHECK(c.s3.options.bucket == "mybucket");
   CHECK(c.prefix.empty());
   CHECK_FALSE(c.list_blocks);  // opt-in for S3
-  REQUIRE(ParseAndValidate({"--listBlocks", "mybucket/vol/a", mnt}, &c).ok());
+  REQUIRE(ParseAndValidate({id, key, "--listBlocks", "mybucket/vol/a", mnt}, &c).ok());
   CHECK(c.bucket_name == "mybucket");
   CHECK(c.prefix == "vol/a/");
   CHECK(c.list_blocks);
-  REQUIRE(ParseAndValidate({"--prefix=p-", "mybucket", mnt}, &c).ok());
+  REQUIRE(ParseAndValidate({id, key, "--prefix=p-", "mybucket", mnt}, &c).ok());
   CHECK(c.prefix == "p-");
 
   CheckUsageError(ParseAndValidate({"file://relative/dir", mnt}),
@@ -409,6 +412,108 @@ TEST_CASE("config: the mount point must be an existing directory that is not mou
   CheckUsageError(ParseAndValidate({"mem:", "/proc"}), {"already a mount point"});
 }
 
+// Parses and validates with the credentials' environment replaced by env (so the machine's
+// AWS_* variables and ~/.s3backer_passwd do not matter).
+Status ParseAndValidateS3(std::vector<std::string> args, std::map<std::string, std::string> env,
+                          Config* out) {
+  Result<Config> c = Parse(std::move(args));
+  if (!c.ok()) return c.status();
+  *out = *c;
+  out->s3.credentials.env = std::move(env);
+  return Validate(out);
+}
+
+TEST_CASE("config: S3 options are parsed into config.s3") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  const std::map<std::string, std::string> no_creds = {{"HOME", tmp.path()}};
+  Config c;
+  REQUIRE(ParseAndValidateS3(
+              {"--accessId=AKIDEXAMPLE", "--accessKey", "config-test-secret",
+               "--baseURL=http://127.0.0.1:4568/", "--region", "eu-west-3", "--authVersion=aws2",
+               "--vhost", "--insecure", "--timeout=7", "--maxRetryPause=1000",
+               "--listBlocksThreads=3", "--rrs", "--listBlocks", "bkt/vol", mnt},
+              no_creds, &c)
+              .ok());
+  const S3Options& o = c.s3.options;
+  CHECK(o.bucket == "bkt");
+  CHECK(c.prefix == "vol/");
+  CHECK(o.access_id == "AKIDEXAMPLE");
+  CHECK(o.access_key == "config-test-secret");
+  CHECK(o.base_url == "http://127.0.0.1:4568/");
+  CHECK(o.region == "eu-west-3");
+  CHECK(o.auth_version == "aws2");
+  CHECK(o.vhost);
+  CHECK(o.insecure);
+  CHECK(o.request_timeout_s == 7);
+  CHECK(o.max_retry_pause_ms == 1000);
+  CHECK(o.list_threads == 3);
+  CHECK(o.storage_class == "REDUCED_REDUNDANCY");
+  CHECK(o.verify_etag);
+  CHECK(c.list_blocks);
+
+  // Bad values name the option; flags take no value; values are required.
+  CheckUsageError(Parse({"--authVersion=aws3", "b", mnt}).status(), {"--authVersion=aws3"});
+  CheckUsageError(Parse({"--vhost=1", "b", mnt}).status(), {"'--vhost=1' takes no value"});
+  CheckUsageError(Parse({"b", mnt, "--region"}).status(), {"--region needs a value"});
+  CHECK(FindOptionKind("--accessFile") == OptionKind::kValue);
+  CHECK(FindOptionKind("--insecure") == OptionKind::kFlag);
+  CHECK(FindOptionKind("--accessFil") == OptionKind::kUnknown);
+
+  // Credentials from an access file (s3backer's format, mode 600).
+  const std::string file = tmp.MakeFile("passwd");
+  FILE* f = fopen(file.c_str(), "w");
+  REQUIRE(f != nullptr);
+  fputs("# test\nAKIDFILE:file-secret\n", f);
+  fclose(f);
+  REQUIRE(chmod(file.c_str(), 0600) == 0);
+  REQUIRE(ParseAndValidateS3({"--accessFile=" + file, "bkt", mnt}, no_creds, &c).ok());
+  CHECK(c.s3.options.access_id == "AKIDFILE");
+  CHECK(c.s3.options.access_key == "file-secret");
+  // ... or from the environment.
+  std::map<std::string, std::string> env = no_creds;
+  env["AWS_ACCESS_KEY_ID"] = "AKIDENV";
+  env["AWS_SECRET_ACCESS_KEY"] = "env-secret";
+  REQUIRE(ParseAndValidateS3({"bkt", mnt}, env, &c).ok());
+  CHECK(c.s3.options.access_id == "AKIDENV");
+
+  // SSE-KMS objects have ETags that are not body MD5s: the ETag check is off.
+  REQUIRE(ParseAndValidateS3({"--sse=aws:kms", "bkt", mnt}, env, &c).ok());
+  CHECK(c.s3.options.sse == "aws:kms");
+  CHECK_FALSE(c.s3.options.verify_etag);
+  REQUIRE(ParseAndValidateS3({"--sse=aws:kms", "--sse-key-id=k1", "bkt", mnt}, env, &c).ok());
+  CHECK_FALSE(c.s3.options.verify_etag);
+  REQUIRE(ParseAndValidateS3({"--sse=AES256", "bkt", mnt}, env, &c).ok());
+  CHECK(c.s3.options.verify_etag);
+}
+
+TEST_CASE("config: an S3 bucket without credentials mounts only --readOnly") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  const std::map<std::string, std::string> no_creds = {{"HOME", tmp.path()}};
+  Config c;
+  CheckUsageError(ParseAndValidateS3({"bkt", mnt}, no_creds, &c),
+                  {"no S3 credentials for bucket bkt", "--accessFile=FILE", "--accessId=ID",
+                   "AWS_ACCESS_KEY_ID", "--readOnly"});
+  // --reset-mounted-flag writes too.
+  CheckUsageError(ParseAndValidateS3({"--reset-mounted-flag", "bkt"}, no_creds, &c),
+                  {"no S3 credentials"});
+  // A public bucket: unsigned requests, read-only.
+  REQUIRE(ParseAndValidateS3({"--readOnly", "bkt", mnt}, no_creds, &c).ok());
+  CHECK(c.s3.options.access_id.empty());
+  CHECK(c.s3.options.access_key.empty());
+  // An --accessFile that is missing or readable by others is refused, naming the file.
+  Status st =
+      ParseAndValidateS3({"--accessFile=" + tmp.path() + "/none", "bkt", mnt}, no_creds, &c);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.message().find(tmp.path() + "/none") != std::string::npos);
+  const std::string open_file = tmp.MakeFile("open");
+  REQUIRE(chmod(open_file.c_str(), 0644) == 0);
+  st = ParseAndValidateS3({"--accessFile=" + open_file, "bkt", mnt}, no_creds, &c);
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.message().find("chmod 600") != std::string::npos);
+}
+
 TEST_CASE("config: --help lists every option with a description") {
   const std::string help = UsageText();
   for (const char* opt : {"--blockSize=SIZE", "--size=SIZE", "--prefix=STR", "--blockHashPrefix",
@@ -422,6 +527,13 @@ TEST_CASE("config: --help lists every option with a description") {
     // Name, padding, then a description on the same line.
     CHECK(eol - at > 30);
   }
+  // ... and every S3 option, from credentials.h's table.
+  for (const S3CliOption& opt : S3CliOptions()) {
+    INFO(opt.name);
+    CHECK(help.find(std::string("\n  ") + opt.name) != std::string::npos);
+  }
+  CHECK(help.find("S3 options") != std::string::npos);
+  CHECK(help.find("not supported") == std::string::npos);
   CHECK(help.find("Usage:") == 0);
   CHECK(help.find("file:///") != std::string::npos);
   CHECK(help.find("mem:") != std::string::npos);
