@@ -23,7 +23,7 @@ head -c $((8 * 1024 * 1024)) /dev/urandom >>"$WORK/img"
 [ "$(stat -c %s "$WORK/img")" -eq "$SIZE" ] || fail "test image size"
 
 start_nbd "$SOCK" --size=$SIZE --blockSize=$BS --statsFile="$WORK/stats" "file://$B"
-nbdcopy "$WORK/img" "$URI" || fail "nbdcopy in"
+nbdcopy --flush "$WORK/img" "$URI" || fail "nbdcopy in"
 nbdcopy "$URI" "$WORK/out" || fail "nbdcopy out"
 same_bytes "$WORK/img" "$WORK/out" "nbdcopy round trip"
 want=$(nonzero_blocks "$WORK/img" $BS | wc -l)
@@ -62,6 +62,7 @@ same_bytes "$WORK/img" "$WORK/out" "after trim and zero"
 sleep 1.2 # one stats period
 [ "$(stat_value "$WORK/stats" nbd_trims)" -ge 1 ] || fail "no NBD trim counted"
 [ "$(stat_value "$WORK/stats" nbd_zeros)" -ge 1 ] || fail "no NBD zero counted"
+[ "$(stat_value "$WORK/stats" nbd_flushes)" -ge 1 ] || fail "nbdcopy --flush sent no flush"
 stop_nbd
 
 # A restart serves the same bytes.
