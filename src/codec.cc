@@ -20,7 +20,6 @@
 
 #include "config.h"  // HAVE_ZSTD, however configure delivers it
 #include "crypto.h"
-#include "log.h"
 
 #ifdef HAVE_ZSTD
 #include <zstd.h>
@@ -235,7 +234,6 @@ Result<std::shared_ptr<const Codec>> Codec::Create(const CodecOptions& options) 
     if (options.password.empty()) {
       return Status(EINVAL, "codec: --encrypt needs a password (--password or --passwordFile)");
     }
-    LogRegisterSecret(options.password);
     size_t key_len = cipher->key_bytes();
     if (options.key_length_bytes != 0) {
       if (options.key_length_bytes < cipher->key_bytes() ||

@@ -14,6 +14,8 @@
 #include <functional>
 #include <sstream>
 
+#include "log.h"
+
 namespace s3disk {
 namespace {
 
@@ -44,6 +46,8 @@ struct Option {
   const char* value_name;  // nullptr for flags
   const char* help;
   std::function<Status(Config*, const std::string&)> apply;
+  // "--name" alone or "--name=VALUE" (never the next argument): --compress, --encrypt.
+  bool value_optional = false;
 };
 
 Status SetFlag(bool* field) {
@@ -137,6 +141,43 @@ const std::vector<Option>& Options() {
       {"--statsFile", "PATH", "with --nbd: write the statistics to this file every second",
        [](Config* c, const std::string& v) {
          c->stats_file = v;
+         return Status::Ok();
+       }},
+      {"--compress", "ALGO[:LEVEL]",
+       "compress blocks (=ALGO optional): deflate (default) or zstd, :LEVEL 1-9/1-22",
+       [](Config* c, const std::string& v) {
+         c->compress = true;
+         c->compress_spec = v;
+         return Status::Ok();
+       },
+       true},
+      {"--encrypt", "CIPHER",
+       "encrypt and authenticate blocks (=CIPHER optional: aes-128-cbc); implies --compress",
+       [](Config* c, const std::string& v) {
+         c->encrypt = true;
+         c->cipher = v;
+         return Status::Ok();
+       },
+       true},
+      {"--password", "PASSWORD", "the encryption password (prefer --passwordFile)",
+       [](Config* c, const std::string& v) {
+         c->password = v;
+         return Status::Ok();
+       }},
+      {"--passwordFile", "FILE", "read the encryption password from the first line of FILE",
+       [](Config* c, const std::string& v) {
+         c->password_file = v;
+         return Status::Ok();
+       }},
+      {"--keyLength", "BYTES", "derive a key this long (s3backer before 1.3.6: 64)",
+       [](Config* c, const std::string& v) -> Status {
+         char* end = nullptr;
+         unsigned long n = strtoul(v.c_str(), &end, 10);
+         if (v.empty() || *end != '\0' || n == 0 || n > kMaxKeyLengthBytes) {
+           return Usage("--keyLength=%s is not a key length from 1 to %u; use e.g. --keyLength=64",
+                        v.c_str(), kMaxKeyLengthBytes);
+         }
+         c->key_length = static_cast<uint32_t>(n);
          return Status::Ok();
        }},
       {"--help", nullptr, "show this help and exit",
@@ -296,6 +337,46 @@ Status FinishS3(Config* c) {
   return Status::Ok();
 }
 
+// The codec options: the --compress spec, the password (read from --passwordFile), and the
+// cipher and key length (by building the codec once: no I/O, two PBKDF2 runs).
+Status ValidateCodec(Config* c) {
+  if (c->compress) {
+    CodecOptions o;
+    S3DISK_RETURN_IF_ERROR(ParseCompressSpec(c->compress_spec, &o));
+  }
+  if (!c->encrypt) {
+    if (!c->password.empty() || !c->password_file.empty() || c->key_length != 0) {
+      return Usage("--password, --passwordFile and --keyLength need --encrypt");
+    }
+    return Status::Ok();
+  }
+  if (!c->password.empty() && !c->password_file.empty()) {
+    return Usage("--password and --passwordFile are both given; use only one");
+  }
+  if (!c->password_file.empty()) {
+    std::ifstream in(c->password_file);
+    std::string line;
+    if (!in || !std::getline(in, line)) {
+      return Usage(
+          "--passwordFile=%s cannot be read; give a file whose first line is the "
+          "password",
+          c->password_file.c_str());
+    }
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    c->password = line;
+    if (c->password.empty()) {
+      return Usage("--passwordFile=%s: the first line is empty", c->password_file.c_str());
+    }
+  }
+  if (c->password.empty()) {
+    return Usage("--encrypt needs a password: give --passwordFile=FILE or --password=PASSWORD");
+  }
+  LogRegisterSecret(c->password);  // never in a log line from now on
+  Result<std::shared_ptr<const Codec>> codec = Codec::Create(MakeCodecOptions(*c));
+  if (!codec.ok()) return Status(EINVAL, codec.status().message());
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<uint64_t> ParseSize(const std::string& name, const std::string& text) {
@@ -376,7 +457,7 @@ Result<Config> ParseArgs(const std::vector<std::string>& argv) {
     if (value_name == nullptr && has_value) {
       return Usage("option '%s' takes no value; write just %s", arg.c_str(), name.c_str());
     }
-    if (value_name != nullptr && !has_value) {
+    if (value_name != nullptr && !has_value && !(opt != nullptr && opt->value_optional)) {
       if (i + 1 >= argv.size()) {
         return Usage("option %s needs a value, as in %s%s%s", name.c_str(), name.c_str(),
                      name[1] == '-' ? "=" : " ", value_name);
@@ -473,6 +554,7 @@ Status Validate(Config* c) {
   }
   c->bucket_arg = c->args[0];
   S3DISK_RETURN_IF_ERROR(ParseBucket(c));
+  S3DISK_RETURN_IF_ERROR(ValidateCodec(c));
 
   if (c->block_size != 0) {
     uint32_t bs = c->block_size;
@@ -561,6 +643,35 @@ std::string UsageText() {
   out += "S3 options (for an S3 bucket):\n";
   for (const S3CliOption& opt : S3CliOptions()) add(opt.name, opt.value_name, opt.help);
   return out;
+}
+
+CodecOptions MakeCodecOptions(const Config& config) {
+  CodecOptions o;
+  if (config.compress) {
+    Status st = ParseCompressSpec(config.compress_spec, &o);  // Validate checked it
+    (void)st;
+  }
+  o.encrypt = config.encrypt;
+  if (!config.cipher.empty()) o.cipher = config.cipher;
+  o.password = config.password;
+  o.key_length_bytes = config.key_length;
+  o.prefix = config.prefix;
+  switch (config.bucket_kind) {
+    case BucketKind::kS3:
+      o.bucket = config.bucket_name;
+      break;
+    case BucketKind::kDirectory: {
+      std::string dir = config.bucket_dir;
+      while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+      size_t slash = dir.rfind('/');
+      o.bucket = slash == std::string::npos ? dir : dir.substr(slash + 1);
+      break;
+    }
+    case BucketKind::kMemory:
+      o.bucket = "mem";
+      break;
+  }
+  return o;
 }
 
 std::string BucketDisplay(const Config& config) {

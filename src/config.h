@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "codec.h"
 #include "credentials.h"
 #include "status.h"
 
@@ -88,6 +89,15 @@ struct Config {
   int64_t uid = -1;
   int64_t gid = -1;
 
+  // Codecs (codec.h), as s3backer: blocks compressed and/or encrypted in the bucket.
+  bool compress = false;      // --compress[=ALGO[:LEVEL]]
+  std::string compress_spec;  // its value: "", "9", "deflate", "zstd:3" (checked by Validate)
+  bool encrypt = false;       // --encrypt[=CIPHER]
+  std::string cipher;         // its value; empty = aes-128-cbc
+  std::string password;       // --password, or the first line of --passwordFile (Validate)
+  std::string password_file;  // --passwordFile
+  uint32_t key_length = 0;    // --keyLength in bytes; 0 = the cipher's key length
+
   bool help = false;     // --help, -h
   bool version = false;  // --version
 
@@ -131,6 +141,11 @@ Result<std::string> CheckMountPoint(const std::string& path);
 Result<uint64_t> ParseSize(const std::string& name, const std::string& text);
 // "128k", "1g", "1000": the shortest exact spelling, for messages.
 std::string FormatSize(uint64_t bytes);
+
+// The codec settings of a validated config. The key-derivation salt is the bucket name and
+// the prefix: for an S3 bucket its name, for a directory bucket the directory's last
+// component (so a local copy of an S3 bucket named like the bucket decrypts), "mem" for mem:.
+CodecOptions MakeCodecOptions(const Config& config);
 
 // The --help text: usage and every option with a one-line description.
 std::string UsageText();

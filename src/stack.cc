@@ -120,10 +120,20 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   options.block_size = g.block_size;
   options.size_bytes = g.size_bytes;
   options.read_only = config.read_only;
+  Result<std::shared_ptr<const Codec>> codec = Codec::Create(MakeCodecOptions(config));
+  if (!codec.ok()) return codec.status().WithContext("stack");
+  options.codec = *codec;
   // S3 ETags are body MD5s unless the objects are SSE-KMS encrypted (Validate decides).
   options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   Result<std::unique_ptr<ObjectBlockStore>> bottom = ObjectBlockStore::Create(store, options);
   if (!bottom.ok()) return bottom.status().WithContext("stack");
+  if ((*codec)->encrypting()) {
+    // A wrong password is refused here, before the mount token or any block is written.
+    S3DISK_RETURN_IF_ERROR((*bottom)->CheckKey());
+  }
+  if ((*codec)->encrypting() || (*codec)->compression() != Compression::kNone) {
+    LOG_INFO("stack: blocks are stored %s", (*codec)->Describe().c_str());
+  }
 
   Stack stack;
   stack.store = std::move(store);

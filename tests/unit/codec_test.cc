@@ -1,11 +1,13 @@
 #include "codec.h"
 
+#include <unistd.h>
 #include <zlib.h>
 
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <random>
 
+#include "config.h"
 #include "crypto.h"
 
 namespace s3disk {
@@ -395,6 +397,120 @@ TEST_CASE("codec: bad encryption options are refused at Create") {
   CHECK(Codec::Create(o).status().code() == EINVAL);
   o.key_length_bytes = 64;  // s3backer's old EVP_MAX_KEY_LENGTH keys
   CHECK(Codec::Create(o).ok());
+}
+
+// --- The command line (config.h) for the codec options. ---
+
+// A directory to mount on and to hold a password file; removed at the end.
+struct CliDir {
+  CliDir() {
+    char tmpl[] = "/tmp/s3disk-codec-test.XXXXXX";
+    REQUIRE(mkdtemp(tmpl) != nullptr);
+    path = tmpl;
+  }
+  ~CliDir() {
+    unlink((path + "/pw").c_str());
+    rmdir(path.c_str());
+  }
+  std::string path;
+};
+
+Status ParseAndValidate(std::vector<std::string> args, Config* out) {
+  args.insert(args.begin(), "s3disk");
+  Result<Config> c = ParseArgs(args);
+  if (!c.ok()) return c.status();
+  *out = *c;
+  return Validate(out);
+}
+
+TEST_CASE("codec: command line --compress and --encrypt, with and without values") {
+  CliDir dir;
+  Config c;
+  // A bare --compress does not swallow the next argument.
+  REQUIRE(ParseAndValidate({"--compress", "mem:", dir.path}, &c).ok());
+  CHECK(c.args == std::vector<std::string>{"mem:", dir.path});
+  CodecOptions o = MakeCodecOptions(c);
+  CHECK(o.compression == Compression::kDeflate);
+  CHECK(o.level == 0);
+  CHECK_FALSE(o.encrypt);
+  REQUIRE(ParseAndValidate({"--compress=7", "mem:", dir.path}, &c).ok());
+  CHECK(MakeCodecOptions(c).level == 7);
+  if (ZstdAvailable()) {
+    REQUIRE(ParseAndValidate({"--compress=zstd:5", "mem:", dir.path}, &c).ok());
+    CHECK(MakeCodecOptions(c).compression == Compression::kZstd);
+    CHECK(MakeCodecOptions(c).level == 5);
+  }
+  REQUIRE(ParseAndValidate({"mem:", dir.path}, &c).ok());
+  CHECK(MakeCodecOptions(c).compression == Compression::kNone);
+
+  REQUIRE(
+      ParseAndValidate(
+          {"--encrypt", "--password", "cli-test-password-1", "--prefix=vol/", "mem:", dir.path}, &c)
+          .ok());
+  o = MakeCodecOptions(c);
+  CHECK(o.encrypt);
+  CHECK(o.cipher == "aes-128-cbc");
+  CHECK(o.password == "cli-test-password-1");
+  CHECK(o.bucket == "mem");
+  CHECK(o.prefix == "vol/");
+  REQUIRE(ParseAndValidate({"--encrypt=aes-256-cbc", "--password=cli-test-password-2",
+                            "--keyLength=64", "file:///srv/buckets/mybucket/", dir.path},
+                           &c)
+              .ok());
+  o = MakeCodecOptions(c);
+  CHECK(o.cipher == "aes-256-cbc");
+  CHECK(o.key_length_bytes == 64);
+  CHECK(o.bucket == "mybucket");  // the salt is the directory's last name, as for an S3 bucket
+
+  // --passwordFile: the first line, without its newline.
+  {
+    FILE* f = fopen((dir.path + "/pw").c_str(), "w");
+    REQUIRE(f != nullptr);
+    fputs("cli-test-password-4\r\nsecond line\n", f);
+    fclose(f);
+  }
+  REQUIRE(
+      ParseAndValidate({"--encrypt", "--passwordFile=" + dir.path + "/pw", "mem:", dir.path}, &c)
+          .ok());
+  CHECK(MakeCodecOptions(c).password == "cli-test-password-4");
+}
+
+TEST_CASE("codec: command line errors name the option and the fix") {
+  CliDir dir;
+  Config c;
+  struct Bad {
+    std::vector<std::string> args;
+    const char* fragment;
+  };
+  const Bad bad[] = {
+      {{"--compress=11"}, "--compress=11"},
+      {{"--compress=lz4"}, "deflate or zstd"},
+      {{"--password=cli-test-password-2"}, "need --encrypt"},
+      {{"--keyLength=32"}, "need --encrypt"},
+      {{"--encrypt"}, "--passwordFile=FILE"},
+      {{"--encrypt", "--password=cli-test-password-3", "--passwordFile=/nonexistent"}, "only one"},
+      {{"--encrypt", "--passwordFile=/nonexistent/pw"}, "cannot be read"},
+      {{"--encrypt=rot13", "--password=cli-test-password-3"}, "rot13"},
+      {{"--encrypt=aes-128-ctr", "--password=cli-test-password-3"}, "aes-128-ctr"},
+      {{"--encrypt=aes-256-cbc", "--password=cli-test-password-3", "--keyLength=16"},
+       "--keyLength=16"},
+      {{"--keyLength=65"}, "--keyLength=65"},
+  };
+  for (const Bad& b : bad) {
+    std::vector<std::string> args = b.args;
+    args.push_back("mem:");
+    args.push_back(dir.path);
+    INFO(args[0]);
+    Status st = ParseAndValidate(args, &c);
+    CHECK(st.code() == EINVAL);
+    CHECK(st.message().find(b.fragment) != std::string::npos);
+    CHECK(st.message().find('\n') == std::string::npos);
+  }
+  // The --help text lists the options.
+  for (const char* name :
+       {"--compress", "--encrypt", "--password", "--passwordFile", "--keyLength"}) {
+    CHECK(UsageText().find(std::string("  ") + name) != std::string::npos);
+  }
 }
 
 }  // namespace
