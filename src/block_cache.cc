@@ -343,6 +343,9 @@ Status BlockCache::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_
 }
 
 Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero) {
+  if (options_.read_only) {
+    return Status::Errorf(EROFS, "cache: write block " S3DISK_BLOCK_FMT ": read-only mount", n);
+  }
   const bool whole = offset == 0 && (zero || data.size() == block_size_);
   Lock lock(mu_);
   Entry* e = nullptr;
@@ -595,6 +598,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     return Status::Errorf(EINVAL, "cache: trim " S3DISK_BLOCK_FMT "+%llu is past the end", first,
                           static_cast<unsigned long long>(count));
   }
+  if (options_.read_only) return Status(EROFS, "cache: trim: read-only mount");
   const uint64_t end = uint64_t{first} + count;
   auto in_range = [&](auto fn) REQUIRES(mu_) {
     for (auto it = entries_.lower_bound(first); it != entries_.end() && it->first < end; ++it) {

@@ -52,6 +52,7 @@ struct BlockCacheOptions {
   // cache_size_blocks so that clean blocks can always be evicted for a fetch.
   uint64_t max_dirty_blocks = 0;
   bool sync = false;                // --blockCacheSync: a write returns once it is below
+  bool read_only = false;           // --readOnly: writes and trims fail with EROFS at once
   uint32_t read_ahead_blocks = 4;   // --readAhead (0: off)
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
   // Upload retries inside one attempt to write a block: attempts, and the first backoff

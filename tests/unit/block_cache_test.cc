@@ -421,6 +421,19 @@ TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
   CHECK(f.below->calls() == std::vector<std::string>{"survey"});
 }
 
+TEST_CASE("block_cache: a read-only cache refuses writes at once and still caches reads") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.read_only = true;
+  Fixture f(std::move(o));
+  f.below->SetBlock(1, Fill(1));
+  CHECK(f.cache->WriteBlock(1, Fill(2)).code() == EROFS);
+  CHECK(f.cache->WritePart(1, 0, std::vector<uint8_t>(3, 1)).code() == EROFS);
+  CHECK(f.cache->Trim(0, 2).code() == EROFS);
+  CHECK(f.Read(1) == Fill(1));
+  CHECK(f.Read(1) == Fill(1));
+  CHECK(f.below->calls() == std::vector<std::string>{"read 1"});
+}
+
 TEST_CASE("block_cache: bad options are refused") {
   auto make = [](BlockCacheOptions o) {
     FakeClock clock;
