@@ -1,11 +1,11 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034
 # Helpers for scripts/bench: the S3 server, the daemon under test, the ext4 on a loop device,
 # timing and the raw results. Source it after setting WORK, LOGDIR, RAW, BENCH_D, S3RVER_MOD,
 # BUCKET, S3DISK_BIN, REF_BIN and the CACHE_* arrays. Only one server and one daemon run at a
 # time; their state is in the SRV_* and D_* globals. cleanup (the EXIT trap) undoes all of it.
 
 SRV_PID='' SRV_PORT='' SRV_COUNTS='' SRV_OUT=''
-D_PID='' D_TPID='' D_MNT='' D_LOG='' D_CPUFILE='' D_TARGET='' D_CPU_TOTAL=''
+D_PID="" D_TPID="" D_MNT="" D_LOG="" D_CPUFILE="" D_CPU_TOTAL="" D_READY_S=""
 LOOP='' DISK=''
 CLK_TCK=$(getconf CLK_TCK)
 
@@ -109,7 +109,7 @@ daemon_cmd() {
 daemon_start() {
   local target=$1 name=$2 t0
   shift 2
-  D_TARGET=$target D_MNT=$WORK/fuse D_LOG=$LOGDIR/$name.daemon.log D_CPUFILE=$LOGDIR/$name.cpu
+  D_MNT=$WORK/fuse D_LOG=$LOGDIR/$name.daemon.log D_CPUFILE=$LOGDIR/$name.cpu
   mkdir -p "$D_MNT"
   daemon_cmd "$target" "$D_MNT" "$@"
   printf '%s\n' "${DCMD[*]}" >"$D_LOG"
