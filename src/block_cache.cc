@@ -788,7 +788,18 @@ void BlockCache::DumpStats(std::string* out) {
   line("recovered_blocks", c.recovered_blocks);
   line("reused_clean_blocks", c.reused_clean_blocks);
   line("writers_waiting", c.writers_waiting);
-  below().DumpStats(out);
+  // The cache sits over the lower zero map (ARCHITECTURE.md), whose counters would repeat
+  // the upper map's names: they are shown as lower_zero_map_*.
+  std::string rest;
+  below().DumpStats(&rest);
+  size_t pos = 0;
+  while (pos < rest.size()) {
+    size_t end = rest.find('\n', pos);
+    end = end == std::string::npos ? rest.size() : end + 1;
+    if (rest.compare(pos, 9, "zero_map_") == 0) *out += "lower_";
+    out->append(rest, pos, end - pos);
+    pos = end;
+  }
 }
 
 }  // namespace s3disk
