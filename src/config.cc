@@ -55,6 +55,29 @@ Status SetFlag(bool* field) {
   return Status::Ok();
 }
 
+// A decimal count from 0 to max, for option name.
+Result<uint64_t> ParseCount(const char* name, const std::string& text, uint64_t max) {
+  uint64_t v = 0;
+  if (text.empty()) return Usage("%s needs a number", name);
+  for (char ch : text) {
+    if (ch < '0' || ch > '9' || v > (max - (ch - '0')) / 10) {
+      return Usage("%s=%s is not a number from 0 to %llu", name, text.c_str(),
+                   static_cast<unsigned long long>(max));
+    }
+    v = v * 10 + static_cast<uint64_t>(ch - '0');
+  }
+  return v;
+}
+
+// Sets *field from a count option.
+template <typename T>
+Status SetCount(const char* name, const std::string& text, uint64_t max, T* field) {
+  Result<uint64_t> v = ParseCount(name, text, max);
+  S3DISK_RETURN_IF_ERROR(v.status());
+  *field = static_cast<T>(*v);
+  return Status::Ok();
+}
+
 const std::vector<Option>& Options() {
   static const std::vector<Option> kOptions = {
       {"--blockSize", "SIZE",
@@ -179,6 +202,43 @@ const std::vector<Option>& Options() {
          }
          c->key_length = static_cast<uint32_t>(n);
          return Status::Ok();
+       }},
+      {"--blockCacheSize", "NUM", "blocks kept in the RAM cache; 0: no cache (default: 1000)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--blockCacheSize", v, uint64_t{1} << 31, &c->block_cache_size);
+       }},
+      {"--blockCacheThreads", "NUM", "parallel uploads of dirty blocks (default: 20)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--blockCacheThreads", v, 1000, &c->block_cache_threads);
+       }},
+      {"--blockCacheWriteDelay", "MS",
+       "upload a dirty block at most this long after it became dirty (default: 250)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--blockCacheWriteDelay", v, 3600000, &c->block_cache_write_delay_ms);
+       }},
+      {"--blockCacheMaxDirty", "NUM",
+       "at most this many dirty blocks; writers wait beyond (default: half the cache)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--blockCacheMaxDirty", v, uint64_t{1} << 31, &c->block_cache_max_dirty);
+       }},
+      {"--blockCacheSync", nullptr, "write-through: a write returns once it is in the bucket",
+       [](Config* c, const std::string&) { return SetFlag(&c->block_cache_sync); }},
+      {"--blockCacheFile", "PATH",
+       "keep the cache in this file: it survives restarts and crashes (default: RAM only)",
+       [](Config* c, const std::string& v) {
+         c->block_cache_file = v;
+         return Status::Ok();
+       }},
+      {"--blockCacheNoVerify", nullptr,
+       "reuse clean blocks of --blockCacheFile without checking them against the bucket",
+       [](Config* c, const std::string&) { return SetFlag(&c->block_cache_no_verify); }},
+      {"--readAhead", "NUM", "blocks to fetch ahead of sequential reads; 0: off (default: 4)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--readAhead", v, 1u << 20, &c->read_ahead);
+       }},
+      {"--readAheadTrigger", "NUM", "sequential block reads that start read-ahead (default: 2)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--readAheadTrigger", v, 1u << 20, &c->read_ahead_trigger);
        }},
       {"--help", nullptr, "show this help and exit",
        [](Config* c, const std::string&) { return SetFlag(&c->help); }},
@@ -525,6 +585,36 @@ Result<std::string> CheckMountPoint(const std::string& path) {
   return canonical;
 }
 
+// The block cache options, against each other.
+static Status ValidateCache(Config* c) {
+  if (c->block_cache_size == 0) {
+    if (!c->block_cache_file.empty()) {
+      return Usage("--blockCacheFile needs a cache; drop --blockCacheSize=0");
+    }
+    return Status::Ok();
+  }
+  if (c->block_cache_size < 2) {
+    return Usage("--blockCacheSize=1 is too small; use 0 (no cache) or at least 2");
+  }
+  if (c->block_cache_threads == 0) {
+    return Usage("--blockCacheThreads=0 would never upload; use e.g. --blockCacheThreads=20");
+  }
+  if (c->block_cache_max_dirty >= c->block_cache_size) {
+    return Usage("--blockCacheMaxDirty=%llu must be less than --blockCacheSize=%llu",
+                 static_cast<unsigned long long>(c->block_cache_max_dirty),
+                 static_cast<unsigned long long>(c->block_cache_size));
+  }
+  if (c->read_ahead >= c->block_cache_size) {
+    return Usage("--readAhead=%u must be less than --blockCacheSize=%llu", c->read_ahead,
+                 static_cast<unsigned long long>(c->block_cache_size));
+  }
+  if (c->read_ahead > 0 && c->read_ahead_trigger == 0) {
+    return Usage("--readAheadTrigger=0: use at least 1, or --readAhead=0 to turn it off");
+  }
+  if (!c->block_cache_file.empty()) c->block_cache_file = Absolute(c->block_cache_file);
+  return Status::Ok();
+}
+
 Status Validate(Config* c) {
   if (c->nbd) {
     if (c->args.empty() || c->args.size() > 2) {
@@ -600,6 +690,7 @@ Status Validate(Config* c) {
   if (!c->file_mode_given && c->read_only) c->file_mode = 0400;
   if (c->IsLocalBucket()) c->list_blocks = true;
 
+  S3DISK_RETURN_IF_ERROR(ValidateCache(c));
   if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);
   if (c->nbd) {
     if (c->args.size() == 2) c->nbd_device = Absolute(c->args[1]);

@@ -98,6 +98,18 @@ struct Config {
   std::string password_file;  // --passwordFile
   uint32_t key_length = 0;    // --keyLength in bytes; 0 = the cipher's key length
 
+  // The block cache (block_cache.h). block_cache_size 0: no cache (every I/O goes to the
+  // bucket). Validate checks them against each other.
+  uint64_t block_cache_size = 1000;          // --blockCacheSize, in blocks
+  uint32_t block_cache_threads = 20;         // --blockCacheThreads, upload workers
+  int64_t block_cache_write_delay_ms = 250;  // --blockCacheWriteDelay
+  uint64_t block_cache_max_dirty = 0;        // --blockCacheMaxDirty; 0: half the cache size
+  bool block_cache_sync = false;             // --blockCacheSync: write-through
+  std::string block_cache_file;              // --blockCacheFile (absolute after Validate)
+  bool block_cache_no_verify = false;        // --blockCacheNoVerify
+  uint32_t read_ahead = 4;                   // --readAhead, in blocks (0: off)
+  uint32_t read_ahead_trigger = 2;           // --readAheadTrigger, sequential reads
+
   bool help = false;     // --help, -h
   bool version = false;  // --version
 

@@ -5,7 +5,9 @@
 
 #include <utility>
 
+#include "block_cache.h"
 #include "block_key.h"
+#include "crypto.h"
 #include "dir_store.h"
 #include "log.h"
 #include "mem_store.h"
@@ -29,6 +31,64 @@ Status CheckBlockSize(uint32_t bs, const char* source) {
                           source, bs);
   }
   return Status::Ok();
+}
+
+// Checks a clean block of the cache file against the bucket: the object's ETag is the MD5 of
+// its body, which is the block itself only for a plain object (no Content-Encoding); an
+// absent object is an all-zero block. Anything else cannot be checked, so is not reused.
+Status VerifyCachedBlock(ObjectStore& store, const std::string& key, uint32_t block_size,
+                         const std::string& md5_hex) {
+  Result<ObjectInfo> info = store.Head(key);
+  if (!info.ok()) {
+    if (info.status().code() == ENOENT && md5_hex == Md5Hex(std::vector<uint8_t>(block_size))) {
+      return Status::Ok();
+    }
+    return info.status();
+  }
+  auto enc = info->meta.find("content-encoding");
+  if (enc != info->meta.end() && !enc->second.empty()) {
+    return Status(ENOTSUP, key + " is encoded; its ETag cannot check the cached block");
+  }
+  if (info->size != block_size || info->etag != md5_hex) {
+    return Status(ESTALE, key + " changed since it was cached");
+  }
+  return Status::Ok();
+}
+
+// The block cache over below (the lower zero map), with its cache file when asked for.
+Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
+                                               const std::shared_ptr<ObjectStore>& store,
+                                               const Geometry& g,
+                                               std::unique_ptr<BlockStore> below) {
+  BlockCacheOptions o;
+  o.cache_size_blocks = config.block_cache_size;
+  o.threads = config.block_cache_threads;
+  o.write_delay_ms = config.block_cache_write_delay_ms;
+  o.max_dirty_blocks = config.block_cache_max_dirty;
+  o.sync = config.block_cache_sync;
+  o.read_only = config.read_only;
+  o.read_ahead_blocks = config.read_ahead;
+  o.read_ahead_trigger = config.read_ahead_trigger;
+  o.no_verify = config.block_cache_no_verify;
+  if (!config.block_cache_file.empty()) {
+    // The only local I/O of BuildStack: opening (or making) the cache file. Its dirty blocks
+    // are uploaded in Start().
+    Result<std::unique_ptr<CacheFile>> file =
+        CacheFile::Open(config.block_cache_file, BucketAndPrefix(config), g.block_size,
+                        g.size_bytes / g.block_size, static_cast<uint32_t>(o.cache_size_blocks));
+    if (!file.ok()) return file.status();
+    o.file = std::move(*file);
+    const std::string prefix = config.prefix;
+    const bool hash_prefix = config.hash_prefix;
+    const uint32_t block_size = g.block_size;
+    o.verify_clean = [store, prefix, hash_prefix, block_size](BlockNum n, const std::string& md5) {
+      return VerifyCachedBlock(*store, BlockKey(prefix, hash_prefix, n), block_size, md5);
+    };
+  }
+  Result<std::unique_ptr<BlockCache>> cache =
+      BlockCache::Create(std::move(below), std::move(o), Clock::Real());
+  if (!cache.ok()) return cache.status();
+  return std::unique_ptr<BlockStore>(std::move(*cache));
 }
 
 }  // namespace
@@ -137,9 +197,19 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 
   Stack stack;
   stack.store = std::move(store);
-  // Top to bottom (ARCHITECTURE.md). The block cache, the lower zero map and the consistency
-  // guard go between ZeroMap and ObjectBlockStore as they land.
-  auto zero_map = std::make_unique<ZeroMap>(std::move(*bottom), config.list_blocks);
+  // Top to bottom (ARCHITECTURE.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
+  // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
+  // through the cache, which answers from the lower map (no second listing) plus its dirty
+  // blocks, so zero blocks never reach the cache. The consistency guard goes between the
+  // lower map and ObjectBlockStore when it lands. --blockCacheSize=0: no cache, one map.
+  std::unique_ptr<BlockStore> below = std::move(*bottom);
+  if (config.block_cache_size > 0) {
+    Result<std::unique_ptr<BlockStore>> cache = BuildCache(
+        config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks));
+    if (!cache.ok()) return cache.status().WithContext("stack");
+    below = std::move(*cache);
+  }
+  auto zero_map = std::make_unique<ZeroMap>(std::move(below), config.list_blocks);
   const ZeroMap* top_map = zero_map.get();
   stack.known_zero = [top_map](BlockNum n) { return top_map->KnownZero(n); };
   stack.top = std::move(zero_map);

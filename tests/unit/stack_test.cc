@@ -306,6 +306,7 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   REQUIRE(built->top->Start().ok());
   CHECK(rec->calls() == std::vector<std::string>{"list vol/"});  // the survey (--listBlocks)
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
+  REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));
   REQUIRE(built->top->Shutdown().ok());
 
@@ -352,8 +353,10 @@ TEST_CASE("stack: zero writes leave no object") {
 
   // Data, then zeros over it: the object goes away.
   REQUIRE(built->bytes->Write(2 * 4096 + 10, Pattern(100, 9)).ok());
+  REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("", false, 2)));
   REQUIRE(built->bytes->Write(2 * 4096, std::span<const uint8_t>(zeros).first(4096)).ok());
+  REQUIRE(built->bytes->Flush().ok());
   CHECK_FALSE(rec->Has(BlockKey("", false, 2)));
   std::vector<uint8_t> back(4096, 0xff);
   REQUIRE(built->bytes->Read(2 * 4096, back).ok());
