@@ -27,11 +27,14 @@ s3rver_start "$BUCKET"
 printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
 chmod 600 "$WORK/passwd"
 
+# fault_proxy_start reads the proxy's log while the background job may not have created it
+# yet; called as the left side of || (where set -e does not apply) it just polls again.
+start_proxy() { fault_proxy_start "$@" || fail "fault_proxy_start $* failed"; }
 stat_value() { awk -v n="$2" '$1 == n { print $2 }' "$1/stats"; }
 # A corrupted GET body is noticed (ETag vs MD5), logged as a WARNING, and retried.
 expect_log "s3: get [0-9a-f]{8}: ETag [0-9a-f]+ does not match the MD5"
 
-fault_proxy_start 0.1 "$SEED"
+start_proxy 0.1 "$SEED"
 S3=(--baseURL="$FAULT_PROXY_URL" --accessFile="$WORK/passwd" --initialRetryPause=20)
 
 log "mount through the proxy; mkfs.ext4 and about 12 MB of files"
@@ -88,7 +91,7 @@ log "$injected faults injected; retries: $retries1 writing, $retries2 reading"
 [ $((failures1 + failures2)) -eq 0 ] || fail "requests failed for good: $failures1, $failures2"
 
 log "a proxy that answers 403 to everything: the mount fails fast, naming the cause"
-fault_proxy_start 0 "$SEED" 403
+start_proxy 0 "$SEED" 403
 t0=$(date +%s%N)
 expect_fail "$S3DISK" -f --baseURL="$FAULT_PROXY_URL" --accessFile="$WORK/passwd" \
   "$BUCKET" "$MNT" "s3disk: .*HTTP 403 AccessDenied"
