@@ -314,7 +314,7 @@ snapshot_dir() {
 # --- set-up and tear-down -------------------------------------------------------------------
 
 cleanup() {
-  local rc=$? m dev pid leftover=0
+  local rc=$? m dev pid hook leftover=0
   set +e
   trap - EXIT
   exec 1>&"$SAVED_STDOUT" 2>&"$SAVED_STDERR" # an exit inside a redirected block keeps no file open
@@ -354,7 +354,10 @@ cleanup() {
     wait "$pid" 2>/dev/null
   done
   if [ "$leftover" -eq 1 ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then rc=1; fi
-  # 5. The work directory, unless something is still mounted in it.
+  # 5. Servers the test started (s3rver, proxies): stopped only now, after the daemons that
+  #    talk to them have flushed and exited.
+  for hook in "${CLEANUP_HOOKS[@]}"; do "$hook"; done
+  # 6. The work directory, unless something is still mounted in it.
   if [ -n "${WORK:-}" ] && [ -d "$WORK" ]; then
     if awk -v w="$WORK/" 'index($2, w) == 1 { f = 1 } END { exit !f }' /proc/self/mounts; then
       printf '%s: WARNING: mounts remain under %s; not removing it\n' "$TEST_NAME" "$WORK" >&2
@@ -367,6 +370,8 @@ cleanup() {
   exit "$rc"
 }
 
+# Functions cleanup calls after the mounts and daemons are gone (helpers append to it).
+CLEANUP_HOOKS=()
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/s3disk-$TEST_NAME.XXXXXX")
 WORK=$(cd "$WORK" && pwd -P)
 exec {SAVED_STDOUT}>&1 {SAVED_STDERR}>&2

@@ -9,10 +9,6 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 require_root
 require_cmd perl curl cmp
 
-# s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 has
-# only in its legacy provider: without it, every truncated listing is an HTTP 500.
-export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider"
-
 BUCKET=s3disk-list
 BS=4096
 NUM_BLOCKS=16384 # --size=64m

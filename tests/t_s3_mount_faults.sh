@@ -12,11 +12,6 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 require_loop
 require_cmd sha256sum curl
 
-# s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 has
-# only in its legacy provider: without it, every truncated listing (more keys than max-keys,
-# as in the mount-time probe) is an HTTP 500.
-export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider"
-
 SEED=${S3DISK_TEST_SEED:-$((RANDOM * 32768 + RANDOM))}
 log "seed $SEED (replay with S3DISK_TEST_SEED=$SEED)"
 BUCKET=s3disk-mfaults

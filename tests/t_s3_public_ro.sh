@@ -10,11 +10,6 @@ if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 require_loop
 require_cmd sha256sum curl
 
-# s3rver 3.7.1 encrypts ListObjectsV2 continuation tokens with DES, which Node's OpenSSL 3 has
-# only in its legacy provider: without it, every truncated listing (more keys than max-keys,
-# as in the mount-time probe) is an HTTP 500.
-export NODE_OPTIONS="${NODE_OPTIONS:+$NODE_OPTIONS }--openssl-legacy-provider"
-
 BUCKET=s3disk-public
 MNT=$WORK/mnt
 FS=$WORK/fs
