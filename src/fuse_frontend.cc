@@ -140,9 +140,7 @@ struct FuseFrontend::Ops {
   // The one path from a stack failure to an errno reply.
   static void ReplyStackError(fuse_req_t req, const Status& st, const char* op) {
     FuseFrontend& self = Self(req);
-    int code = st.code();
-    // ENOSYS would make the kernel stop sending this operation for good.
-    if (code <= 0 || code == ENOSYS) code = EIO;
+    int code = FrontEndErrno(st);
     self.errors_++;
     LOG_WARN("fuse: %s: %s", op, st.ToString().c_str());
     fuse_reply_err(req, code);

@@ -13,6 +13,7 @@
 //  10. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
 #include <cstdio>
+#include <exception>
 #include <memory>
 #include <string>
 
@@ -141,4 +142,14 @@ int Main(int argc, char** argv) {
 }  // namespace
 }  // namespace s3disk
 
-int main(int argc, char** argv) { return s3disk::Main(argc, argv); }
+// No exception may leave main: one last catch turns it into a message and exit status 1.
+int main(int argc, char** argv) {
+  try {
+    return s3disk::Main(argc, argv);
+  } catch (const std::exception& e) {
+    LOG_ERROR("internal error: %s", e.what());
+  } catch (...) {
+    LOG_ERROR("internal error: unknown exception");
+  }
+  return s3disk::kExitFailure;
+}

@@ -96,7 +96,7 @@ std::thread g_stats_thread;
 int Fail(const Status& st) {
   g_counters.errors++;
   nbdkit_error("%s", st.ToString().c_str());
-  nbdkit_set_error(st.code() != 0 ? st.code() : EIO);
+  nbdkit_set_error(FrontEndErrno(st));
   return -1;
 }
 

@@ -44,8 +44,11 @@ Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config);
 // The block size defaults to the bucket's, else kDefaultBlockSize.
 Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored);
 
-// Composes ByteRange over ZeroMap(ObjectBlockStore(store)) with geometry g. No I/O; the
-// ZeroMap surveys the bucket (when config.list_blocks) in top->Start().
+// Composes, with geometry g: ByteRange over ZeroMap (upper) -> BlockCache -> ZeroMap (lower)
+// -> ObjectBlockStore(store); with --blockCacheSize=0, ByteRange over ZeroMap ->
+// ObjectBlockStore. The only I/O is opening --blockCacheFile (local); the lower ZeroMap
+// surveys the bucket (when config.list_blocks) in top->Start(), where the cache also uploads
+// dirty blocks recovered from its file.
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
                          const Geometry& g);
 

@@ -23,6 +23,22 @@ Status Status::WithContext(std::string_view context) const {
   return Status(code_, std::move(msg));
 }
 
+int FrontEndErrno(const Status& status) {
+  switch (status.code()) {
+    case EROFS:
+    case ENOSPC:
+    case EFBIG:
+    case EINVAL:
+    case EPERM:
+    case EACCES:
+    case EOPNOTSUPP:
+    case EDQUOT:
+      return status.code();
+    default:
+      return EIO;
+  }
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   return message_ + " (" + strerror(code_) + ")";

@@ -60,6 +60,12 @@ class [[nodiscard]] Result {
   std::optional<T> value_;
 };
 
+// The errno a front end (FUSE, NBD) reports for a failed Status: the few codes a user can act
+// on pass through (EROFS, ENOSPC, EFBIG, EINVAL, EPERM, EACCES, EOPNOTSUPP, EDQUOT); every
+// other failure, corrupt data (EBADMSG) and transient codes included, is EIO. Never 0, never
+// ENOSYS (which would make the kernel stop sending that operation).
+int FrontEndErrno(const Status& status);
+
 // Propagate a failed Status out of the current function.
 #define S3DISK_RETURN_IF_ERROR(expr)         \
   do {                                       \

@@ -35,6 +35,15 @@ TEST_CASE("Result holds a value or a status") {
   CHECK(Chain(4).ok());
 }
 
+TEST_CASE("status: front ends report corrupt and transient failures as EIO") {
+  CHECK(FrontEndErrno(Status(EBADMSG, "block 0000002a: bad HMAC")) == EIO);
+  CHECK(FrontEndErrno(Status(ETIMEDOUT, "x")) == EIO);
+  CHECK(FrontEndErrno(Status(ENOSYS, "x")) == EIO);
+  CHECK(FrontEndErrno(Status(ENOENT, "x")) == EIO);
+  CHECK(FrontEndErrno(Status(EROFS, "x")) == EROFS);
+  CHECK(FrontEndErrno(Status(ENOSPC, "x")) == ENOSPC);
+}
+
 TEST_CASE("IsAllZero checks every byte at any alignment") {
   std::vector<uint8_t> buf(1000, 0);
   CHECK(IsAllZero(buf));
