@@ -2,6 +2,8 @@
 
 #include <cstdio>
 
+#include "crypto.h"
+
 namespace s3disk {
 namespace {
 
@@ -11,19 +13,7 @@ constexpr size_t kHexDigits = 8;
 // the writer only ever produces lowercase and a listing must not adopt foreign keys.
 std::optional<uint32_t> ParseHex8(std::string_view s) {
   if (s.size() != kHexDigits) return std::nullopt;
-  uint32_t value = 0;
-  for (char c : s) {
-    uint32_t digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<uint32_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<uint32_t>(c - 'a' + 10);
-    } else {
-      return std::nullopt;
-    }
-    value = (value << 4) | digit;
-  }
-  return value;
+  return ParseHexU32(s, /*lowercase_only=*/true);
 }
 
 void AppendHex8(std::string* out, uint32_t value) {

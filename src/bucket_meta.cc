@@ -30,26 +30,6 @@ std::optional<uint64_t> ParseDecimal(std::string_view s) {
   return value;
 }
 
-// 1 to 8 hex digits, either case (what a scanf("%x") style reader accepts).
-std::optional<uint32_t> ParseHexToken(std::string_view s) {
-  if (s.empty() || s.size() > 8) return std::nullopt;
-  uint32_t value = 0;
-  for (char c : s) {
-    uint32_t digit;
-    if (c >= '0' && c <= '9') {
-      digit = static_cast<uint32_t>(c - '0');
-    } else if (c >= 'a' && c <= 'f') {
-      digit = static_cast<uint32_t>(c - 'a' + 10);
-    } else if (c >= 'A' && c <= 'F') {
-      digit = static_cast<uint32_t>(c - 'A' + 10);
-    } else {
-      return std::nullopt;
-    }
-    value = (value << 4) | digit;
-  }
-  return value;
-}
-
 // RFC 1123 date, e.g. "Tue, 14 Nov 2023 22:13:20 GMT".
 std::string DateText(int64_t wall_seconds) {
   time_t t = static_cast<time_t>(wall_seconds);
@@ -104,7 +84,7 @@ Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix) {
   }
   auto it = info->meta.find(kMountTokenHeader);
   if (it == info->meta.end()) return uint32_t{1};
-  std::optional<uint32_t> token = ParseHexToken(it->second);
+  std::optional<uint32_t> token = ParseHexU32(it->second, /*lowercase_only=*/false);
   if (!token) {
     LOG_WARN("bucket_meta: %s has a bad %s \"%s\"; treating the bucket as mounted", key.c_str(),
              kMountTokenHeader, it->second.c_str());

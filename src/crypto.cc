@@ -47,6 +47,25 @@ bool HexDecode(std::string_view hex, std::vector<uint8_t>* out) {
   return true;
 }
 
+std::optional<uint32_t> ParseHexU32(std::string_view hex, bool lowercase_only) {
+  if (hex.empty() || hex.size() > 8) return std::nullopt;
+  uint32_t value = 0;
+  for (char c : hex) {
+    uint32_t digit;
+    if (c >= '0' && c <= '9') {
+      digit = static_cast<uint32_t>(c - '0');
+    } else if (c >= 'a' && c <= 'f') {
+      digit = static_cast<uint32_t>(c - 'a' + 10);
+    } else if (!lowercase_only && c >= 'A' && c <= 'F') {
+      digit = static_cast<uint32_t>(c - 'A' + 10);
+    } else {
+      return std::nullopt;
+    }
+    value = (value << 4) | digit;
+  }
+  return value;
+}
+
 std::string Base64Encode(std::span<const uint8_t> data) {
   std::string out(4 * ((data.size() + 2) / 3), '\0');
   int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), data.data(),

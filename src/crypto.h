@@ -3,6 +3,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -19,6 +20,10 @@ std::string Md5Hex(std::span<const uint8_t> data);
 std::string HexEncode(std::span<const uint8_t> data);
 // Returns false on odd length or a non-hex character.
 bool HexDecode(std::string_view hex, std::vector<uint8_t>* out);
+
+// Parses 1 to 8 hex digits as a 32-bit value; lowercase_only rejects 'A'-'F'. nullopt for
+// an empty string, more than 8 digits or any other character.
+std::optional<uint32_t> ParseHexU32(std::string_view hex, bool lowercase_only);
 
 std::string Base64Encode(std::span<const uint8_t> data);
 

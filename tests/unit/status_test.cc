@@ -65,6 +65,12 @@ TEST_CASE("MD5, hex and base64 match known vectors") {
   CHECK(out == std::vector<uint8_t>{0x00, 0xff, 0xa0});
   CHECK_FALSE(HexDecode("0g", &out));
   CHECK_FALSE(HexDecode("abc", &out));
+  CHECK(ParseHexU32("7fffffff", true) == 0x7fffffffu);
+  CHECK(ParseHexU32("ABC", false) == 0xabcu);
+  CHECK_FALSE(ParseHexU32("ABC", true));
+  CHECK_FALSE(ParseHexU32("", false));
+  CHECK_FALSE(ParseHexU32("123456789", false));
+  CHECK_FALSE(ParseHexU32("12g4", false));
 }
 
 TEST_CASE("RedactSecrets hides registered secrets and credential headers") {
