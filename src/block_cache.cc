@@ -656,12 +656,16 @@ Status BlockCache::Start() {
     started_ = true;
   }
   if (options_.file != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
+  // The recovered dirty blocks are counted before the workers start taking them.
+  std::vector<std::pair<BlockNum, uint64_t>> targets;
+  {
+    Lock lock(mu_);
+    for (auto& [n, e] : entries_) {
+      if (Dirtyish(e)) targets.push_back({n, e.seq});
+    }
+  }
   for (uint32_t i = 0; i < options_.threads; i++) workers_.emplace_back([this] { WorkerLoop(); });
   Lock lock(mu_);
-  std::vector<std::pair<BlockNum, uint64_t>> targets;
-  for (auto& [n, e] : entries_) {
-    if (Dirtyish(e)) targets.push_back({n, e.seq});
-  }
   if (targets.empty()) return Status::Ok();
   LOG_INFO("cache: recovered %zu dirty blocks from %s; uploading them", targets.size(),
            options_.file->path().c_str());
