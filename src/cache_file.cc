@@ -11,7 +11,7 @@
 //     12 u32      block size in bytes
 //     16 u64      number of blocks of the disk
 //     24 u32      number of slots
-//     28 u32      zero
+//     28 u32      mount token of the mount that last used the file (0: none recorded)
 //     32 u64      file id: random, chosen when the file is (re)made; every record repeats it
 //     40 u8[16]   MD5 of the identity (bucket and prefix) the blocks belong to
 //     56 u8[16]   MD5 of bytes 0..55
@@ -67,7 +67,7 @@ struct Header {
   uint32_t block_size;
   uint64_t num_blocks;
   uint32_t slots;
-  uint32_t zero;
+  uint32_t mount_token;
   uint64_t file_id;
   uint8_t identity_md5[16];
   uint8_t header_md5[16];
@@ -218,6 +218,7 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
       file.reset(new CacheFile(path, fd, block_size, slots, h.file_id));
       file->found_ = std::move(found);
       file->bad_records_ = bad;
+      file->mount_token_ = h.mount_token;
       for (const Found& f : file->found_) file->last_[f.slot] = f;
       return file;
     }
@@ -250,6 +251,26 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   file.reset(new CacheFile(path, fd, block_size, slots, file_id));
   file->fresh_ = true;
   return file;
+}
+
+uint64_t CacheFile::dirty_found() const {
+  uint64_t dirty = 0;
+  for (const Found& f : found_) dirty += f.dirty ? 1 : 0;
+  return dirty;
+}
+
+// The header is rewritten in place: 72 bytes inside the first sector, which devices write
+// whole; its checksum still catches a torn write (the file then starts afresh).
+Status CacheFile::SetMountToken(uint32_t token) {
+  Header h{};
+  S3DISK_RETURN_IF_ERROR(PreadAll(fd_, &h, sizeof h, 0, path_));
+  h.mount_token = token;
+  Md5Digest sum = Md5Of(&h, offsetof(Header, header_md5));
+  memcpy(h.header_md5, sum.data(), 16);
+  S3DISK_RETURN_IF_ERROR(PwriteAll(fd_, &h, sizeof h, 0, path_));
+  if (fdatasync(fd_) != 0) return Status::Errorf(errno, "cache_file: sync %s", path_.c_str());
+  mount_token_ = token;
+  return Status::Ok();
 }
 
 Status CacheFile::ReadData(const Found& f, std::span<uint8_t> data) {

@@ -65,6 +65,13 @@ class CacheFile {
   Status Clear(uint32_t slot);
   // fdatasync: every Put/MarkClean/Clear before it is durable.
   Status Sync();
+  // The mount token of the mount that last used this file (0: none recorded), and how many
+  // dirty blocks Open found. Together they tell a crashed mount of ours (the bucket still
+  // holds this token) from a bucket someone else mounted since (stack.cc decides).
+  uint32_t mount_token() const { return mount_token_; }
+  uint64_t dirty_found() const;
+  // Records the token of the mount now using the file, durably.
+  Status SetMountToken(uint32_t token);
 
  private:
   CacheFile(std::string path, int fd, uint32_t block_size, uint32_t slots, uint64_t file_id);
@@ -78,6 +85,7 @@ class CacheFile {
   const uint64_t file_id_;  // random, in the header and every record
   std::vector<Found> found_;
   uint64_t bad_records_ = 0;
+  uint32_t mount_token_ = 0;
   bool fresh_ = false;
   // The last record written per slot (for MarkClean); guarded by the caller's per-slot
   // serialization.

@@ -58,8 +58,8 @@ Status VerifyCachedBlock(ObjectStore& store, const std::string& key, uint32_t bl
 // The block cache over below (the lower zero map), with its cache file when asked for.
 Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
                                                const std::shared_ptr<ObjectStore>& store,
-                                               const Geometry& g,
-                                               std::unique_ptr<BlockStore> below) {
+                                               const Geometry& g, std::unique_ptr<BlockStore> below,
+                                               CacheFile** file_out) {
   BlockCacheOptions o;
   o.cache_size_blocks = config.block_cache_size;
   o.threads = config.block_cache_threads;
@@ -77,6 +77,7 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
         CacheFile::Open(config.block_cache_file, BucketAndPrefix(config), g.block_size,
                         g.size_bytes / g.block_size, static_cast<uint32_t>(o.cache_size_blocks));
     if (!file.ok()) return file.status();
+    *file_out = file->get();  // owned by the cache, which lives as long as the stack
     o.file = std::move(*file);
     const std::string prefix = config.prefix;
     const bool hash_prefix = config.hash_prefix;
@@ -205,7 +206,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   std::unique_ptr<BlockStore> below = std::move(*bottom);
   if (config.block_cache_size > 0) {
     Result<std::unique_ptr<BlockStore>> cache = BuildCache(
-        config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks));
+        config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks),
+        &stack.cache_file);
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }
@@ -217,12 +219,29 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   return stack;
 }
 
-Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock) {
+Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
+                                   const CacheClaim& claim) {
   if (config.read_only) return uint32_t{0};
   Result<uint32_t> current = ReadMountToken(store, config.prefix);
   if (!current.ok()) return current.status().WithContext("mount token");
+  if (*current == 0 && claim.dirty_blocks > 0 && !config.force) {
+    return Status::Errorf(
+        EBUSY,
+        "%s: --blockCacheFile holds %llu dirty blocks of a mount (token %08x) whose mount token "
+        "is gone from the bucket, so the bucket may have been written since and uploading "
+        "them could overwrite newer data; remove the cache file to discard them, or use "
+        "--force to upload them anyway",
+        BucketAndPrefix(config).c_str(), static_cast<unsigned long long>(claim.dirty_blocks),
+        claim.token);
+  }
   if (*current != 0) {
-    if (config.reset_mounted_flag) {
+    if (claim.token != 0 && *current == claim.token) {
+      LOG_WARN(
+          "%s: the mount recorded in --blockCacheFile (token %08x) did not unmount cleanly; "
+          "taking over and uploading its %llu dirty blocks",
+          BucketAndPrefix(config).c_str(), *current,
+          static_cast<unsigned long long>(claim.dirty_blocks));
+    } else if (config.reset_mounted_flag) {
       LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
                BucketAndPrefix(config).c_str(), *current);
       S3DISK_RETURN_IF_ERROR(
@@ -268,8 +287,17 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   if (!g.ok()) return g.status();
   Result<Stack> stack = BuildStack(config, store, *g);
   if (!stack.ok()) return stack.status();
-  Result<uint32_t> token = AcquireMountToken(*store, config, clock);
+  CacheClaim claim;
+  if (stack->cache_file != nullptr) {
+    claim.token = stack->cache_file->mount_token();
+    claim.dirty_blocks = stack->cache_file->dirty_found();
+  }
+  Result<uint32_t> token = AcquireMountToken(*store, config, clock, claim);
   if (!token.ok()) return token.status();
+  if (stack->cache_file != nullptr && *token != 0) {
+    // From now on a crash of this mount is recognised by the token the file records.
+    S3DISK_RETURN_IF_ERROR(stack->cache_file->SetMountToken(*token));
+  }
   OpenedStack opened;
   opened.stack = std::move(*stack);
   opened.geometry = *g;

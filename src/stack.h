@@ -14,6 +14,7 @@
 #include "block_store.h"
 #include "bucket_meta.h"
 #include "byte_range.h"
+#include "cache_file.h"
 #include "clock.h"
 #include "config.h"
 #include "object_store.h"
@@ -30,6 +31,14 @@ struct Stack {
   // True if block n is known to read as zeros (it has no object): the top zero map's view,
   // for NBD extents. Thread-safe; refers to *top.
   std::function<bool(BlockNum)> known_zero;
+  // The --blockCacheFile, owned by the cache inside top; nullptr without one.
+  CacheFile* cache_file = nullptr;
+};
+
+// What a --blockCacheFile says about the mount that last used it.
+struct CacheClaim {
+  uint32_t token = 0;         // its mount token (0: none recorded)
+  uint64_t dirty_blocks = 0;  // dirty blocks waiting in the file
 };
 
 // The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:,
@@ -55,7 +64,12 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 // The mounted flag, before a read-write mount: if the bucket holds a token, refuse (EBUSY)
 // unless --reset-mounted-flag (delete it, go on) or --force (go on); then write a new token.
 // Returns the token written, or 0 for a --readOnly mount (which neither reads nor writes it).
-Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock);
+// With a cache file: a bucket token equal to the file's is our own crashed mount, taken over
+// without --reset-mounted-flag; dirty blocks in the file while the bucket holds no token mean
+// someone else mounted it since: refused (EBUSY) unless --force, as the upload could
+// overwrite newer data.
+Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
+                                   const CacheClaim& claim = {});
 // After a clean shutdown of a read-write mount: deletes the token.
 Status ReleaseMountToken(ObjectStore& store, const Config& config);
 // s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found.

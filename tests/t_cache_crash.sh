@@ -7,8 +7,10 @@
 # must be clean, and every file A intact; after a clean stop, a mount without the cache file
 # must still read every file A (and B) from the bucket alone.
 #
-# Note: after kill -9 the bucket keeps its mount token and the cache file does not record it,
-# so the remount needs --reset-mounted-flag (the program refuses it otherwise).
+# After kill -9 the bucket keeps its mount token, which the cache file also records: the
+# remount with that cache file takes over without --reset-mounted-flag. Had the token gone
+# from the bucket (someone else mounted it since), the dirty blocks could overwrite newer
+# data: that mount is refused.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 require_loop
@@ -69,12 +71,23 @@ log "clean up the dead ext4 and loop device"
 umount "$FS" 2>/dev/null || umount -l "$FS" || fail "cannot unmount the dead ext4 at $FS"
 loop_detach "$DEV"
 
-log "the bucket stays locked without --reset-mounted-flag"
-expect_fail "$S3DISK" "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT" '--reset-mounted-flag'
+log "without the cache file the bucket stays locked"
+expect_fail "$S3DISK" "file://$BUCKET" "$MNT" '--reset-mounted-flag'
 ! is_mounted "$MNT" || fail "the refused mount is mounted"
 
-log "second mount: same cache file, --reset-mounted-flag; the dirty blocks are recovered"
-start_s3disk --reset-mounted-flag "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT"
+log "token cleared behind the cache file's back: its dirty blocks must not be uploaded"
+cp -p "$BUCKET/s3backer-mounted" "$WORK/token.saved"
+"$S3DISK" --reset-mounted-flag "file://$BUCKET" >"$WORK/reset.log" 2>&1 ||
+  fail "--reset-mounted-flag failed: $(cat "$WORK/reset.log")"
+expect_fail "$S3DISK" "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT" 'dirty blocks.*--force'
+! is_mounted "$MNT" || fail "the refused mount is mounted"
+cp -p "$WORK/token.saved" "$BUCKET/s3backer-mounted" # as the crashed mount left it
+
+log "second mount: same cache file, no flag; it takes over and recovers the dirty blocks"
+expect_log 'did not unmount cleanly; taking over'
+start_s3disk "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT"
+grep -q 'did not unmount cleanly; taking over' "$S3DISK_LOG" ||
+  fail "the log does not say the crashed mount was taken over"
 sed 's/^/  | /' "$S3DISK_LOG"
 # "cache: PATH: N dirty and M clean blocks reused, ..." is written by the recovery itself.
 # (The later "recovered K dirty blocks; uploading them" counts only the blocks the upload

@@ -83,6 +83,22 @@ TEST_CASE("cache_file: records survive a reopen; clear and mark clean change the
   CHECK(data == Fill(3));
 }
 
+TEST_CASE("cache_file: the mount token and the dirty count survive a reopen") {
+  TempDir dir;
+  {
+    auto f = OpenFile(dir.File());
+    CHECK(f->mount_token() == 0);
+    REQUIRE(f->Put(0, 0x2a, true, 5, Fill(1), false).ok());
+    REQUIRE(f->Put(1, 0x2b, false, 6, Fill(2), false).ok());
+    REQUIRE(f->SetMountToken(0x1234abcd).ok());
+    CHECK(f->mount_token() == 0x1234abcd);
+  }
+  auto f = OpenFile(dir.File());
+  CHECK_FALSE(f->fresh());  // the rewritten header still checks out
+  CHECK(f->mount_token() == 0x1234abcd);
+  CHECK(f->dirty_found() == 1);
+}
+
 TEST_CASE("cache_file: a torn record or torn data is detected, never served") {
   TempDir dir;
   {

@@ -442,6 +442,41 @@ TEST_CASE("stack: AcquireMountToken refuses a mounted bucket unless told otherwi
   CHECK(AcquireMountToken(rec, c, clock).ok());
 }
 
+TEST_CASE("stack: a cache file's token tells our crashed mount from someone else's") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  RecordingObjectStore rec;
+
+  // The bucket still holds the token the cache file recorded: our own crash, taken over.
+  REQUIRE(WriteMountToken(rec, "", 0x1234abcd, clock).ok());
+  Result<uint32_t> token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
+  REQUIRE(token.ok());
+  CHECK(*token != 0x1234abcd);
+  CHECK(*ReadMountToken(rec, "") == *token);
+
+  // Another token: someone else holds the bucket; the claim does not help.
+  token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
+  REQUIRE_FALSE(token.ok());
+  CHECK(token.status().code() == EBUSY);
+
+  // No token but dirty blocks: the bucket was mounted (and cleanly released) since.
+  REQUIRE(ReleaseMountToken(rec, c).ok());
+  rec.ClearCalls();
+  token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
+  REQUIRE_FALSE(token.ok());
+  CHECK(token.status().code() == EBUSY);
+  CHECK(token.status().message().find("5 dirty blocks") != std::string::npos);
+  CHECK(token.status().message().find("--force") != std::string::npos);
+  CHECK(rec.CountCalls("put") == 0);  // refused before writing anything
+  c.force = true;
+  CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5}).ok());
+
+  // No dirty blocks: nothing to protect, a plain mount.
+  c.force = false;
+  REQUIRE(ReleaseMountToken(rec, c).ok());
+  CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 0}).ok());
+}
+
 TEST_CASE("stack: a read-only mount neither reads nor writes the token") {
   FakeClock clock;
   Config c = LocalConfig();
