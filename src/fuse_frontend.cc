@@ -178,6 +178,11 @@ struct FuseFrontend::Ops {
     if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
     // Writes must reach the stack before write() returns; flush and fsync rely on it.
     conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    // Every write here goes through this mount, so the kernel's page cache of the image is
+    // always current. With auto_inval_data (libfuse's default) the kernel would drop the
+    // image's whole cache whenever it saw the mtime a write had just changed: after any write,
+    // the next read fetched the entire image again.
+    conn->want &= ~FUSE_CAP_AUTO_INVAL_DATA;
   }
 
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
