@@ -53,7 +53,6 @@
 namespace s3disk {
 namespace {
 
-constexpr int64_t kUrgentDue = INT64_MIN;  // dirty_ key of a block someone waits for
 constexpr int64_t kMaxWorkerWaitMs = 1000;
 
 std::string BlockHex(BlockNum n) {
@@ -182,18 +181,6 @@ void BlockCache::MarkUrgent(Entry* e) {
 
 void BlockCache::Touch(Entry* e) {
   if (e->state == State::kClean) lru_.splice(lru_.end(), lru_, e->lru);
-}
-
-void BlockCache::FilePut(Entry* e) {
-  if (e->slot < 0) return;
-  Status st = options_.file->Put(e->slot, e->n, Dirtyish(*e), e->seq, e->data, e->zero);
-  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
-}
-
-void BlockCache::FileMarkClean(Entry* e) {
-  if (e->slot < 0) return;
-  Status st = options_.file->MarkClean(e->slot);
-  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
 }
 
 // ---- reads ----
@@ -672,65 +659,6 @@ Status BlockCache::Start() {
   Status st = WaitStored(targets, workers_.empty(), lock);
   if (!st.ok()) return st.WithContext("cache: uploading recovered blocks");
   LOG_INFO("cache: %zu recovered blocks uploaded", targets.size());
-  return Status::Ok();
-}
-
-Status BlockCache::Recover() {
-  CacheFile& file = *options_.file;
-  std::vector<uint8_t> data(block_size_);
-  uint64_t bad = file.bad_records(), stale = 0;
-  uint64_t max_seq = 0;
-  for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);
-  for (const CacheFile::Found& f : file.found()) {
-    bool keep = f.n < num_blocks_ && file.ReadData(f, data).ok();
-    if (!keep) bad++;
-    if (keep && !f.dirty && !options_.no_verify) {
-      keep = options_.verify_clean != nullptr && options_.verify_clean(f.n, HexEncode(f.md5)).ok();
-      if (!keep) stale++;
-    }
-    Lock lock(mu_);
-    if (keep && entries_.count(f.n) != 0) {
-      // Two slots name one block (a crash between two Puts): keep the newer one.
-      Entry& other = entries_.at(f.n);
-      if (other.seq > f.seq) keep = false;
-      if (keep) EraseEntry(f.n);
-    }
-    free_slots_.erase(std::remove(free_slots_.begin(), free_slots_.end(), int(f.slot)),
-                      free_slots_.end());
-    if (!keep) {
-      Status st = file.Clear(f.slot);
-      if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
-      free_slots_.push_back(f.slot);
-      continue;
-    }
-    Entry& e = entries_[f.n];
-    e.n = f.n;
-    e.id = next_id_++;
-    e.slot = f.slot;
-    e.zero = f.zero;
-    if (!f.zero) e.data = data;
-    e.seq = f.seq;
-    if (f.dirty) {
-      e.dirty_since_ms = clock_.NowMs();
-      Transition(&e, State::kDirty, kUrgentDue);
-      e.urgent = true;
-      c_.recovered_blocks++;
-    } else {
-      e.stored_seq = e.seq;
-      Transition(&e, State::kClean);
-      c_.reused_clean_blocks++;
-    }
-  }
-  Lock lock(mu_);
-  next_seq_ = std::max(next_seq_, max_seq + 1);
-  if (bad + stale > 0 || !entries_.empty()) {
-    LOG_INFO(
-        "cache: %s: %llu dirty and %llu clean blocks reused, %llu stale, %llu torn or "
-        "invalid records ignored",
-        file.path().c_str(), static_cast<unsigned long long>(c_.recovered_blocks),
-        static_cast<unsigned long long>(c_.reused_clean_blocks),
-        static_cast<unsigned long long>(stale), static_cast<unsigned long long>(bad));
-  }
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@
 // Flush() and Shutdown(), on the calling thread.
 #pragma once
 
+#include <climits>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -133,6 +134,8 @@ class BlockCache : public ForwardingBlockStore {
 
   BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock);
 
+  // dirty_ key of a block someone waits for (uploaded before any other).
+  static constexpr int64_t kUrgentDue = INT64_MIN;
   bool Dirtyish(const Entry& e) const {
     return e.state == State::kDirty || e.state == State::kWriting || e.state == State::kRedirtied;
   }
