@@ -163,6 +163,15 @@ kill_s3disk() {
   ! is_mounted "$mnt" || fail "the dead mount $mnt is still mounted"
 }
 
+# fsck_clean DEV [MESSAGE]: fails the test (with MESSAGE) unless fsck.ext4 -n -f finds the
+# file system on DEV clean; fsck's report is printed on failure.
+fsck_clean() {
+  fsck.ext4 -n -f "$1" >"$WORK/fsck.out" 2>&1 || {
+    cat "$WORK/fsck.out" >&2
+    fail "${2:-fsck.ext4 -n -f reports problems}"
+  }
+}
+
 # expect_log PATTERN: an ERROR/WARNING line matching PATTERN (grep -E) is expected.
 expect_log() { EXPECTED_LOG_PATTERNS+=("$1"); }
 

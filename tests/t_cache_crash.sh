@@ -111,10 +111,7 @@ DEV=$LOOP_DEV
 log "mount the ext4 once to replay its journal, then fsck.ext4 -n -f"
 loop_mount "$DEV" "$FS"
 loop_umount "$FS"
-fsck.ext4 -n -f "$DEV" >"$WORK/fsck.out" 2>&1 || {
-  cat "$WORK/fsck.out" >&2
-  fail "fsck.ext4 -n -f reports problems after the crash"
-}
+fsck_clean "$DEV" "fsck.ext4 -n -f reports problems after the crash"
 loop_mount "$DEV" "$FS" -o ro
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums") >&2 || fail "files A differ after the crash"
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums_b") >&2 ||
@@ -128,10 +125,7 @@ log "third mount: no cache file; files A and B come from the bucket"
 start_s3disk "file://$BUCKET" "$MNT"
 loop_attach "$MNT/file"
 DEV=$LOOP_DEV
-fsck.ext4 -n -f "$DEV" >"$WORK/fsck2.out" 2>&1 || {
-  cat "$WORK/fsck2.out" >&2
-  fail "fsck.ext4 -n -f reports problems when mounted without the cache file"
-}
+fsck_clean "$DEV" "fsck.ext4 -n -f reports problems when mounted without the cache file"
 loop_mount "$DEV" "$FS" -o ro
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums") >&2 || fail "files A differ without the cache file"
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums_b") >&2 ||

@@ -47,10 +47,7 @@ stop_nbd
 
 start_nbd "$SOCK" "file://$B"
 nbdfuse_start
-fsck.ext4 -n -f "$WORK/fm/disk" >"$WORK/fsck.out" 2>&1 || {
-  cat "$WORK/fsck.out" >&2
-  fail "fsck.ext4 found errors after a restart"
-}
+fsck_clean "$WORK/fm/disk" "fsck.ext4 found errors after a restart"
 loop_attach "$WORK/fm/disk"
 loop_mount "$LOOP_DEV" "$WORK/fs" -o ro
 same_bytes "$WORK/a" "$WORK/fs/a" "file a after a restart"

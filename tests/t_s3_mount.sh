@@ -69,10 +69,7 @@ grep -q "zero_map: survey found $nobj non-zero blocks of 2048" "$S3DISK_LOG" || 
 }
 loop_attach "$MNT/file"
 DEV=$LOOP_DEV
-fsck.ext4 -n -f "$DEV" >"$WORK/fsck.out" 2>&1 || {
-  cat "$WORK/fsck.out" >&2
-  fail "fsck.ext4 -n -f reports problems"
-}
+fsck_clean "$DEV"
 loop_mount "$DEV" "$FS" -o ro
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums") >&2 || fail "checksums differ after remount"
 loop_umount "$FS"

@@ -60,10 +60,7 @@ start_s3disk "${S3[@]}" --listBlocks "$BUCKET" "$MNT"
 PID2=$S3DISK_PID
 loop_attach "$MNT/file"
 DEV=$LOOP_DEV
-fsck.ext4 -n -f "$DEV" >"$WORK/fsck.out" 2>&1 || {
-  cat "$WORK/fsck.out" >&2
-  fail "fsck.ext4 -n -f reports problems (seed $SEED)"
-}
+fsck_clean "$DEV" "fsck.ext4 -n -f reports problems (seed $SEED)"
 loop_mount "$DEV" "$FS" -o ro
 (cd "$FS" && sha256sum --quiet -c "$WORK/sums") >&2 || fail "checksums differ (seed $SEED)"
 loop_umount "$FS"

@@ -40,10 +40,7 @@ log "objects after deleting 20 MB and fstrim: $after"
 [ "$(sha256sum "$FS/keep" | cut -d' ' -f1)" = "$(cat "$WORK/keep.sum")" ] ||
   fail "a file that was kept changed after fstrim"
 loop_umount "$FS"
-fsck.ext4 -n -f "$DEV" >"$WORK/fsck.out" 2>&1 || {
-  cat "$WORK/fsck.out" >&2
-  fail "fsck.ext4 reports problems after fstrim"
-}
+fsck_clean "$DEV" "fsck.ext4 reports problems after fstrim"
 loop_detach "$DEV"
 stop_s3disk "$MNT"
 
