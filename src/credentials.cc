@@ -281,7 +281,7 @@ const std::vector<S3CliOption>& S3CliOptions() {
       {"--connectTimeout", "SECONDS", "limit for connecting to the server (default 30)"},
       {"--initialRetryPause", "MILLIS", "first pause before a retry, then doubled (default 200)"},
       {"--maxRetryPause", "MILLIS",
-       "total pauses of one request's retries before it fails (default 300000)"},
+       "total pauses of one request's retries before it fails (default 30000)"},
       {"--maxConnections", "N", "idle HTTP connections kept for reuse (default 32)"},
       {"--listBlocksThreads", "N", "threads listing the bucket in parallel (default 8)"},
   };

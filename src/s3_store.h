@@ -47,7 +47,7 @@ struct S3Options {
   std::string storage_class;            // --storageClass: x-amz-storage-class (STANDARD_IA, ...)
   int connect_timeout_s = 30;           // --connectTimeout (seconds)
   int request_timeout_s = 30;           // --timeout (seconds, whole request)
-  int max_retry_pause_ms = 300000;      // --maxRetryPause: total pauses before giving up
+  int max_retry_pause_ms = 30000;       // --maxRetryPause: total pauses before giving up
   int initial_retry_pause_ms = 200;     // --initialRetryPause: first pause, doubled each time
   int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
   int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
