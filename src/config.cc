@@ -191,6 +191,15 @@ Status ValidateCodec(Config* c) {
       return Usage("--passwordFile=%s: the first line is empty", c->password_file.c_str());
     }
   }
+  if (c->password.empty() && c->password_prompt) {
+    // main asks on the terminal after Validate; check the cipher and key length now, so a
+    // mistake is reported before anyone types. The stand-in is never used for data.
+    CodecOptions o = MakeCodecOptions(*c);
+    o.password = "stand-in";
+    Result<std::shared_ptr<const Codec>> codec = Codec::Create(o);
+    if (!codec.ok()) return Status(EINVAL, codec.status().message());
+    return Status::Ok();
+  }
   if (c->password.empty()) {
     return Usage("--encrypt needs a password: give --passwordFile=FILE or --password=PASSWORD");
   }
@@ -378,7 +387,32 @@ static Status ValidateCache(Config* c) {
   return Status::Ok();
 }
 
+// The admin modes (admin.h): one at a time, not with --nbd or --reset-mounted-flag, BUCKET
+// only. --verify and --summary only read: they run as --readOnly (no write can happen, and a
+// public S3 bucket needs no credentials); --erase cannot.
+static Status ValidateAdminMode(Config* c) {
+  const char* mode = c->erase ? "--erase" : c->verify ? "--verify" : "--summary";
+  if (!c->AdminMode()) return Status::Ok();
+  if (int{c->erase} + int{c->verify} + int{c->summary} > 1) {
+    return Usage("--erase, --verify and --summary are separate commands; give only one");
+  }
+  if (c->nbd || c->reset_mounted_flag) {
+    return Usage("%s is a command of its own; drop %s", mode,
+                 c->nbd ? "--nbd" : "--reset-mounted-flag");
+  }
+  if (c->args.size() != 1) {
+    return Usage(
+        "%s takes only the bucket, got %zu arguments; usage: s3disk %s [options] "
+        "BUCKET[/PREFIX]",
+        mode, c->args.size(), mode);
+  }
+  if (c->erase && c->read_only) return Usage("--erase deletes blocks; drop --readOnly");
+  if (!c->erase) c->read_only = true;
+  return Status::Ok();
+}
+
 Status Validate(Config* c) {
+  S3DISK_RETURN_IF_ERROR(ValidateAdminMode(c));
   if (c->nbd) {
     if (c->args.empty() || c->args.size() > 2) {
       return Usage(
@@ -399,6 +433,8 @@ Status Validate(Config* c) {
     return Usage("--socket and --statsFile are for --nbd; a FUSE mount shows its stats file");
   } else if (c->args.size() == 1 && c->reset_mounted_flag) {
     // Reset-only mode: s3disk --reset-mounted-flag BUCKET.
+  } else if (c->AdminMode()) {
+    // s3disk --erase|--verify|--summary BUCKET: ValidateAdminMode checked the arguments.
   } else if (c->args.size() != 2) {
     return Usage(
         "expected BUCKET and MOUNTPOINT, got %zu argument%s; usage: s3disk [options] "
@@ -459,7 +495,7 @@ Status Validate(Config* c) {
     if (c->args.size() == 2) c->nbd_device = Absolute(c->args[1]);
     if (!c->nbd_socket.empty()) c->nbd_socket = Absolute(c->nbd_socket);
     if (!c->stats_file.empty()) c->stats_file = Absolute(c->stats_file);
-  } else if (!c->ResetOnly()) {
+  } else if (!c->ResetOnly() && !c->AdminMode()) {
     Result<std::string> mnt = CheckMountPoint(c->args[1]);
     S3DISK_RETURN_IF_ERROR(mnt.status());
     c->mountpoint = *mnt;
@@ -474,6 +510,9 @@ std::string UsageText() {
       "  s3disk [options] BUCKET[/PREFIX] MOUNTPOINT\n"
       "  s3disk --test [options] DIRECTORY MOUNTPOINT\n"
       "  s3disk --reset-mounted-flag [options] BUCKET\n"
+      "  s3disk --erase [--force] [options] BUCKET[/PREFIX]  (delete every block)\n"
+      "  s3disk --verify [options] BUCKET[/PREFIX]   (check every block; exit 2 if one is bad)\n"
+      "  s3disk --summary [options] BUCKET[/PREFIX]  (blocks, sizes, compression ratio)\n"
       "  s3disk --nbd [options] BUCKET /dev/nbdX      (serve with nbdkit and attach)\n"
       "  s3disk --nbd --socket=PATH [options] BUCKET  (serve on a Unix socket only)\n"
       "BUCKET is file:///absolute/dir (a local directory), mem: (in memory, lost at exit),\n"

@@ -73,6 +73,11 @@ struct Config {
   bool reset_mounted_flag = false;  // --reset-mounted-flag
   bool list_blocks = false;         // --listBlocks (implied for local buckets by Validate)
   bool test_mode = false;           // --test: BUCKET is a directory path
+  // Admin modes (admin.h), next to --reset-mounted-flag: s3disk --erase|--verify|--summary
+  // [options] BUCKET, then exit.
+  bool erase = false;    // --erase: delete every block (asks unless --force)
+  bool verify = false;   // --verify: read and check every block
+  bool summary = false;  // --summary: blocks, sizes, compression ratio
 
   std::string filename = "file";         // --filename
   std::string stats_filename = "stats";  // --statsFilename
@@ -97,6 +102,9 @@ struct Config {
   std::string password;       // --password, or the first line of --passwordFile (Validate)
   std::string password_file;  // --passwordFile
   uint32_t key_length = 0;    // --keyLength in bytes; 0 = the cipher's key length
+  // Set by main, not an option: no password given, stdin is a terminal, so main asks for it
+  // after Validate (password_prompt.h); Validate then checks the cipher with a stand-in.
+  bool password_prompt = false;
 
   // The block cache (block_cache.h). block_cache_size 0: no cache (every I/O goes to the
   // bucket). Validate checks them against each other.
@@ -125,6 +133,8 @@ struct Config {
 
   // True for s3disk --reset-mounted-flag BUCKET (no mount point): clear the flag and exit.
   bool ResetOnly() const { return reset_mounted_flag && args.size() == 1 && !nbd; }
+  // True for s3disk --erase, --verify or --summary (Validate allows one at a time, BUCKET only).
+  bool AdminMode() const { return erase || verify || summary; }
   bool IsLocalBucket() const { return bucket_kind != BucketKind::kS3; }
 };
 

@@ -1,7 +1,9 @@
 // s3disk: mount a bucket as a directory holding one disk image file.
 //
 // Start-up order (nothing is written to the bucket before every check has passed):
-//   1. parse and validate the command line (config.h); create the FUSE session (checks -o)
+//   1. parse and validate the command line (config.h); ask for the --encrypt password on the
+//      terminal if none was given (password_prompt.h); create the FUSE session (checks -o)
+//      (--reset-mounted-flag, --erase, --verify and --summary stop here: stack.h, admin.h)
 //   2. open the object store
 //   3. read block 0's geometry and resolve it against --size/--blockSize (--force)
 //   4. unless --readOnly: check and write the mount token (stack.h)
@@ -12,16 +14,20 @@
 //   9. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
 //  10. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
+#include <unistd.h>
+
 #include <cstdio>
 #include <exception>
 #include <memory>
 #include <string>
 
+#include "admin.h"
 #include "clock.h"
 #include "config.h"
 #include "fuse_frontend.h"
 #include "log.h"
 #include "nbd_launcher.h"
+#include "password_prompt.h"
 #include "stack.h"
 
 namespace s3disk {
@@ -100,13 +106,24 @@ int Main(int argc, char** argv) {
     printf("s3disk %s\n", PACKAGE_VERSION);
     return kExitOk;
   }
+  // --encrypt without a password, on a terminal: ask after Validate (password_prompt.h).
+  config.password_prompt = CanPromptForPassword(config) && isatty(STDIN_FILENO);
   Status st = Validate(&config);
   if (!st.ok()) return Fail(st);
+  if (config.password_prompt) {
+    Result<std::string> password = PromptPassword("Password: ");
+    if (!password.ok()) return Fail(password.status());
+    config.password = std::move(*password);
+    LogRegisterSecret(config.password);  // never in a log line
+  }
   const LogLevel level = config.debug ? LogLevel::kDebug : LogLevel::kInfo;
   // A daemon keeps its terminal quiet unless something is wrong.
-  LogToStderr(config.foreground || config.ResetOnly() ? level : LogLevel::kWarn);
+  LogToStderr(config.foreground || config.ResetOnly() || config.AdminMode() ? level
+                                                                            : LogLevel::kWarn);
 
   if (config.ResetOnly()) return ResetOnly(config);
+  // s3disk --erase|--verify|--summary BUCKET: admin.h; no mount.
+  if (config.AdminMode()) return RunAdmin(config);
   // s3disk --nbd: nbdkit serves the stack (nbd_launcher.h); no FUSE.
   if (config.nbd) return RunNbd(config, std::vector<std::string>(argv, argv + argc));
 
