@@ -387,6 +387,24 @@ static Status ValidateCache(Config* c) {
   return Status::Ok();
 }
 
+// The consistency guard options, against each other (s3backer's rules). md5CacheTime=0 with a
+// cache means "forever", which BuildStack checks against the number of blocks.
+static Status ValidateGuard(const Config& c) {
+  if (c.md5_cache_size == 0) {
+    if (c.md5_cache_time_ms != 0 || c.min_write_delay_ms != 0) {
+      return Usage("--md5CacheTime and --minWriteDelay need the MD5 cache: add --md5CacheSize "
+                   "(e.g. --md5CacheSize=1000 --md5CacheTime=10000 --minWriteDelay=500)");
+    }
+    return Status::Ok();
+  }
+  if (c.md5_cache_time_ms > 0 && c.min_write_delay_ms > c.md5_cache_time_ms) {
+    return Usage("--minWriteDelay=%lld must not be longer than --md5CacheTime=%lld",
+                 static_cast<long long>(c.min_write_delay_ms),
+                 static_cast<long long>(c.md5_cache_time_ms));
+  }
+  return Status::Ok();
+}
+
 // The admin modes (admin.h): one at a time, not with --nbd or --reset-mounted-flag, BUCKET
 // only. --verify and --summary only read: they run as --readOnly (no write can happen, and a
 // public S3 bucket needs no credentials); --erase cannot.
@@ -490,6 +508,7 @@ Status Validate(Config* c) {
   if (c->IsLocalBucket()) c->list_blocks = true;
 
   S3DISK_RETURN_IF_ERROR(ValidateCache(c));
+  S3DISK_RETURN_IF_ERROR(ValidateGuard(*c));
   if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);
   if (c->nbd) {
     if (c->args.size() == 2) c->nbd_device = Absolute(c->args[1]);

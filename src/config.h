@@ -117,6 +117,11 @@ struct Config {
   bool block_cache_no_verify = false;        // --blockCacheNoVerify
   uint32_t read_ahead = 4;                   // --readAhead, in blocks (0: off)
   uint32_t read_ahead_trigger = 2;           // --readAheadTrigger, sequential reads
+  // The consistency guard (consistency_guard.h): composed only when md5_cache_size > 0. Off
+  // by default (AWS S3 is strongly consistent); s3backer's defaults are 1000, 10000, 500.
+  uint64_t md5_cache_size = 0;     // --md5CacheSize, entries; 0: no guard
+  int64_t md5_cache_time_ms = 0;   // --md5CacheTime; 0 with a cache: entries kept forever
+  int64_t min_write_delay_ms = 0;  // --minWriteDelay, between two writes of one block
 
   bool help = false;     // --help, -h
   bool version = false;  // --version

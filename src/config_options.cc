@@ -233,6 +233,23 @@ const std::vector<Option>& Options() {
        [](Config* c, const std::string& v) {
          return SetCount("--readAheadTrigger", v, 1u << 20, &c->read_ahead_trigger);
        }},
+      {"--md5CacheSize", "NUM",
+       "remember the MD5 of this many recently written blocks, to detect stale reads from an "
+       "eventually consistent store; 0: off (default: 0)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--md5CacheSize", v, uint64_t{1} << 32, &c->md5_cache_size);
+       }},
+      {"--md5CacheTime", "MILLIS",
+       "how long a written block's MD5 is remembered; 0: forever (default: 0, needs "
+       "--md5CacheSize)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--md5CacheTime", v, 86400000, &c->md5_cache_time_ms);
+       }},
+      {"--minWriteDelay", "MILLIS",
+       "least time between two writes of one block (default: 0, needs --md5CacheSize)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--minWriteDelay", v, 86400000, &c->min_write_delay_ms);
+       }},
       {"--help", nullptr, "show this help and exit",
        [](Config* c, const std::string&) { return SetFlag(&c->help); }},
       {"-h", nullptr, "same as --help",

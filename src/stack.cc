@@ -7,6 +7,7 @@
 
 #include "block_cache.h"
 #include "block_key.h"
+#include "consistency_guard.h"
 #include "crypto.h"
 #include "dir_store.h"
 #include "log.h"
@@ -202,8 +203,21 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
   // through the cache, which answers from the lower map (no second listing) plus its dirty
   // blocks, so zero blocks never reach the cache. The consistency guard goes between the
-  // lower map and ObjectBlockStore when it lands. --blockCacheSize=0: no cache, one map.
+  // lower map and ObjectBlockStore, only with --md5CacheSize. --blockCacheSize=0: no cache,
+  // one map.
   std::unique_ptr<BlockStore> below = std::move(*bottom);
+  if (config.md5_cache_size > 0) {
+    ConsistencyGuardOptions guard;
+    guard.cache_size = config.md5_cache_size;
+    guard.cache_time_ms = config.md5_cache_time_ms;
+    guard.min_write_delay_ms = config.min_write_delay_ms;
+    guard.retry_initial_ms = config.s3.options.initial_retry_pause_ms;
+    guard.retry_max_ms = config.s3.options.max_retry_pause_ms;
+    Result<std::unique_ptr<ConsistencyGuard>> guarded =
+        ConsistencyGuard::Create(std::move(below), guard, Clock::Real());
+    if (!guarded.ok()) return guarded.status();
+    below = std::move(*guarded);
+  }
   if (config.block_cache_size > 0) {
     Result<std::unique_ptr<BlockStore>> cache = BuildCache(
         config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks),
