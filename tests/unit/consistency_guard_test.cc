@@ -12,7 +12,11 @@
 #include <utility>
 #include <vector>
 
+#include "byte_range.h"
 #include "clock.h"
+#include "config.h"
+#include "mem_store.h"
+#include "stack.h"
 
 namespace s3disk {
 namespace {
@@ -395,6 +399,34 @@ TEST_CASE("guard: writers of many blocks from two threads finish with a full cac
   std::string stats;
   f.guard->DumpStats(&stats);
   CHECK(stats.find("stale_store 1\n") != std::string::npos);  // the layer below's too
+}
+
+TEST_CASE("guard: BuildStack composes the guard only with --md5CacheSize") {
+  Config c;
+  c.args = {"mem:", "/mnt"};
+  c.bucket_arg = "mem:";
+  c.bucket_kind = BucketKind::kMemory;
+  c.mountpoint = "/mnt";
+  c.list_blocks = true;
+  const Geometry g{4096, 16 * 4096};
+  auto stats_of = [&](const Config& config) {
+    Result<Stack> built = BuildStack(config, std::make_shared<MemStore>(), g);
+    REQUIRE(built.ok());
+    REQUIRE(built->top->Start().ok());
+    REQUIRE(built->bytes->Write(5 * 4096, Bytes(4096, 7)).ok());
+    REQUIRE(built->bytes->Flush().ok());  // the block cache writes back through the guard
+    std::string out;
+    built->top->DumpStats(&out);
+    REQUIRE(built->top->Shutdown().ok());
+    return out;
+  };
+  CHECK(stats_of(c).find("guard_") == std::string::npos);
+  c.md5_cache_size = 10;
+  c.md5_cache_time_ms = 60000;
+  c.min_write_delay_ms = 10;
+  CHECK(stats_of(c).find("guard_entries_live 1\n") != std::string::npos);
+  c.md5_cache_time_ms = 0;  // forever, but fewer entries than the 16 blocks
+  CHECK(BuildStack(c, std::make_shared<MemStore>(), g).status().code() == EINVAL);
 }
 
 }  // namespace
