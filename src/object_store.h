@@ -25,6 +25,9 @@ struct ObjectInfo {
   std::string etag;
   uint64_t size = 0;
   Metadata meta;
+  // Set by a Get that has itself checked that etag is the MD5 of the data it returns (S3Store
+  // does, to retry a damaged download), so the layer above need not hash the body again.
+  bool md5_verified = false;
 };
 
 struct Object {

@@ -269,14 +269,21 @@ Result<Object> S3Store::Get(const std::string& key) {
   call.method = "GET";
   call.key = key;
   call.what = "get " + key;
-  call.validate = [this, &key](const HttpResponse& r) -> Status {
+  // The MD5 of the body is computed once, here, and handed up as verified: the layer above
+  // then does not hash the body again.
+  std::string verified_md5;
+  call.validate = [this, &key, &verified_md5](const HttpResponse& r) -> Status {
+    verified_md5.clear();
     if (!options_.verify_etag) return Status::Ok();
     const std::string* etag = r.Header("etag");
     if (etag == nullptr) return Status::Ok();
     std::string want = NormalizeEtag(*etag);
     if (want.find('-') != std::string::npos) return Status::Ok();  // multipart: not an MD5
     std::string got = Md5Hex(r.body);
-    if (want == got) return Status::Ok();
+    if (want == got) {
+      verified_md5 = std::move(got);
+      return Status::Ok();
+    }
     etag_mismatches_++;
     LOG_WARN("s3: get %s: ETag %s does not match the MD5 %s of the %zu bytes received", key.c_str(),
              want.c_str(), got.c_str(), r.body.size());
@@ -286,7 +293,12 @@ Result<Object> S3Store::Get(const std::string& key) {
   auto r = Execute(call);
   if (!r.ok()) return r.status();
   Object obj;
-  obj.info.etag = Md5Hex(r->body);
+  if (!verified_md5.empty()) {
+    obj.info.etag = std::move(verified_md5);
+    obj.info.md5_verified = true;
+  } else if (const std::string* etag = r->Header("etag")) {
+    obj.info.etag = NormalizeEtag(*etag);  // unchecked (--no-verify-etag, multipart)
+  }
   obj.info.size = r->body.size();
   obj.info.meta = ExtractMeta(*r);
   obj.data = std::move(r->body);
@@ -313,13 +325,15 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
 Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t> data,
                                  const Metadata& meta) {
   puts_++;
-  std::string md5 = Md5Hex(data);
+  // One pass of MD5 over the body serves both the Content-MD5 header and the ETag check.
+  const Md5Digest digest = Md5(data);
+  std::string md5 = HexEncode(digest);
   Call call;
   call.method = "PUT";
   call.key = key;
   call.body = data;
   call.what = "put " + key;
-  call.headers.emplace_back("Content-MD5", Base64Encode(Md5(data)));
+  call.headers.emplace_back("Content-MD5", Base64Encode(digest));
   bool has_acl = false;
   for (const auto& [name, value] : meta) {
     std::string lower = ToLower(name);

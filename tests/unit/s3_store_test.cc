@@ -271,6 +271,7 @@ TEST_CASE("s3_store: put sends Content-MD5 and the PUT headers; get returns data
   REQUIRE(got.ok());
   CHECK(got->data == data);
   CHECK(got->info.etag == Md5Hex(data));
+  CHECK(got->info.md5_verified);  // checked here, so ObjectBlockStore need not hash it again
   CHECK(got->info.size == data.size());
   CHECK(got->info.meta == meta);
   auto head = f.store->Head("vol1/0000002a");
@@ -458,6 +459,30 @@ TEST_CASE("s3_store: an ETag mismatch is retried, then EIO naming the key") {
   std::string stats;
   f.store->DumpStats(&stats);
   CHECK(stats.find("s3_etag_mismatches 0\n") == std::string::npos);
+}
+
+TEST_CASE("s3_store: a GET is md5_verified only when its ETag was checked") {
+  // A multipart ETag is not an MD5: handed up as the server sent it, unverified.
+  Fixture f;
+  f.fake->hook = [](const Recorded&, int) -> std::optional<HttpResult> {
+    return Respond(200, "body", {{"etag", "\"0123-2\""}});
+  };
+  auto multipart = f.store->Get("k");
+  REQUIRE(multipart.ok());
+  CHECK(multipart->info.etag == "0123-2");
+  CHECK_FALSE(multipart->info.md5_verified);
+  // --no-verify-etag (SSE-KMS): a wrong MD5-shaped ETag is passed up unverified.
+  S3Options o = Fixture::Options();
+  o.verify_etag = false;
+  Fixture unchecked(o);
+  const std::string wrong = Md5Hex(Bytes("other"));
+  unchecked.fake->hook = [&wrong](const Recorded&, int) -> std::optional<HttpResult> {
+    return Respond(200, "body", {{"etag", "\"" + wrong + "\""}});
+  };
+  auto got = unchecked.store->Get("k");
+  REQUIRE(got.ok());
+  CHECK(got->info.etag == wrong);
+  CHECK_FALSE(got->info.md5_verified);
 }
 
 TEST_CASE("s3_store: DeleteMany posts batches of 1000 with Content-MD5") {
