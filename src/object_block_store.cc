@@ -91,24 +91,78 @@ Status ObjectBlockStore::DecodeBody(BlockNum n, const Object& obj, std::span<uin
   return Status::Ok();
 }
 
-Status ObjectBlockStore::CheckKey() {
+namespace {
+
+// The cipher an object's Content-Encoding names ("AES-128-CBC" of "deflate,
+// encrypt-AES-128-CBC"), or "" when the object is not encrypted.
+std::string EncryptedWith(const Metadata& meta) {
+  auto it = meta.find(kContentEncodingHeader);
+  if (it == meta.end()) return "";
+  constexpr std::string_view kEncrypt = "encrypt-";
+  std::string_view rest = it->second;
+  while (!rest.empty()) {
+    size_t comma = rest.find(',');
+    std::string_view name = rest.substr(0, comma);
+    while (!name.empty() && isspace(static_cast<unsigned char>(name.front()))) {
+      name.remove_prefix(1);
+    }
+    while (!name.empty() && isspace(static_cast<unsigned char>(name.back()))) {
+      name.remove_suffix(1);
+    }
+    if (name.size() > kEncrypt.size() &&
+        strncasecmp(name.data(), kEncrypt.data(), kEncrypt.size()) == 0) {
+      return std::string(name.substr(kEncrypt.size()));
+    }
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+  }
+  return "";
+}
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+}  // namespace
+
+Status ObjectBlockStore::CheckKey(const std::string& bucket) {
   const std::string key = Key(0);
+  if (!codec_->encrypting()) {
+    // The headers are enough: a HEAD, no body.
+    Result<ObjectInfo> info = store_->Head(key);
+    if (!info.ok()) {
+      if (info.status().code() == ENOENT) return Status::Ok();
+      return info.status().WithContext("object_block_store: check encoding: head " + key);
+    }
+    const std::string cipher = EncryptedWith(info->meta);
+    if (!cipher.empty()) {
+      return Status::Errorf(EINVAL,
+                            "bucket %s holds encrypted blocks (%s); mount it with --encrypt=%s "
+                            "--passwordFile=FILE",
+                            bucket.c_str(), cipher.c_str(), Lower(cipher).c_str());
+    }
+    // Compressed blocks need no flag; an encoding s3disk cannot read at all refuses the mount.
+    Status st = codec_->Authenticate(0, {}, info->meta);
+    if (st.ok()) return st;
+    return Status::Errorf(EINVAL, "bucket %s: %s", bucket.c_str(), st.message().c_str());
+  }
   Result<Object> obj = store_->Get(key);
   if (!obj.ok()) {
     if (obj.status().code() == ENOENT) return Status::Ok();
     return obj.status().WithContext("object_block_store: check key: read " + key);
   }
+  if (EncryptedWith(obj->info.meta).empty()) {
+    return Status::Errorf(EINVAL,
+                          "bucket %s holds blocks that are not encrypted (%s); mount it without "
+                          "--encrypt and --password/--passwordFile",
+                          bucket.c_str(), key.c_str());
+  }
   Status st = codec_->Authenticate(0, obj->data, obj->info.meta);
   if (st.ok()) return st;
-  if (codec_->encrypting()) {
-    return Status::Errorf(EINVAL,
-                          "wrong password? block 0 (%s) does not verify with this password, "
-                          "cipher and --keyLength (%s)",
-                          key.c_str(), st.message().c_str());
-  }
   return Status::Errorf(EINVAL,
-                        "the bucket is encrypted: mount it with --encrypt and a password (%s)",
-                        st.message().c_str());
+                        "wrong password? block 0 (%s) of bucket %s does not verify with this "
+                        "password, cipher and --keyLength (%s)",
+                        key.c_str(), bucket.c_str(), st.message().c_str());
 }
 
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {

@@ -66,11 +66,14 @@ class ObjectBlockStore : public BlockStore {
 
   std::string Key(BlockNum n) const;
 
-  // A mount-time check that the codec matches the bucket, so a wrong password is refused
-  // before anything is written: reads block 0 and checks its encryption (cipher, HMAC under
-  // our key; or that it is not encrypted when we do not encrypt). OK when block 0 is absent.
-  // EINVAL with a message naming the likely cause; store errors pass through.
-  Status CheckKey();
+  // A mount-time check that the codec matches the bucket, so a wrong or missing password is
+  // refused before anything is written. Encrypting: GETs block 0 and checks that it is
+  // encrypted with our cipher and its HMAC verifies under our key. Not encrypting: HEADs block
+  // 0 and refuses it when its Content-Encoding says encrypted (or names an encoding s3disk
+  // cannot read); compressed blocks are fine. OK when block 0 is absent. EINVAL with a
+  // one-line message naming `bucket` (for messages only) and the fix; store errors pass
+  // through with context.
+  Status CheckKey(const std::string& bucket);
 
  private:
   // Turns a stored object into the block's bytes in buf (only on success).

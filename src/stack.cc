@@ -189,10 +189,9 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   Result<std::unique_ptr<ObjectBlockStore>> bottom = ObjectBlockStore::Create(store, options);
   if (!bottom.ok()) return bottom.status().WithContext("stack");
-  if ((*codec)->encrypting()) {
-    // A wrong password is refused here, before the mount token or any block is written.
-    S3DISK_RETURN_IF_ERROR((*bottom)->CheckKey());
-  }
+  // A wrong password, or none for an encrypted bucket (or one for a plain bucket), is refused
+  // here, before the mount token or any block is written.
+  S3DISK_RETURN_IF_ERROR((*bottom)->CheckKey(BucketDisplay(config)));
   if ((*codec)->encrypting() || (*codec)->compression() != Compression::kNone) {
     LOG_INFO("stack: blocks are stored %s", (*codec)->Describe().c_str());
   }

@@ -388,16 +388,16 @@ TEST_CASE("object_block_store: encrypted blocks round trip; bad ones are EBADMSG
 TEST_CASE("object_block_store: CheckKey refuses a wrong password at mount") {
   Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
   // Empty bucket: nothing to check against.
-  CHECK(f.blocks.CheckKey().ok());
+  CHECK(f.blocks.CheckKey("bkt").ok());
   REQUIRE(f.blocks.WriteBlock(0, Pattern(1)).ok());
   f.objects->ClearCalls();
-  CHECK(f.blocks.CheckKey().ok());
+  CHECK(f.blocks.CheckKey("bkt").ok());
   CHECK(f.objects->calls() == Calls{"get vol/00000000"});
 
   Fixture wrong(WithCodec(MakeCodec(nullptr, true, "wrong")));
   auto b0 = f.objects->Peek("vol/00000000");
   wrong.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
-  Status st = wrong.blocks.CheckKey();
+  Status st = wrong.blocks.CheckKey("bkt");
   CHECK(st.code() == EINVAL);
   CHECK(st.message().find("wrong password") != std::string::npos);
   CHECK(wrong.objects->calls() == Calls{"get vol/00000000"});  // nothing written
@@ -405,14 +405,14 @@ TEST_CASE("object_block_store: CheckKey refuses a wrong password at mount") {
   // No password for an encrypted bucket, or a password for a plain one.
   Fixture none;
   none.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
-  st = none.blocks.CheckKey();
+  st = none.blocks.CheckKey("bkt");
   CHECK(st.code() == EINVAL);
   CHECK(st.message().find("--encrypt") != std::string::npos);
   wrong.objects->SetObject("vol/00000000", Pattern(2));
-  CHECK(wrong.blocks.CheckKey().code() == EINVAL);
+  CHECK(wrong.blocks.CheckKey("bkt").code() == EINVAL);
   // Store errors pass through.
   f.objects->FailNext(1, EIO);
-  CHECK(f.blocks.CheckKey().code() == EIO);
+  CHECK(f.blocks.CheckKey("bkt").code() == EIO);
 }
 
 TEST_CASE("object_block_store: Create validates the geometry") {
@@ -432,6 +432,78 @@ TEST_CASE("object_block_store: Create validates the geometry") {
   REQUIRE(ok.ok());
   CHECK((*ok)->num_blocks() == uint64_t{1} << 32);
   CHECK(store->calls().empty());
+}
+
+TEST_CASE("object_block_store: CheckKey refuses an encrypted bucket mounted without --encrypt") {
+  Fixture writer(WithCodec(MakeCodec(nullptr, true, "right")));
+  REQUIRE(writer.blocks.WriteBlock(0, Pattern(1)).ok());
+  auto b0 = writer.objects->Peek("vol/00000000");
+  REQUIRE(b0);
+
+  Fixture plain;  // no --encrypt, no password
+  plain.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+  Status st = plain.blocks.CheckKey("my-bucket");
+  CHECK(st.code() == EINVAL);
+  // One line naming the bucket, the cipher and the flags that fix it.
+  CHECK(st.message() ==
+        "bucket my-bucket holds encrypted blocks (AES-128-CBC); mount it with "
+        "--encrypt=aes-128-cbc --passwordFile=FILE");
+  // Only block 0's headers were asked for; nothing was written.
+  CHECK(plain.objects->calls() == Calls{"head vol/00000000"});
+
+  // Another cipher, named as s3backer writes it, after another layer.
+  Metadata other = b0->info.meta;
+  other["content-encoding"] = "deflate,Encrypt-AES-256-CBC ";
+  plain.objects->SetObject("vol/00000000", b0->data, other);
+  st = plain.blocks.CheckKey("b");
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("(AES-256-CBC); mount it with --encrypt=aes-256-cbc ") !=
+        std::string::npos);
+
+  // Compressed blocks need no flag: decompression is always on.
+  Fixture compressed(WithCodec(MakeCodec("deflate", false)));
+  REQUIRE(compressed.blocks.WriteBlock(0, Pattern(2)).ok());
+  auto c0 = compressed.objects->Peek("vol/00000000");
+  REQUIRE(c0->info.meta.at("content-encoding") == "deflate");
+  plain.objects->SetObject("vol/00000000", c0->data, c0->info.meta);
+  CHECK(plain.blocks.CheckKey("b").ok());
+  // A plain block 0, or none at all, is fine too.
+  plain.objects->SetObject("vol/00000000", Pattern(3));
+  CHECK(plain.blocks.CheckKey("b").ok());
+  REQUIRE(plain.objects->Delete("vol/00000000").ok());
+  plain.objects->ClearCalls();
+  CHECK(plain.blocks.CheckKey("b").ok());
+  CHECK(plain.objects->calls() == Calls{"head vol/00000000"});
+
+  // An encoding s3disk cannot read at all refuses the mount rather than every read.
+  Metadata unknown = c0->info.meta;
+  unknown["content-encoding"] = "gzip";
+  plain.objects->SetObject("vol/00000000", c0->data, unknown);
+  st = plain.blocks.CheckKey("b");
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("bucket b: ") == 0);
+  CHECK(st.message().find("gzip") != std::string::npos);
+
+  // A HEAD that fails passes through, with context.
+  plain.objects->FailNext(1, EIO);
+  st = plain.blocks.CheckKey("b");
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("object_block_store: check encoding: head vol/00000000") == 0);
+}
+
+TEST_CASE("object_block_store: CheckKey refuses a plain bucket mounted with --encrypt") {
+  Fixture enc(WithCodec(MakeCodec(nullptr, true, "pw")));
+  enc.objects->SetObject("vol/00000000", Pattern(1));
+  Status st = enc.blocks.CheckKey("plain-bucket");
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("bucket plain-bucket holds blocks that are not encrypted") == 0);
+  CHECK(st.message().find("without --encrypt") != std::string::npos);
+  // A compressed but unencrypted block is not encrypted either.
+  Fixture compressed(WithCodec(MakeCodec("deflate", false)));
+  REQUIRE(compressed.blocks.WriteBlock(0, Pattern(2)).ok());
+  auto c0 = compressed.objects->Peek("vol/00000000");
+  enc.objects->SetObject("vol/00000000", c0->data, c0->info.meta);
+  CHECK(enc.blocks.CheckKey("b").message().find("not encrypted") != std::string::npos);
 }
 
 }  // namespace

@@ -175,7 +175,7 @@ TEST_CASE("stack: --sse=aws:kms reads S3 objects whose ETag is not the body's MD
     if (kms) {
       REQUIRE(st.ok());
       CHECK(back == body);
-      CHECK(t->requests == 1);  // one GET, no retry
+      CHECK(t->requests == 2);  // the mount-time HEAD of block 0 (CheckKey), one GET, no retry
     } else {
       // Without SSE-KMS the mismatch is a corrupt body: retried, then an error, never data.
       CHECK_FALSE(st.ok());
@@ -304,7 +304,8 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
   REQUIRE(built.ok());
   REQUIRE(built->top->Start().ok());
-  CHECK(rec->calls() == std::vector<std::string>{"list vol/"});  // the survey (--listBlocks)
+  // The codec check of block 0 (CheckKey), then the survey (--listBlocks).
+  CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000", "list vol/"});
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
   REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));
@@ -558,6 +559,34 @@ TEST_CASE("stack: OpenStack surfaces a failing bucket with context") {
   CHECK(st.code() == EIO);
   CHECK(st.message().find("00000000") != std::string::npos);
   CHECK(rec->CountCalls("put") == 0);
+}
+
+TEST_CASE("stack: OpenStack refuses an encrypted bucket mounted without --encrypt") {
+  FakeClock clock;
+  auto rec = std::make_shared<RecordingObjectStore>();
+  Config c = LocalConfig();
+  Metadata meta = GeometryMetadata(Geometry{4096, 16 * 4096});
+  meta["content-type"] = kBlockContentType;
+  meta["content-encoding"] = "deflate, encrypt-AES-128-CBC";
+  meta["x-amz-meta-s3backer-hmac"] = "\"" + std::string(40, '0') + "\"";
+  rec->SetObject(BlockKey("", false, 0), Pattern(4096, 1), meta);
+  for (bool read_only : {false, true}) {
+    INFO("read_only " << read_only);
+    c.read_only = read_only;
+    rec->ClearCalls();
+    CheckError(OpenStack(c, rec, clock).status(), EINVAL,
+               "bucket mem: holds encrypted blocks (AES-128-CBC); mount it with "
+               "--encrypt=aes-128-cbc --passwordFile=FILE");
+    CHECK(rec->CountCalls("put") + rec->CountCalls("delete") == 0);  // not even the token
+  }
+  // A compressed bucket needs no flag.
+  meta["content-encoding"] = "deflate";
+  meta.erase("x-amz-meta-s3backer-hmac");
+  rec->SetObject(BlockKey("", false, 0), Pattern(4096, 1), meta);
+  c.read_only = false;
+  Result<OpenedStack> opened = OpenStack(c, rec, clock);
+  REQUIRE(opened.ok());
+  REQUIRE(ReleaseMountToken(*opened->stack.store, c).ok());
 }
 
 }  // namespace
