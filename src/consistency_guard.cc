@@ -7,20 +7,22 @@
 //               done_ms + min_write_delay; the record expires at done_ms + cache_time
 //
 // Invariants
-//   | invariant                                          | kept by                              |
-//   |----------------------------------------------------|--------------------------------------|
-//   | live records (blocks + ranges) <= cache_size        | Begin{Write,Trim} wait for room      |
-//   |   (ranges are not counted when entries live forever) |   before adding a record            |
-//   | a live record is never dropped before it expires    | only Expire drops, or a trim drops   |
-//   |   unless a newer record covers all it covered        |   the records its range supersedes  |
-//   | at most one record covering a block is writing      | writers and trims wait (cv_) for any |
-//   |                                                     |   writing record they overlap        |
-//   | writes of one block start >= min_write_delay after  | same waits, on the clock, lock freed |
-//   |   the previous one completed                        |                                      |
-//   | seq order = completion order among records that     | follows from the two rows above      |
-//   |   cover one block                                   |                                      |
-//   | expiry_ is in completion (done_ms) order            | pushed under mu_ with NowMs()        |
-//   | no lock is held while calling below or sleeping     | MutexLock scopes end before calls    |
+//   | invariant                                         | kept by                              |
+//   |---------------------------------------------------|--------------------------------------|
+//   | live records <= cache_size (trim ranges count one | WriteBlock and Trim wait for room    |
+//   |   each, except when records live forever)         |   (WaitForRoom) before adding one    |
+//   | a live record is dropped only when it expires, or | Expire; Trim drops the records its   |
+//   |   when a newer trim covers all it covered         |   range supersedes, none writing     |
+//   | at most one record covering a block is writing    | WriteBlock and Trim wait (cv_) for   |
+//   |                                                   |   any writing record they overlap    |
+//   | a write of a block starts >= min_write_delay after| the same loops sleep on the clock,   |
+//   |   the previous write or trim of it completed      |   with mu_ released                  |
+//   | seq order = completion order among the records    | follows from the two rows above      |
+//   |   covering one block, so the newest seq is truth  |                                      |
+//   | expiry_ is in completion (done_ms) order          | pushed under mu_ with NowMs()        |
+//   | records never expire while writing                | expiry_ is pushed on completion      |
+//   | no lock is held while calling below or sleeping   | SleepUntil unlocks; MutexLock scopes |
+//   |                                                   |   end before every call below        |
 #include "consistency_guard.h"
 
 #include <algorithm>
