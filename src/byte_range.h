@@ -39,9 +39,10 @@ class ByteRange {
   Status Write(uint64_t offset, std::span<const uint8_t> data);  // EINVAL past the end
   // Zeros [offset, offset+length): whole blocks become Trim (objects deleted), partial
   // ends become WritePart of zeros. Used for fallocate(PUNCH_HOLE), NBD trim and zero.
-  // Whole blocks are trimmed in chunks of up to kZeroChunkBlocks consecutive blocks; each
-  // chunk holds the stripes of all its blocks (taken in stripe order, so two chunks can
-  // never deadlock) for the duration of its Trim call.
+  // Whole blocks are trimmed in chunks of up to kZeroChunkBlocks consecutive blocks, under
+  // the stripes of all their blocks (taken in stripe order, so two holders can never
+  // deadlock). A run of more than kZeroChunkBlocks takes every stripe once for up to
+  // kZeroSpanBlocks blocks (many chunks), so a huge discard costs no per-block locking.
   Status Zero(uint64_t offset, uint64_t length);
   Status Flush();
 
@@ -49,12 +50,16 @@ class ByteRange {
   // At most kStripes, so the blocks of one chunk map to distinct stripes; 1000 matches the
   // DeleteObjects batch size of the object layer.
   static constexpr uint32_t kZeroChunkBlocks = 1000;
+  // The most blocks trimmed under all the stripes at once: writers wait at most this long.
+  static constexpr uint64_t kZeroSpanBlocks = 64 * kZeroChunkBlocks;
 
  private:
   Status CheckRange(const char* op, uint64_t offset, uint64_t length) const;
   Mutex& Stripe(BlockNum n) { return stripes_[n % kStripes]; }
   // Trims [first, first + count), count <= kZeroChunkBlocks, under all its stripes.
   Status TrimChunk(BlockNum first, uint32_t count);
+  // Trims [first, first + count) in chunks; under every stripe when count > one chunk.
+  Status TrimSpan(BlockNum first, uint64_t count);
 
   BlockStore& store_;
   const uint32_t block_size_;

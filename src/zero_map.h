@@ -54,6 +54,8 @@ class ZeroMap : public ForwardingBlockStore {
   Status ForwardWrite(BlockNum n, std::span<const uint8_t> data, State after);
 
   static constexpr uint32_t kBlocksPerWord = 32;
+  // A word whose 32 blocks are all zero (State::kZero == 1 in every 2-bit field).
+  static constexpr uint64_t kAllZeroWord = 0x5555555555555555ULL;
 
   const uint64_t num_blocks_;
   const bool survey_at_start_;

@@ -10,8 +10,10 @@
 #include <mutex>
 #include <thread>
 
+#include "byte_range.h"
 #include "clock.h"
 #include "fakes.h"
+#include "zero_map.h"
 
 namespace s3disk {
 namespace {
@@ -468,6 +470,55 @@ TEST_CASE("block_cache: bad options are refused") {
   BlockCacheOptions p = Fixture::Defaults();
   p.cache_size_blocks = 1;
   CHECK(make(std::move(p)) == EINVAL);
+}
+
+// Counts the calls that reach it, then forwards them.
+class CountingStore : public ForwardingBlockStore {
+ public:
+  using ForwardingBlockStore::ForwardingBlockStore;
+  Status Trim(BlockNum first, uint64_t count) override {
+    trims++;
+    trimmed_blocks += count;
+    return ForwardingBlockStore::Trim(first, count);
+  }
+  uint64_t trims = 0, trimmed_blocks = 0;
+};
+
+TEST_CASE("block_cache: a huge trim over known-zero blocks sends nothing below, in few calls") {
+  // The stack as stack.cc builds it (upper map, cache, lower map) over 2^23 blocks (1 TiB
+  // of 128 KiB blocks), driven the way a discard arrives (ByteRange::Zero).
+  constexpr uint64_t kHuge = uint64_t{1} << 23;
+  auto bottom_owned = std::make_unique<RecordingBlockStore>(kBs, kHuge);
+  RecordingBlockStore* bottom = bottom_owned.get();
+  FakeClock clock;
+  auto lower = std::make_unique<ZeroMap>(std::move(bottom_owned), /*survey_at_start=*/true);
+  auto cache = BlockCache::Create(std::move(lower), Fixture::Defaults(), clock);
+  REQUIRE(cache.ok());
+  auto upper = std::make_unique<ZeroMap>(std::move(*cache), /*survey_at_start=*/true);
+  CountingStore top(std::move(upper));
+  ByteRange range(top);
+  REQUIRE(top.Start().ok());
+  REQUIRE(range.Write(5 * kBs, Fill(5)).ok());
+  REQUIRE(range.Write((kHuge - 3) * kBs, Fill(7)).ok());
+  REQUIRE(range.Flush().ok());
+  bottom->ClearCalls();
+
+  // Only the two blocks that exist go below, each as its own trim.
+  REQUIRE(range.Zero(0, kHuge * kBs).ok());
+  CHECK(bottom->calls() == std::vector<std::string>{"trim 5+1", "trim 7ffffd+1"});
+  // The walk is in chunks, not blocks: at most one call per 1000 blocks reaches the map.
+  CHECK(top.trimmed_blocks == kHuge);
+  CHECK(top.trims <= kHuge / ByteRange::kZeroChunkBlocks + 1);
+  std::vector<uint8_t> buf(kBs);
+  REQUIRE(range.Read(5 * kBs, buf).ok());
+  CHECK(buf == std::vector<uint8_t>(kBs, 0));
+
+  // Again: now every block is known zero, nothing at all goes below.
+  bottom->ClearCalls();
+  REQUIRE(range.Zero(0, kHuge * kBs).ok());
+  REQUIRE(range.Zero(kBs / 2, (kHuge - 1) * kBs).ok());  // partial ends too
+  CHECK(bottom->calls().empty());
+  REQUIRE(top.Shutdown().ok());
 }
 
 }  // namespace
