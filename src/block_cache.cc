@@ -36,8 +36,15 @@
 //
 // Cache file (cache_file.h): an entry with a slot has its data and state there: written at
 // each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
-// goes. These small local writes happen under mu_ (they order the slot's record updates);
-// the fdatasync in Flush happens outside it.
+// goes. Under mu_ these are only queued as FileOps (a copy of the data, and a ticket taken in
+// mu_ order); the MD5 and the pwrites run with mu_ dropped, each op waiting for its slot's
+// previous ticket, so the file sees each slot's updates in the order mu_ decided them. The
+// fdatasync in Flush also runs outside mu_.
+//   | cache file I/O and MD5 never run under mu_          | FileOps, ApplyFileOps            |
+//   | a slot's file updates land in mu_ order             | per-slot tickets (prev/applied)  |
+//   | file_ops_ is empty whenever mu_ is free, so a write | every queuing path calls         |
+//   |   is in the file before it is acknowledged, and a   |   DrainFileOps or UnlockForBelow |
+//   |   waiting op's predecessor is always being applied  |   before it releases mu_         |
 #include "block_cache.h"
 
 #include <algorithm>
@@ -102,6 +109,8 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
                      : std::max<uint64_t>(1, options_.cache_size_blocks / 2)) {
   if (options_.file != nullptr) {
     for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
+    slot_last_ticket_.assign(options_.file->slots(), 0);
+    slot_applied_.assign(options_.file->slots(), 0);
   }
 }
 
@@ -148,8 +157,7 @@ void BlockCache::EraseEntry(BlockNum n) {
   Entry& e = it->second;
   Transition(&e, State::kReading);  // unlinks from lru_/dirty_, fixes dirty_count_
   if (e.slot >= 0) {
-    Status st = options_.file->Clear(e.slot);
-    if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+    FileClear(e.slot);
     free_slots_.push_back(e.slot);
   }
   entries_.erase(it);
@@ -241,7 +249,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
     // Full of blocks that cannot be evicted: serve the read without caching it.
     if (read_ahead) return Status::Ok();
     c_.bypassed_reads++;
-    lock.native().unlock();
+    UnlockForBelow(lock);
     Status st = below().ReadBlock(n, data);
     lock.native().lock();
     c_.reads_below++;
@@ -251,7 +259,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
   Entry* e = NewEntry(n);
   const uint64_t id = e->id;
   const uint64_t epoch = trim_epoch_;
-  lock.native().unlock();
+  UnlockForBelow(lock);  // with the Clear of an evicted block's slot, if any
   Status st = below().ReadBlock(n, data);
   lock.native().lock();
   c_.reads_below++;
@@ -275,6 +283,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
       EraseEntry(n);
     }
   }
+  DrainFileOps(lock);
   cv_.notify_all();
   if (!st.ok()) return st.WithContext("cache: read block " + BlockHex(n));
   return Status::Ok();
@@ -401,10 +410,12 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
       break;  // the first dirty time still rules
   }
   FilePut(e);
+  const uint64_t seq = e->seq;
   cv_.notify_all();  // readers waiting for a fetch this write took over
   work_cv_.notify_one();
+  DrainFileOps(lock);  // in the cache file before the write is acknowledged (e may go)
   if (!options_.sync) return Status::Ok();
-  return WaitStored({{n, e->seq}}, true, lock).WithContext("cache: write-through");
+  return WaitStored({{n, seq}}, true, lock).WithContext("cache: write-through");
 }
 
 // ---- uploads ----
@@ -432,7 +443,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   e->urgent = false;
   Transition(e, State::kWriting);
   c_.uploads_in_flight++;
-  lock.native().unlock();
+  UnlockForBelow(lock);
 
   Status st;
   int attempts = 0;
@@ -476,6 +487,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   }
   cv_.notify_all();
   if (after.state == State::kDirty) work_cv_.notify_one();
+  DrainFileOps(lock);  // the MarkClean (after may be evicted meanwhile: not used below)
   return true;
 }
 
@@ -615,8 +627,8 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     Transition(&e, State::kClean);
     FilePut(&e);
   });
-  cv_.notify_all();  // writers waiting for dirty space
-  lock.native().unlock();
+  cv_.notify_all();      // writers waiting for dirty space
+  UnlockForBelow(lock);  // the zeroed entries' file records first
   Status st = below().Trim(first, count);
   lock.native().lock();
   trim_epoch_++;
@@ -628,6 +640,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
       if (e.state == State::kClean) drop.push_back(e.n);
     });
     for (BlockNum n : drop) EraseEntry(n);
+    DrainFileOps(lock);
     return st.WithContext("cache: trim");
   }
   return Status::Ok();

@@ -18,7 +18,7 @@
 //   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
 // - With a CacheFile, every cached block is also kept in the file; dirty blocks found in the
 //   file at Start() are uploaded before Start() returns, clean ones are reused (verified with
-//   verify_clean unless no_verify).
+//   verify_clean unless no_verify, up to `threads` checks at once).
 //
 // threads == 0 starts no workers: uploads and read-ahead then run only from Pump() (tests),
 // Flush() and Shutdown(), on the calling thread.
@@ -32,6 +32,7 @@
 #include <list>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>
@@ -177,9 +178,36 @@ class BlockCache : public ForwardingBlockStore {
   void WorkerLoop();
   // Start(): reloads the cache file, uploads its dirty blocks.
   Status Recover();
-  // Cache file writes (under the lock: they go to the local file, never to below).
+  // Start(): checks the file's clean blocks against below with verify_clean, in parallel
+  // (up to `threads` at once). Result per found() record: true if it may be reused.
+  std::vector<bool> VerifyClean();
+  // Cache file writes. Under mu_ they are only queued (with a copy of the data and a ticket
+  // that fixes their order per slot); the file I/O and MD5 run outside mu_, in
+  // ApplyFileOps, in ticket order per slot. Every path that queues one applies the queue
+  // before it releases mu_ (DrainFileOps, UnlockForBelow), so a write is in the file before
+  // it is acknowledged and no queued op outlives its producer's critical section.
+  struct FileOp {
+    enum class Kind : uint8_t { kPut, kMarkClean, kClear };
+    Kind kind = Kind::kPut;
+    int slot = -1;
+    uint64_t ticket = 0;  // order of all file ops (under mu_)
+    uint64_t prev = 0;    // ticket of the slot's previous op (0: none): runs after it
+    BlockNum n = 0;
+    bool dirty = false;
+    bool zero = false;
+    uint64_t seq = 0;
+    std::vector<uint8_t> data;
+  };
   void FilePut(Entry* e) REQUIRES(mu_);
   void FileMarkClean(Entry* e) REQUIRES(mu_);
+  void FileClear(int slot) REQUIRES(mu_);
+  void QueueFileOp(FileOp op) REQUIRES(mu_);
+  // Applies the queued file ops with mu_ dropped, then takes it again.
+  void DrainFileOps(Lock& lock) REQUIRES(mu_);
+  // Drops mu_ (for a call below) after taking the queued file ops, and applies them.
+  void UnlockForBelow(Lock& lock) REQUIRES(mu_);
+  // Runs ops (taken from file_ops_) without mu_: each waits for its slot's previous op.
+  void ApplyFileOps(std::vector<FileOp>& ops);
 
   Clock& clock_;
   BlockCacheOptions options_;
@@ -195,6 +223,12 @@ class BlockCache : public ForwardingBlockStore {
   std::set<std::pair<int64_t, BlockNum>> dirty_ GUARDED_BY(mu_);  // kDirty by due time
   std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);
   std::vector<int> free_slots_ GUARDED_BY(mu_);
+  std::vector<FileOp> file_ops_ GUARDED_BY(mu_);  // queued; empty whenever mu_ is free
+  uint64_t next_file_ticket_ GUARDED_BY(mu_) = 1;
+  std::vector<uint64_t> slot_last_ticket_ GUARDED_BY(mu_);  // per slot: last ticket queued
+  std::mutex file_mu_;                                      // guards slot_applied_ only
+  std::condition_variable file_cv_;
+  std::vector<uint64_t> slot_applied_;  // per slot: last ticket applied (under file_mu_)
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t dirty_count_ GUARDED_BY(mu_) = 0;  // kDirty + kWriting + kRedirtied

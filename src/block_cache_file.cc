@@ -2,6 +2,8 @@
 // change, and rebuilding the cache from it at Start(). The states, invariants and the file's
 // role are described at the top of block_cache.cc; the file format in cache_file.cc.
 #include <algorithm>
+#include <atomic>
+#include <thread>
 
 #include "block_cache.h"
 #include "cache_file.h"
@@ -10,16 +12,117 @@
 
 namespace s3disk {
 
+void BlockCache::QueueFileOp(FileOp op) {
+  op.ticket = next_file_ticket_++;
+  op.prev = slot_last_ticket_[op.slot];
+  slot_last_ticket_[op.slot] = op.ticket;
+  file_ops_.push_back(std::move(op));
+}
+
 void BlockCache::FilePut(Entry* e) {
   if (e->slot < 0) return;
-  Status st = options_.file->Put(e->slot, e->n, Dirtyish(*e), e->seq, e->data, e->zero);
-  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+  FileOp op;
+  op.kind = FileOp::Kind::kPut;
+  op.slot = e->slot;
+  op.n = e->n;
+  op.dirty = Dirtyish(*e);
+  op.zero = e->zero;
+  op.seq = e->seq;
+  if (!e->zero) op.data = e->data;
+  QueueFileOp(std::move(op));
 }
 
 void BlockCache::FileMarkClean(Entry* e) {
   if (e->slot < 0) return;
-  Status st = options_.file->MarkClean(e->slot);
-  if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+  FileOp op;
+  op.kind = FileOp::Kind::kMarkClean;
+  op.slot = e->slot;
+  QueueFileOp(std::move(op));
+}
+
+void BlockCache::FileClear(int slot) {
+  FileOp op;
+  op.kind = FileOp::Kind::kClear;
+  op.slot = slot;
+  QueueFileOp(std::move(op));
+}
+
+void BlockCache::DrainFileOps(Lock& lock) {
+  if (file_ops_.empty()) return;
+  std::vector<FileOp> ops;
+  ops.swap(file_ops_);
+  lock.native().unlock();
+  ApplyFileOps(ops);
+  lock.native().lock();
+}
+
+void BlockCache::UnlockForBelow(Lock& lock) {
+  std::vector<FileOp> ops;
+  ops.swap(file_ops_);
+  lock.native().unlock();
+  ApplyFileOps(ops);
+}
+
+void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
+  // ops are in ticket order. An op waits only for a smaller ticket, held by a thread that
+  // applies its own (also ordered) batch without waiting on mu_: no cycle, no deadlock.
+  if (ops.empty()) return;
+  CacheFile& file = *options_.file;
+  for (FileOp& op : ops) {
+    {
+      std::unique_lock<std::mutex> lock(file_mu_);
+      file_cv_.wait(lock, [&] { return slot_applied_[op.slot] == op.prev; });
+    }
+    Status st;
+    switch (op.kind) {
+      case FileOp::Kind::kPut:
+        st = file.Put(op.slot, op.n, op.dirty, op.seq, op.data, op.zero);
+        break;
+      case FileOp::Kind::kMarkClean:
+        st = file.MarkClean(op.slot);
+        break;
+      case FileOp::Kind::kClear:
+        st = file.Clear(op.slot);
+        break;
+    }
+    if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+    {
+      std::lock_guard<std::mutex> lock(file_mu_);
+      slot_applied_[op.slot] = op.ticket;
+    }
+    file_cv_.notify_all();
+  }
+}
+
+std::vector<bool> BlockCache::VerifyClean() {
+  const std::vector<CacheFile::Found>& found = options_.file->found();
+  std::vector<char> agrees(found.size(), 0);
+  if (options_.no_verify || options_.verify_clean == nullptr) {
+    return std::vector<bool>(found.size(), false);
+  }
+  std::vector<size_t> todo;
+  for (size_t i = 0; i < found.size(); i++) {
+    if (!found[i].dirty && found[i].n < num_blocks_) todo.push_back(i);
+  }
+  // One HEAD per clean block: run them on up to `threads` threads (at least one), each
+  // taking the next block; they share nothing but the counter and their own result slot.
+  std::atomic<size_t> next{0};
+  auto run = [&] {
+    for (size_t k = next++; k < todo.size(); k = next++) {
+      const CacheFile::Found& f = found[todo[k]];
+      try {
+        agrees[todo[k]] = options_.verify_clean(f.n, HexEncode(f.md5)).ok() ? 1 : 0;
+      } catch (...) {
+        agrees[todo[k]] = 0;  // unverified: the block is fetched again when read
+      }
+    }
+  };
+  const size_t pool = std::min<size_t>(std::max<uint32_t>(1, options_.threads), todo.size());
+  std::vector<std::thread> threads;
+  for (size_t t = 1; t < pool; t++) threads.emplace_back(run);
+  run();
+  for (auto& t : threads) t.join();
+  return std::vector<bool>(agrees.begin(), agrees.end());
 }
 
 Status BlockCache::Recover() {
@@ -28,11 +131,13 @@ Status BlockCache::Recover() {
   uint64_t bad = file.bad_records(), stale = 0;
   uint64_t max_seq = 0;
   for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);
-  for (const CacheFile::Found& f : file.found()) {
+  const std::vector<bool> agrees = VerifyClean();
+  for (size_t i = 0; i < file.found().size(); i++) {
+    const CacheFile::Found& f = file.found()[i];
     bool keep = f.n < num_blocks_ && file.ReadData(f, data).ok();
     if (!keep) bad++;
     if (keep && !f.dirty && !options_.no_verify) {
-      keep = options_.verify_clean != nullptr && options_.verify_clean(f.n, HexEncode(f.md5)).ok();
+      keep = agrees[i];
       if (!keep) stale++;
     }
     Lock lock(mu_);
@@ -45,9 +150,9 @@ Status BlockCache::Recover() {
     free_slots_.erase(std::remove(free_slots_.begin(), free_slots_.end(), int(f.slot)),
                       free_slots_.end());
     if (!keep) {
-      Status st = file.Clear(f.slot);
-      if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
+      FileClear(f.slot);
       free_slots_.push_back(f.slot);
+      DrainFileOps(lock);
       continue;
     }
     Entry& e = entries_[f.n];
@@ -67,6 +172,7 @@ Status BlockCache::Recover() {
       Transition(&e, State::kClean);
       c_.reused_clean_blocks++;
     }
+    DrainFileOps(lock);  // the Clear of a superseded slot, if any
   }
   Lock lock(mu_);
   next_seq_ = std::max(next_seq_, max_seq + 1);

@@ -6,8 +6,11 @@
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <mutex>
 
 #include "block_cache.h"
 #include "clock.h"
@@ -144,10 +147,10 @@ TEST_CASE("cache_file: another geometry starts afresh, unless dirty blocks would
 struct FileCache {
   FileCache(const std::string& path, RecordingBlockStore** below_out,
             std::function<Status(BlockNum, const std::string&)> verify = nullptr,
-            bool no_verify = false) {
+            bool no_verify = false, uint32_t threads = 0) {
     BlockCacheOptions o;
     o.cache_size_blocks = kSlots;
-    o.threads = 0;
+    o.threads = threads;
     o.read_ahead_blocks = 0;
     o.file = OpenFile(path);
     o.verify_clean = std::move(verify);
@@ -263,6 +266,40 @@ TEST_CASE("cache_file: clean blocks are reused after a restart when the bucket a
     CHECK(fourth.cache().counters().reused_clean_blocks == 1);  // refetched by third
     REQUIRE(fourth.cache().Shutdown().ok());
   }
+}
+
+TEST_CASE("cache_file: clean blocks are verified several at a time at start") {
+  TempDir dir;
+  RecordingBlockStore* below = nullptr;
+  {
+    FileCache first(dir.File(), &below);
+    REQUIRE(first.cache().Start().ok());
+    for (uint8_t n = 1; n <= 4; n++) REQUIRE(first.cache().WriteBlock(n, Fill(n)).ok());
+    REQUIRE(first.cache().Shutdown().ok());  // uploaded, marked clean in the file
+  }
+  // A gate: each check waits until a second one is in flight. Checked one at a time, the
+  // first would wait alone (the bounded wait is only a safety net so a failure cannot hang).
+  std::mutex m;
+  std::condition_variable cv;
+  int in_flight = 0, max_in_flight = 0, calls = 0;
+  bool open = false;
+  auto gated = [&](BlockNum, const std::string&) {
+    std::unique_lock<std::mutex> lock(m);
+    calls++;
+    in_flight++;
+    max_in_flight = std::max(max_in_flight, in_flight);
+    if (in_flight >= 2) open = true;
+    cv.notify_all();
+    if (!cv.wait_for(lock, std::chrono::seconds(10), [&] { return open; })) open = true;
+    in_flight--;
+    return Status::Ok();
+  };
+  FileCache second(dir.File(), &below, gated, /*no_verify=*/false, /*threads=*/4);
+  REQUIRE(second.cache().Start().ok());
+  CHECK(calls == 4);
+  CHECK(max_in_flight >= 2);
+  CHECK(second.cache().counters().reused_clean_blocks == 4);
+  REQUIRE(second.cache().Shutdown().ok());
 }
 
 }  // namespace
