@@ -49,7 +49,8 @@ server_start() {
     "$SRV_COUNTS" >"$SRV_OUT" 2>&1 &
   SRV_PID=$!
   for i in $(seq 300); do
-    SRV_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$SRV_OUT")
+    # The log may not exist yet: under set -e a failing sed here would end the whole run.
+    SRV_PORT=$(sed -n 's/^listening \([0-9]*\)$/\1/p' "$SRV_OUT" 2>/dev/null || true)
     [ -n "$SRV_PORT" ] && return 0
     kill -0 "$SRV_PID" 2>/dev/null || break
     sleep 0.1
@@ -63,7 +64,7 @@ server_counts() {
   old=$(sed -n 's/^seq=\([0-9]*\).*/\1/p' "$SRV_COUNTS")
   kill -USR2 "$SRV_PID"
   for i in $(seq 100); do
-    new=$(sed -n 's/^seq=\([0-9]*\).*/\1/p' "$SRV_COUNTS" 2>/dev/null)
+    new=$(sed -n 's/^seq=\([0-9]*\).*/\1/p' "$SRV_COUNTS" 2>/dev/null || true)
     if [ -n "$new" ] && [ "$new" != "$old" ]; then
       sed 's/^seq=[0-9]* //' "$SRV_COUNTS"
       return 0
