@@ -21,32 +21,6 @@ namespace {
 constexpr uint32_t kBs = 512;
 constexpr uint64_t kBlocks = 64;
 
-// A door a thread stops at until the test opens it.
-class Gate {
- public:
-  void Pass() {
-    std::unique_lock lock(mu_);
-    arrived_++;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-  }
-  void WaitArrived(int n) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return arrived_ >= n; });
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  bool open_ = false;
-};
-
 // RecordingBlockStore whose full-block reads and writes can be held at a gate (before they
 // are recorded).
 class GatedBlockStore : public RecordingBlockStore {

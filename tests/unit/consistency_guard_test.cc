@@ -15,6 +15,7 @@
 #include "byte_range.h"
 #include "clock.h"
 #include "config.h"
+#include "fakes.h"
 #include "mem_store.h"
 #include "stack.h"
 
@@ -26,32 +27,6 @@ constexpr uint32_t kBs = 64;
 constexpr uint64_t kBlocks = uint64_t{1} << 28;  // 16 GiB of 64-byte blocks: trims are huge
 
 Bytes Fill(uint8_t v) { return Bytes(kBs, v); }
-
-// A door a thread stops at until the test opens it.
-class Gate {
- public:
-  void Pass() {
-    std::unique_lock lock(mu_);
-    arrived_++;
-    cv_.notify_all();
-    cv_.wait(lock, [&] { return open_; });
-  }
-  void WaitArrived(int n) {
-    std::unique_lock lock(mu_);
-    cv_.wait(lock, [&] { return arrived_ >= n; });
-  }
-  void Open() {
-    std::lock_guard lock(mu_);
-    open_ = true;
-    cv_.notify_all();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  bool open_ = false;
-};
 
 // Blocks in a map (absent = zeros). Stale(n, data, reads) makes the next `reads` reads of n
 // (-1: all) return data instead. Logs "write 2a" / "trim 0+9" / "read 2a" with the clock time.

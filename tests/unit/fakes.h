@@ -26,6 +26,7 @@
 #pragma once
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstdio>
 #include <cstring>
 #include <functional>
@@ -312,6 +313,32 @@ class RecordingBlockStore : public BlockStore, public CallRecorder {
   mutable std::mutex mu_;
   std::map<BlockNum, std::vector<uint8_t>> blocks_;
   std::function<void(BlockNum)> read_hook_;
+};
+
+// A door a thread stops at until the test opens it.
+class Gate {
+ public:
+  void Pass() {
+    std::unique_lock lock(mu_);
+    arrived_++;
+    cv_.notify_all();
+    cv_.wait(lock, [&] { return open_; });
+  }
+  void WaitArrived(int n) {
+    std::unique_lock lock(mu_);
+    cv_.wait(lock, [&] { return arrived_ >= n; });
+  }
+  void Open() {
+    std::lock_guard lock(mu_);
+    open_ = true;
+    cv_.notify_all();
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  int arrived_ = 0;
+  bool open_ = false;
 };
 
 }  // namespace s3disk
