@@ -111,18 +111,21 @@ struct Listing {
   std::vector<std::pair<BlockNum, std::string>> other_form;  // named with the other setting
   bool mount_token = false;
   uint64_t other_objects = 0;
+  std::map<std::string, uint64_t> size_bytes;  // of each block key (with sized only)
 };
 
-Status ListBucket(ObjectStore& store, const Config& config, Listing* out) {
+// One listing (with sized, ObjectStore::ListSized: with the objects' sizes).
+Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool sized = false) {
   const std::string token_key = MountTokenKey(config.prefix);
   std::mutex mu;  // backends may call found from several threads
-  Status st = store.List(config.prefix, [&](const std::string& key) {
+  auto found = [&](const std::string& key, uint64_t size) {
     std::optional<BlockNum> n = ParseBlockKey(config.prefix, config.hash_prefix, key);
     std::optional<BlockNum> other =
         n ? std::nullopt : ParseBlockKey(config.prefix, !config.hash_prefix, key);
     std::lock_guard lock(mu);
     if (n) {
       out->blocks.emplace_back(*n, key);
+      if (sized) out->size_bytes[key] = size;
     } else if (other) {
       out->other_form.emplace_back(*other, key);
     } else if (key == token_key) {
@@ -130,7 +133,9 @@ Status ListBucket(ObjectStore& store, const Config& config, Listing* out) {
     } else {
       out->other_objects++;
     }
-  });
+  };
+  Status st = sized ? store.ListSized(config.prefix, found)
+                    : store.List(config.prefix, [&](const std::string& key) { found(key, 0); });
   if (!st.ok()) return st.WithContext("listing " + Where(config));
   std::sort(out->blocks.begin(), out->blocks.end());
   std::sort(out->other_form.begin(), out->other_form.end());
@@ -139,8 +144,17 @@ Status ListBucket(ObjectStore& store, const Config& config, Listing* out) {
 
 // The disk's geometry as a mount would resolve it (block 0's headers, --size, --blockSize).
 // When neither block 0 nor --size gives the size: Geometry{} with the block size if known.
-Result<Geometry> AdminGeometry(ObjectStore& store, const Config& config) {
-  Result<Geometry> stored = ReadGeometry(store, BlockKey(config.prefix, config.hash_prefix, 0));
+// block0_meta (if not null) receives block 0's metadata; empty when block 0 is absent.
+Result<Geometry> AdminGeometry(ObjectStore& store, const Config& config,
+                               Metadata* block0_meta = nullptr) {
+  const std::string key = BlockKey(config.prefix, config.hash_prefix, 0);
+  Result<ObjectInfo> block0 = store.Head(key);
+  if (!block0.ok() && block0.status().code() != ENOENT) {
+    return block0.status().WithContext("bucket_meta: read geometry from " + key);
+  }
+  const Metadata meta = block0.ok() ? block0->meta : Metadata();
+  if (block0_meta != nullptr) *block0_meta = meta;
+  Result<Geometry> stored = GeometryFromMetadata(key, meta);
   if (!stored.ok()) return stored.status();
   if (stored->size_bytes == 0 && config.size_bytes == 0) {
     Geometry g;
@@ -341,49 +355,32 @@ Result<VerifyReport> VerifyBucket(std::shared_ptr<ObjectStore> store, const Conf
 
 // --- summary ---------------------------------------------------------------------------------
 
-Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config, const AdminIo& io) {
+Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config) {
   BucketSummary s;
   s.bucket = BucketDisplay(config);
   s.prefix = config.prefix;
-  Result<Geometry> g = AdminGeometry(store, config);
+  Metadata block0;
+  Result<Geometry> g = AdminGeometry(store, config, &block0);
   if (!g.ok()) return g.status();
   s.geometry = *g;
+  if (!block0.empty()) {
+    auto enc = block0.find(kContentEncodingHeader);
+    s.block0_encoding = enc == block0.end() || enc->second.empty() ? "plain" : enc->second;
+  }
   Listing listing;
-  S3DISK_RETURN_IF_ERROR(ListBucket(store, config, &listing));
+  S3DISK_RETURN_IF_ERROR(ListBucket(store, config, &listing, /*sized=*/true));
   const uint64_t num_blocks =
       g->size_bytes == 0 || g->block_size == 0 ? 0 : g->size_bytes / g->block_size;
-  std::vector<std::string> stored;
   for (const auto& [n, key] : listing.blocks) {
     if (num_blocks == 0 || n < num_blocks) {
-      stored.push_back(key);
+      s.blocks_stored++;
+      s.stored_bytes += listing.size_bytes[key];
     } else {
       s.foreign_blocks++;
     }
   }
   s.foreign_blocks += listing.other_form.size();
   s.other_objects = listing.other_objects;
-
-  std::mutex mu;
-  Progress progress("summary", "blocks", stored.size(), *io.clock, io.progress_mode,
-                    io.progress_sink);
-  Status st = ParallelFor(stored.size(), Workers(config), [&](uint64_t i) {
-    Result<ObjectInfo> info = store.Head(stored[i]);
-    progress.Add(1);
-    if (!info.ok()) {
-      if (info.status().code() == ENOENT) return Status::Ok();  // deleted since the listing
-      return info.status().WithContext("summary: head " + stored[i]);
-    }
-    auto enc = info->meta.find(kContentEncodingHeader);
-    std::string encoding =
-        enc == info->meta.end() || enc->second.empty() ? std::string("plain") : enc->second;
-    std::lock_guard lock(mu);
-    s.blocks_stored++;
-    s.stored_bytes += info->size;
-    s.encodings[encoding]++;
-    return Status::Ok();
-  });
-  progress.Finish();
-  S3DISK_RETURN_IF_ERROR(st);
   if (listing.mount_token) {
     Result<uint32_t> token = ReadMountToken(store, config.prefix);
     if (!token.ok()) return token.status().WithContext("summary: mount token");
@@ -429,12 +426,7 @@ std::vector<std::string> FormatSummary(const BucketSummary& s) {
   } else {
     row("compression ratio", "-");
   }
-  std::string encodings;
-  for (const auto& [name, count] : s.encodings) {
-    if (!encodings.empty()) encodings += "; ";
-    encodings += name + ": " + std::to_string(count);
-  }
-  row("encodings", encodings.empty() ? "-" : encodings);
+  row("encoding", s.block0_encoding.empty() ? "- (no block 0)" : s.block0_encoding + " (block 0)");
   row("foreign blocks", std::to_string(s.foreign_blocks));
   row("other objects", std::to_string(s.other_objects));
   char token[64];
@@ -472,7 +464,7 @@ int RunAdmin(const Config& config) {
     return r->bad.empty() ? kExitOk : kExitBadBlocks;
   }
   if (config.summary) {
-    Result<BucketSummary> r = SummarizeBucket(**store, config, io);
+    Result<BucketSummary> r = SummarizeBucket(**store, config);
     if (!r.ok()) return Fail(r.status());
     for (const std::string& line : FormatSummary(*r)) Out(io, line);
     fflush(stdout);

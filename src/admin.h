@@ -18,10 +18,11 @@
 //       Exit 0 when clean, kExitBadBlocks when a block is bad, 1 when it could not run.
 //       Encrypted buckets need --encrypt and the password, as a mount does.
 //   s3disk --summary [options] BUCKET[/PREFIX]
-//       One listing, then a HEAD of each block object (the listing gives keys only; the HEAD
-//       also gives each object's Content-Encoding), --blockCacheThreads at once: blocks
-//       stored, zero blocks, logical and stored bytes, compression ratio, encodings, the
-//       mounted flag, as a small aligned table on stdout.
+//       A HEAD of block 0 (the geometry and its Content-Encoding, which a mount also takes as
+//       the bucket's) and one listing with sizes (ObjectStore::ListSized: on S3 the sizes come
+//       with the listing, no request per block): blocks stored, zero blocks, logical and
+//       stored bytes, compression ratio, block 0's encoding, the mounted flag, as a small
+//       aligned table on stdout.
 // --verify and --summary open the bucket read-only (Validate sets --readOnly): they never
 // write, and a public S3 bucket needs no credentials. Each mode reports progress on stderr
 // (admin_progress.h). The geometry comes from block 0, or --size/--blockSize as for a mount.
@@ -101,10 +102,10 @@ struct BucketSummary {
   uint64_t stored_bytes = 0;   // the sum of their object sizes
   uint64_t foreign_blocks = 0;  // block keys beyond the disk or named with the other hash setting
   uint64_t other_objects = 0;   // anything else under the prefix but the mount token
-  std::map<std::string, uint64_t> encodings;  // Content-Encoding ("plain" if none) -> blocks
-  uint32_t mount_token = 0;                   // 0: not mounted
+  std::string block0_encoding;  // block 0's Content-Encoding ("plain" if none; "" no block 0)
+  uint32_t mount_token = 0;     // 0: not mounted
 };
-Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config, const AdminIo& io);
+Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config);
 // The aligned table, one line per entry, "name" padded to one column, then the value.
 std::vector<std::string> FormatSummary(const BucketSummary& s);
 

@@ -1,4 +1,4 @@
-// Progress reports of the admin modes (--erase, --verify, --summary; admin.h).
+// Progress reports of the admin modes (--erase and --verify; admin.h).
 //
 // On a terminal (stderr is a tty) one line on stderr that updates in place ("\r", the
 // percentage, the count, the rate); otherwise a plain log line about every 10% of the work or

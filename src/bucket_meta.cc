@@ -48,9 +48,13 @@ Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key)
     if (info.status().code() == ENOENT) return Geometry{};
     return info.status().WithContext("bucket_meta: read geometry from " + block0_key);
   }
-  auto bs = info->meta.find(kBlockSizeHeader);
-  auto fs = info->meta.find(kFileSizeHeader);
-  if (bs == info->meta.end() || fs == info->meta.end()) return Geometry{};
+  return GeometryFromMetadata(block0_key, info->meta);
+}
+
+Result<Geometry> GeometryFromMetadata(const std::string& block0_key, const Metadata& meta) {
+  auto bs = meta.find(kBlockSizeHeader);
+  auto fs = meta.find(kFileSizeHeader);
+  if (bs == meta.end() || fs == meta.end()) return Geometry{};
   std::optional<uint64_t> block_size = ParseDecimal(bs->second);
   if (!block_size || *block_size > std::numeric_limits<uint32_t>::max()) {
     return Status::Errorf(EBADMSG, "bucket_meta: %s has a bad %s \"%s\"", block0_key.c_str(),

@@ -34,6 +34,8 @@ struct Geometry {
 // size 0). A header that is not a decimal number in range is EBADMSG; a failed HEAD is
 // returned with context.
 Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key);
+// The same from block 0's metadata, already fetched.
+Result<Geometry> GeometryFromMetadata(const std::string& block0_key, const Metadata& meta);
 
 // The two geometry headers, in decimal.
 Metadata GeometryMetadata(const Geometry& g);

@@ -83,6 +83,11 @@ Status FaultStore::List(const std::string& prefix,
   return below_->List(prefix, found);
 }
 
+Status FaultStore::ListSized(const std::string& prefix, const SizedFound& found) {
+  if (ShouldFail()) return Fault("list", prefix);
+  return below_->ListSized(prefix, found);
+}
+
 void FaultStore::DumpStats(std::string* out) {
   *out += "fault_store_faults " + std::to_string(faults_injected()) + "\n";
   below_->DumpStats(out);

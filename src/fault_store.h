@@ -41,6 +41,7 @@ class FaultStore : public ObjectStore {
   Status DeleteMany(const std::vector<std::string>& keys) override;
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
+  Status ListSized(const std::string& prefix, const SizedFound& found) override;
   // "fault_store_faults N", then the store below's lines.
   void DumpStats(std::string* out) override;
   // "faults(" + below's description + ")".

@@ -69,16 +69,20 @@ Status MemStore::Delete(const std::string& key) {
 
 Status MemStore::List(const std::string& prefix,
                       const std::function<void(const std::string& key)>& found) {
-  std::vector<std::string> keys;
+  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
+}
+
+Status MemStore::ListSized(const std::string& prefix, const SizedFound& found) {
+  std::vector<std::pair<std::string, uint64_t>> listed;
   {
     MutexLock lock(mu_);
     stats_.lists++;
     for (auto it = objects_.lower_bound(prefix);
          it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-      keys.push_back(it->first);
+      listed.emplace_back(it->first, it->second->data.size());
     }
   }
-  for (const auto& key : keys) found(key);
+  for (const auto& [key, size] : listed) found(key, size);
   return Status::Ok();
 }
 

@@ -24,6 +24,7 @@ class MemStore : public ObjectStore {
   Status Delete(const std::string& key) override;
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
+  Status ListSized(const std::string& prefix, const SizedFound& found) override;
   // "mem_store_gets N", "mem_store_heads N", "mem_store_puts N", "mem_store_deletes N",
   // "mem_store_lists N", "mem_store_bytes_read N", "mem_store_bytes_written N",
   // "mem_store_objects N".

@@ -55,6 +55,11 @@ class ObjectStore {
   // called from several threads at once by backends that list in parallel.
   virtual Status List(const std::string& prefix,
                       const std::function<void(const std::string& key)>& found) = 0;
+  // List, with each object's size (of the body as stored). Default: List, then a Head of each
+  // key (an object deleted in between is left out); backends whose listing carries sizes
+  // (S3Store, MemStore) override, so the sizes cost no request per object.
+  using SizedFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
+  virtual Status ListSized(const std::string& prefix, const SizedFound& found);
   // Appends counters as "name value\n" lines. Default: none.
   virtual void DumpStats(std::string* out);
   // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".

@@ -464,15 +464,15 @@ void S3Store::CountKeyListed() {
 }
 
 Status S3Store::ListRange(const std::string& prefix, const std::string& start_after,
-                          const std::function<void(const std::string& key)>& found,
-                          std::string* last_key) {
+                          const SizedFound& found, std::string* last_key) {
   std::string token;
   for (;;) {
     auto listed = ListOnce(prefix, start_after, token, kListPageKeys);
     if (!listed.ok()) return listed.status();
     const ListPage& page = *listed;
-    for (const auto& key : page.keys) {
-      found(key);
+    for (size_t i = 0; i < page.keys.size(); i++) {
+      const std::string& key = page.keys[i];
+      found(key, page.sizes[i]);
       CountKeyListed();
       if (last_key != nullptr && key > *last_key) *last_key = key;
     }
@@ -487,6 +487,10 @@ Status S3Store::ListRange(const std::string& prefix, const std::string& start_af
 // set to the last key that range's listing saw: a few requests, whatever the bucket's size.
 Status S3Store::List(const std::string& prefix,
                      const std::function<void(const std::string& key)>& found) {
+  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
+}
+
+Status S3Store::ListSized(const std::string& prefix, const SizedFound& found) {
   int64_t start_ms = clock_->NowMs();
   uint64_t before = keys_listed_.load();
   if (options_.list_threads <= 1) {
@@ -521,14 +525,15 @@ Status S3Store::List(const std::string& prefix,
       auto page = ListOnce(prefix, after, "", kListPageKeys);
       if (!page.ok()) return page.status();
       bool jumped = false;
-      for (const auto& key : page->keys) {
+      for (size_t k = 0; k < page->keys.size(); k++) {
+        const std::string& key = page->keys[k];
         int d = key.size() > prefix.size() ? HexIndex(key[prefix.size()]) : -1;
         if (d >= 0 && !last[d].empty() && key <= last[d]) {
           after = last[d];  // skip the rest of a range already listed
           jumped = true;
           break;
         }
-        found(key);
+        found(key, page->sizes[k]);
         CountKeyListed();
         after = key;
       }

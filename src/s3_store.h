@@ -71,6 +71,7 @@ class S3Store : public ObjectStore {
   Status DeleteMany(const std::vector<std::string>& keys) override;
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
+  Status ListSized(const std::string& prefix, const SizedFound& found) override;
   void DumpStats(std::string* out) override;
   std::string Describe() const override;
 
@@ -103,7 +104,7 @@ class S3Store : public ObjectStore {
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
   Status ListRange(const std::string& prefix, const std::string& start_after,
-                   const std::function<void(const std::string& key)>& found, std::string* last_key);
+                   const SizedFound& found, std::string* last_key);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);

@@ -4,8 +4,10 @@
 
 #include <expat.h>
 
+#include <charconv>
 #include <functional>
 #include <memory>
+#include <optional>
 
 namespace s3disk {
 namespace {
@@ -74,9 +76,26 @@ Result<ListPage> ParseListPage(std::string_view xml) {
   ListPage page;
   std::string next_marker;
   bool saw_truncated = false;
+  std::string key;
+  uint64_t size = 0;
+  bool saw_key = false;
+  std::optional<std::string> bad_size;
   Walker walker([&](const std::string& path, const std::string& text) {
     if (path == "ListBucketResult/Contents/Key") {
-      page.keys.push_back(text);
+      key = text;
+      saw_key = true;
+    } else if (path == "ListBucketResult/Contents/Size") {
+      auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), size);
+      if (ec != std::errc() || end != text.data() + text.size()) bad_size = text;
+    } else if (path == "ListBucketResult/Contents") {
+      // Key and Size may come in either order: the pair is complete at </Contents>.
+      if (saw_key) {
+        page.keys.push_back(std::move(key));
+        page.sizes.push_back(size);
+      }
+      key.clear();
+      size = 0;
+      saw_key = false;
     } else if (path == "ListBucketResult/IsTruncated") {
       saw_truncated = true;
       page.truncated = text == "true";
@@ -87,6 +106,10 @@ Result<ListPage> ParseListPage(std::string_view xml) {
     }
   });
   S3DISK_RETURN_IF_ERROR(walker.Run(xml, "list page"));
+  if (bad_size) {
+    return Status::Errorf(EBADMSG, "s3_xml: list page: <Size>%s</Size> is not a byte count",
+                          bad_size->c_str());
+  }
   if (walker.root() != "ListBucketResult") {
     return Status::Errorf(EBADMSG,
                           "s3_xml: list page: root element is <%s>, not "

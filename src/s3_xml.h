@@ -3,6 +3,7 @@
 // expat error and line, never a crash or a silently empty answer.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@ namespace s3disk {
 
 struct ListPage {
   std::vector<std::string> keys;
+  std::vector<uint64_t> sizes;  // sizes[i]: the <Size> of keys[i] (0 when the page has none)
   bool truncated = false;
   std::string next_token;  // NextContinuationToken (V2) or NextMarker (V1), when truncated
 };

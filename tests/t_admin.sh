@@ -75,7 +75,7 @@ log "summary: exact numbers"
 admin --summary "$BUCKET"
 expect_rc 0 "summary"
 out_has "^blocks stored +4$" "^zero blocks +252$" "^logical bytes +262144 " \
-  "^stored bytes +262144 " "^compression ratio +1\.00$" "^encodings +plain: 4$" \
+  "^stored bytes +262144 " "^compression ratio +1\.00$" "^encoding +plain \(block 0\)$" \
   "^disk size +16777216 .*256 blocks" "^block size +65536 " "^mounted +no$"
 
 log "verify: a clean bucket"
@@ -116,7 +116,7 @@ write_at "$MNT/file" $((6 * BS)) "$WORK/r2"
 stop_s3disk "$MNT"
 admin --summary "$EBUCKET"
 expect_rc 0 "summary of the encrypted bucket"
-out_has "^blocks stored +3$" "^encodings +deflate, encrypt-[a-zA-Z0-9-]+: 3$"
+out_has "^blocks stored +3$" "^encoding +deflate, encrypt-[a-zA-Z0-9-]+ \(block 0\)$"
 admin --verify "${ENC[@]}" "$EBUCKET"
 expect_rc 0 "verify with the password"
 out_has "^verify: 3 blocks checked, 0 bad$"
@@ -215,11 +215,14 @@ for k in 00000000 00000001 00000002 00000007; do
   stored=$((stored + $(stat -c %s "$OBJDIR/$k._S3rver_object")))
 done
 
-log "s3: summary (stored bytes $stored)"
-admin --summary "${S3[@]}" "$S3BUCKET"
+log "s3: summary (stored bytes $stored), from one listing and a HEAD of block 0"
+admin --summary --debug "${S3[@]}" "$S3BUCKET"
 expect_rc 0 "s3 summary"
 out_has "^blocks stored +4$" "^zero blocks +252$" "^logical bytes +262144 " \
-  "^stored bytes +$stored " "^encodings +deflate: 4$" "^bucket +$S3BUCKET$"
+  "^stored bytes +$stored " "^encoding +deflate \(block 0\)$" "^bucket +$S3BUCKET$"
+heads=$(grep -Ec "http: HEAD [^ ]*/0000000[0-9a-f]" "$WORK/err" || true)
+[ "$heads" -eq 1 ] || { show; fail "s3 summary sent $heads HEADs of blocks, not 1 (block 0)"; }
+grep -Eq "http: GET [^ ]*list-type=2" "$WORK/err" || { show; fail "s3 summary did not list"; }
 log "s3: verify clean, then with a flipped byte in block 2"
 admin --verify "${S3[@]}" "$S3BUCKET"
 expect_rc 0 "s3 verify of a clean bucket"

@@ -133,15 +133,13 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override {
     S3DISK_RETURN_IF_ERROR(Record("list " + prefix));
-    std::vector<std::string> keys;
-    {
-      std::lock_guard lock(mu_);
-      for (auto it = objects_.lower_bound(prefix);
-           it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
-        keys.push_back(it->first);
-      }
-    }
-    for (const auto& key : keys) found(key);
+    for (const auto& [key, size] : Listed(prefix)) found(key);
+    return Status::Ok();
+  }
+  // As S3Store's: the sizes come with the listing (recorded as "list_sized PREFIX").
+  Status ListSized(const std::string& prefix, const SizedFound& found) override {
+    S3DISK_RETURN_IF_ERROR(Record("list_sized " + prefix));
+    for (const auto& [key, size] : Listed(prefix)) found(key, size);
     return Status::Ok();
   }
   void DumpStats(std::string* out) override {
@@ -173,6 +171,15 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   }
 
  private:
+  std::vector<std::pair<std::string, uint64_t>> Listed(const std::string& prefix) const {
+    std::lock_guard lock(mu_);
+    std::vector<std::pair<std::string, uint64_t>> out;
+    for (auto it = objects_.lower_bound(prefix);
+         it != objects_.end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+      out.emplace_back(it->first, it->second.data.size());
+    }
+    return out;
+  }
   mutable std::mutex mu_;
   std::map<std::string, Object> objects_;
 };

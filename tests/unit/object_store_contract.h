@@ -18,6 +18,7 @@
 #include <catch2/catch.hpp>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <set>
@@ -194,6 +195,28 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     CHECK(ListKeys(*store, "b/") == std::set<std::string>{"b/1"});
     CHECK(ListKeys(*store, "c/a/b/").empty());
     CHECK(ListKeys(*store, "zzz").empty());
+  }
+
+  SECTION("ListSized gives each key under the prefix once, with its body's size") {
+    const std::map<std::string, uint64_t> want = {
+        {"v/00000000", 0}, {"v/00000001", 1}, {"v/0000000f", 4096}, {"v/s3backer-mounted", 5}};
+    for (const auto& [key, size] : want) {
+      REQUIRE(store->Put(key, std::vector<uint8_t>(size, 'x'), {}).ok());
+    }
+    REQUIRE(store->Put("w/00000002", Bytes("other"), {}).ok());
+    std::mutex mu;
+    std::map<std::string, uint64_t> got;
+    int calls = 0;
+    REQUIRE(store
+                ->ListSized("v/",
+                            [&](const std::string& key, uint64_t size) {
+                              std::lock_guard lock(mu);
+                              calls++;
+                              got[key] = size;
+                            })
+                .ok());
+    CHECK(got == want);
+    CHECK(calls == static_cast<int>(want.size()));
   }
 
   SECTION("concurrent puts and gets never return a torn object") {

@@ -18,6 +18,7 @@ TEST_CASE("s3_xml: a ListObjectsV2 page with a continuation token") {
 </ListBucketResult>)");
   REQUIRE(page.ok());
   CHECK(page->keys == std::vector<std::string>{"vol1/0000002a", "vol1/a&b <c>"});
+  CHECK(page->sizes == std::vector<uint64_t>{434234, 1});
   CHECK(page->truncated);
   CHECK(page->next_token == "1ueGcxLPRx1Tr/XYExHnhbYLgveDs2J/wm36Hy4vbOwM=");
 }
@@ -48,6 +49,24 @@ TEST_CASE("s3_xml: a last page, an empty page, and a V1 page") {
       "</CommonPrefixes></ListBucketResult>");
   REQUIRE(prefixes.ok());
   CHECK(prefixes->keys.empty());
+}
+
+TEST_CASE("s3_xml: a list page's sizes pair with their keys in either order") {
+  auto page = ParseListPage(
+      "<ListBucketResult><IsTruncated>false</IsTruncated>"
+      "<Contents><Size>7</Size><Key>a</Key></Contents>"
+      "<Contents><Key>b</Key></Contents>"
+      "<Contents><Key>c</Key><Size>18446744073709551615</Size></Contents></ListBucketResult>");
+  REQUIRE(page.ok());
+  CHECK(page->keys == std::vector<std::string>{"a", "b", "c"});
+  CHECK(page->sizes == std::vector<uint64_t>{7, 0, 18446744073709551615u});
+  for (const char* bad : {"-1", "12x", "", "18446744073709551616"}) {
+    auto r = ParseListPage(std::string("<ListBucketResult><IsTruncated>false</IsTruncated>"
+                                       "<Contents><Key>a</Key><Size>") +
+                           bad + "</Size></Contents></ListBucketResult>");
+    INFO(bad);
+    CHECK(r.status().code() == EBADMSG);
+  }
 }
 
 TEST_CASE("s3_xml: malformed or unexpected list pages are EBADMSG") {
