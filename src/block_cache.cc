@@ -8,7 +8,7 @@
 //   REDIRTIED  -- WRITING, and data was rewritten since the snapshot: uploaded again after
 //
 //   absent -> READING -> CLEAN (fetch ok) | absent (fetch failed, or a trim ran meanwhile)
-//   absent/READING/CLEAN -> DIRTY (write; due = now + write delay)
+//   absent/READING/CLEAN -> DIRTY (write; due = now + write delay, or now if written whole)
 //   DIRTY -> DIRTY (rewrite: due unchanged, so a hot block is still uploaded in time)
 //   DIRTY -> WRITING (claimed) -> CLEAN (ok) | DIRTY (failed: due = now + retry_max_ms)
 //   WRITING -> REDIRTIED (rewrite) -> DIRTY (upload done; due = redirty time + delay)
@@ -298,17 +298,15 @@ void BlockCache::NoteRead(BlockNum n) {
       std::min<uint64_t>(uint64_t{n} + 1 + options_.read_ahead_blocks, num_blocks_);
   uint64_t from = uint64_t{n} + 1;
   if (read_ahead_next_ > from && read_ahead_next_ <= end) from = read_ahead_next_;
-  bool queued = false;
   for (uint64_t b = from; b < end; b++) {
     if (entries_.count(static_cast<BlockNum>(b)) != 0) continue;
     read_ahead_queue_.push_back(static_cast<BlockNum>(b));
-    queued = true;
+    work_cv_.notify_one();  // one worker per block: waking all of them at every read costs more
   }
   read_ahead_next_ = std::max(read_ahead_next_, end);
   while (read_ahead_queue_.size() > 4 * size_t{options_.read_ahead_blocks}) {
     read_ahead_queue_.pop_front();
   }
-  if (queued) work_cv_.notify_all();
 }
 
 bool BlockCache::RunReadAhead(Lock& lock) {
@@ -359,8 +357,8 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     }
     if ((e == nullptr || !Dirtyish(*e)) && dirty_count_ >= max_dirty_) {
       // Back-pressure: one more dirty block would pass the limit.
-      c_.writers_waiting++;
-      work_cv_.notify_all();
+      // The first waiter makes every dirty block due (IsDue): wake every worker once.
+      if (c_.writers_waiting++ == 0) work_cv_.notify_all();
       cv_.wait(lock.native(), [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
       c_.writers_waiting--;
       continue;
@@ -398,8 +396,11 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   switch (e->state) {
     case State::kReading:
     case State::kClean:
+      // The delay collects the other parts of a block written in pieces; a block written
+      // whole has nothing left to collect, so it goes at once (a rewrite that comes while
+      // it uploads waits the delay, so a hot block is still sent at most once per delay).
       e->dirty_since_ms = now;
-      Transition(e, State::kDirty, now + options_.write_delay_ms);
+      Transition(e, State::kDirty, whole ? now : now + options_.write_delay_ms);
       break;
     case State::kWriting:
       e->dirty_since_ms = now;

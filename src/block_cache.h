@@ -4,7 +4,10 @@
 // - Clean blocks are kept in an LRU of at most cache_size_blocks entries (s3backer's
 //   --blockCacheSize). Reads of cached blocks never reach below.
 // - A write lands in the cache and returns; the block becomes dirty and a pool of workers
-//   uploads it write_delay_ms after it first became dirty (rewrites do not postpone it). At
+//   uploads it write_delay_ms after it first became dirty (rewrites do not postpone it), or
+//   at once when the write covered the whole block (s3backer's --blockCacheWriteDelay is
+//   the longest a dirty block may wait; the wait only helps to collect a block's parts, and
+//   idle workers before a flush make that flush wait longer). At
 //   most max_dirty_blocks blocks are dirty (or uploading) at once; a writer that would make
 //   one more waits, and the oldest dirty blocks are uploaded at once while anyone waits.
 //   A block rewritten while its upload is in flight is uploaded again afterwards.

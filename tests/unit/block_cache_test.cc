@@ -75,24 +75,55 @@ void SpinUntil(Pred pred) {
   while (!pred()) std::this_thread::yield();
 }
 
-TEST_CASE("block_cache: a write is uploaded write-delay after it first became dirty") {
+TEST_CASE("block_cache: a partial write is uploaded write-delay after it first became dirty") {
   Fixture f;
-  f.Write(1, 7);
+  f.below->SetBlock(1, Fill(1));
+  f.Read(1);
+  f.below->ClearCalls();
+  const std::vector<uint8_t> seven(100, 7), eight(100, 8);
+  REQUIRE(f.cache->WritePart(1, 0, seven).ok());
   CHECK(f.below->CountCalls("write") == 0);
-  CHECK(f.Read(1) == Fill(7));  // served from the cache
-  CHECK(f.below->CountCalls("read") == 0);
   f.clock.Advance(200);
-  f.Write(1, 8);  // a rewrite does not postpone the upload
+  REQUIRE(f.cache->WritePart(1, 100, eight).ok());  // a rewrite does not postpone the upload
   f.clock.Advance(49);
   CHECK(f.cache->Pump() == 0);
   CHECK(f.below->CountCalls("write") == 0);
   f.clock.Advance(1);
   CHECK(f.cache->Pump() == 1);
   CHECK(f.below->calls() == std::vector<std::string>{"write 1"});
-  CHECK(f.below->Block(1) == Fill(8));
+  std::vector<uint8_t> want = Fill(1);
+  std::fill(want.begin(), want.begin() + 100, 7);
+  std::fill(want.begin() + 100, want.begin() + 200, 8);
+  CHECK(f.below->Block(1) == want);
   CHECK(f.cache->counters().dirty_blocks == 0);
-  CHECK(f.Read(1) == Fill(8));
+  CHECK(f.Read(1) == want);
   CHECK(f.below->CountCalls("read") == 0);
+}
+
+TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait the delay") {
+  Fixture f;
+  f.Write(1, 7);
+  CHECK(f.Read(1) == Fill(7));  // served from the cache
+  CHECK(f.below->CountCalls("read") == 0);
+  CHECK(f.cache->Pump() == 1);  // no time has passed
+  CHECK(f.below->Block(1) == Fill(7));
+  CHECK(f.cache->counters().dirty_blocks == 0);
+  // Rewritten during its upload: the next upload waits the delay from the rewrite.
+  Gate gate;
+  f.below->write_gate = &gate;
+  f.Write(1, 8);
+  std::thread pump([&] { f.cache->Pump(); });
+  gate.WaitArrived(1);
+  f.Write(1, 9);
+  gate.Open();
+  pump.join();
+  f.below->write_gate = nullptr;
+  CHECK(f.below->Block(1) == Fill(8));
+  f.clock.Advance(249);
+  CHECK(f.cache->Pump() == 0);
+  f.clock.Advance(1);
+  CHECK(f.cache->Pump() == 1);
+  CHECK(f.below->Block(1) == Fill(9));
 }
 
 TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make room") {
@@ -259,15 +290,16 @@ TEST_CASE("block_cache: read-ahead never evicts dirty blocks") {
   o.read_ahead_blocks = 3;
   o.read_ahead_trigger = 1;
   Fixture f(std::move(o));
-  f.Write(20, 1);
-  f.Write(21, 2);
-  f.Write(22, 3);
+  const std::vector<uint8_t> part(10, 1);  // partial writes: not due before the delay
+  for (BlockNum n : {20, 21, 22}) REQUIRE(f.cache->WritePart(n, 0, part).ok());
   f.Read(0);  // one free slot: block 0 takes it; read-ahead wants 1..3
   f.cache->Pump();
   CHECK(f.cache->counters().dirty_blocks == 3);
   CHECK(f.cache->counters().cached_blocks == 4);
   REQUIRE(f.cache->Flush().ok());
-  CHECK(f.below->Block(21) == Fill(2));
+  std::vector<uint8_t> want(kBs, 0);
+  std::fill(want.begin(), want.begin() + 10, 1);
+  CHECK(f.below->Block(21) == want);
 }
 
 TEST_CASE("block_cache: the least recently used clean block is evicted first") {
