@@ -87,8 +87,9 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStor
   if (options.read_ahead_blocks > 0 && options.read_ahead_trigger == 0) {
     return Status(EINVAL, "cache: readAheadTrigger must be at least 1");
   }
-  if (options.read_ahead_blocks >= options.cache_size_blocks) {
-    return Status(EINVAL, "cache: readAhead must be less than blockCacheSize");
+  if (options.read_ahead_blocks >= options.cache_size_blocks ||
+      options.read_ahead_max_blocks >= options.cache_size_blocks) {
+    return Status(EINVAL, "cache: readAhead and readAheadMax must be less than blockCacheSize");
   }
   if (options.upload_attempts < 1) options.upload_attempts = 1;
   if (options.file != nullptr && (options.file->slots() != options.cache_size_blocks ||
@@ -106,7 +107,10 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
       num_blocks_(this->below().num_blocks()),
       max_dirty_(options_.max_dirty_blocks != 0
                      ? options_.max_dirty_blocks
-                     : std::max<uint64_t>(1, options_.cache_size_blocks / 2)) {
+                     : std::max<uint64_t>(1, options_.cache_size_blocks / 2)),
+      read_ahead_max_(options_.read_ahead_max_blocks != 0
+                          ? options_.read_ahead_max_blocks
+                          : std::min<uint64_t>(options_.threads, options_.cache_size_blocks / 4)) {
   if (options_.file != nullptr) {
     for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
     slot_last_ticket_.assign(options_.file->slots(), 0);
@@ -294,8 +298,11 @@ void BlockCache::NoteRead(BlockNum n) {
   run_length_ = int64_t{n} == last_read_ + 1 ? run_length_ + 1 : 1;
   last_read_ = n;
   if (options_.read_ahead_blocks == 0 || run_length_ < options_.read_ahead_trigger) return;
-  const uint64_t end =
-      std::min<uint64_t>(uint64_t{n} + 1 + options_.read_ahead_blocks, num_blocks_);
+  const uint64_t window = std::max<uint64_t>(
+      options_.read_ahead_blocks,
+      std::min<uint64_t>(read_ahead_max_,
+                         options_.read_ahead_blocks + (run_length_ - options_.read_ahead_trigger)));
+  const uint64_t end = std::min<uint64_t>(uint64_t{n} + 1 + window, num_blocks_);
   uint64_t from = uint64_t{n} + 1;
   if (read_ahead_next_ > from && read_ahead_next_ <= end) from = read_ahead_next_;
   for (uint64_t b = from; b < end; b++) {
@@ -304,7 +311,7 @@ void BlockCache::NoteRead(BlockNum n) {
     work_cv_.notify_one();  // one worker per block: waking all of them at every read costs more
   }
   read_ahead_next_ = std::max(read_ahead_next_, end);
-  while (read_ahead_queue_.size() > 4 * size_t{options_.read_ahead_blocks}) {
+  while (read_ahead_queue_.size() > 4 * window) {
     read_ahead_queue_.pop_front();
   }
 }

@@ -15,7 +15,9 @@
 //   concurrent misses of one block share one fetch. When the cache is full of blocks that
 //   cannot be evicted (dirty, uploading, being fetched), a read bypasses the cache.
 // - After read_ahead_trigger sequential block reads, the next read_ahead_blocks blocks are
-//   fetched by the workers. Read-ahead only evicts clean blocks and never blocks the reader.
+//   fetched by the workers; as the run goes on the window widens, up to
+//   read_ahead_max_blocks (a fetch per worker keeps a cold sequential read at the store's
+//   parallel speed). Read-ahead only evicts clean blocks and never blocks the reader.
 // - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
 //   waits for them, then flushes below. A failed upload is retried with backoff (clock
 //   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
@@ -58,8 +60,12 @@ struct BlockCacheOptions {
   uint64_t max_dirty_blocks = 0;
   bool sync = false;                // --blockCacheSync: a write returns once it is below
   bool read_only = false;           // --readOnly: writes and trims fail with EROFS at once
-  uint32_t read_ahead_blocks = 4;   // --readAhead (0: off)
+  uint32_t read_ahead_blocks = 4;   // --readAhead (0: off): the first window
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
+  // --readAheadMax: each further sequential block read widens the window by one block, up to
+  // this many (less than read_ahead_blocks: the window stays read_ahead_blocks). 0 = default:
+  // one fetch per worker (threads), at most a quarter of the cache.
+  uint32_t read_ahead_max_blocks = 0;
   // Upload retries inside one attempt to write a block: attempts, and the first backoff
   // (doubled each time, up to retry_max_ms). After the last attempt the block stays dirty
   // and is tried again retry_max_ms later.
@@ -109,6 +115,7 @@ class BlockCache : public ForwardingBlockStore {
   };
   Counters counters();
   uint64_t max_dirty_blocks() const { return max_dirty_; }
+  uint64_t read_ahead_max_blocks() const { return read_ahead_max_; }
 
  private:
   enum class State : uint8_t {
@@ -217,6 +224,7 @@ class BlockCache : public ForwardingBlockStore {
   const uint32_t block_size_;
   const uint64_t num_blocks_;
   const uint64_t max_dirty_;
+  const uint64_t read_ahead_max_;
 
   Mutex mu_;
   std::condition_variable cv_;       // any state change: waiters re-check their condition

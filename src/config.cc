@@ -380,6 +380,10 @@ static Status ValidateCache(Config* c) {
     return Usage("--readAhead=%u must be less than --blockCacheSize=%llu", c->read_ahead,
                  static_cast<unsigned long long>(c->block_cache_size));
   }
+  if (c->read_ahead_max >= c->block_cache_size) {
+    return Usage("--readAheadMax=%u must be less than --blockCacheSize=%llu", c->read_ahead_max,
+                 static_cast<unsigned long long>(c->block_cache_size));
+  }
   if (c->read_ahead > 0 && c->read_ahead_trigger == 0) {
     return Usage("--readAheadTrigger=0: use at least 1, or --readAhead=0 to turn it off");
   }
@@ -392,8 +396,9 @@ static Status ValidateCache(Config* c) {
 static Status ValidateGuard(const Config& c) {
   if (c.md5_cache_size == 0) {
     if (c.md5_cache_time_ms != 0 || c.min_write_delay_ms != 0) {
-      return Usage("--md5CacheTime and --minWriteDelay need the MD5 cache: add --md5CacheSize "
-                   "(e.g. --md5CacheSize=1000 --md5CacheTime=10000 --minWriteDelay=500)");
+      return Usage(
+          "--md5CacheTime and --minWriteDelay need the MD5 cache: add --md5CacheSize "
+          "(e.g. --md5CacheSize=1000 --md5CacheTime=10000 --minWriteDelay=500)");
     }
     return Status::Ok();
   }

@@ -229,6 +229,12 @@ const std::vector<Option>& Options() {
        [](Config* c, const std::string& v) {
          return SetCount("--readAhead", v, 1u << 20, &c->read_ahead);
        }},
+      {"--readAheadMax", "NUM",
+       "the read-ahead window grows up to this many blocks during a long sequential run "
+       "(default: --blockCacheThreads, at most a quarter of --blockCacheSize)",
+       [](Config* c, const std::string& v) {
+         return SetCount("--readAheadMax", v, 1u << 20, &c->read_ahead_max);
+       }},
       {"--readAheadTrigger", "NUM", "sequential block reads that start read-ahead (default: 2)",
        [](Config* c, const std::string& v) {
          return SetCount("--readAheadTrigger", v, 1u << 20, &c->read_ahead_trigger);

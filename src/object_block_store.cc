@@ -180,9 +180,8 @@ Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   bytes_read_ += obj->data.size();
   // A store that verified the body against its ETag (S3Store) saves a second MD5 pass; the
   // others (DirStore's recorded MD5, MemStore) are checked here.
-  std::string expected = options_.verify_etag && !obj->info.md5_verified
-                             ? Md5Etag(obj->info.etag)
-                             : std::string();
+  std::string expected =
+      options_.verify_etag && !obj->info.md5_verified ? Md5Etag(obj->info.etag) : std::string();
   if (!expected.empty()) {
     std::string actual = Md5Hex(obj->data);
     if (actual != expected) {

@@ -70,6 +70,7 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
   o.read_only = config.read_only;
   o.read_ahead_blocks = config.read_ahead;
   o.read_ahead_trigger = config.read_ahead_trigger;
+  o.read_ahead_max_blocks = config.read_ahead_max;
   o.no_verify = config.block_cache_no_verify;
   if (!config.block_cache_file.empty()) {
     // The only local I/O of BuildStack: opening (or making) the cache file. Its dirty blocks

@@ -283,6 +283,48 @@ TEST_CASE("block_cache: sequential reads trigger read-ahead of the next blocks")
   CHECK(f.below->CountCalls("read") == 4);
 }
 
+TEST_CASE("block_cache: the read-ahead window widens with the run, up to readAheadMax") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.read_ahead_blocks = 2;
+  o.read_ahead_trigger = 2;
+  o.read_ahead_max_blocks = 5;
+  o.cache_size_blocks = 32;
+  Fixture f(std::move(o));
+  f.Read(0);
+  CHECK(f.cache->Pump() == 0);
+  f.Read(1);  // the trigger: 2..3 (the first window, 2 blocks)
+  CHECK(f.cache->Pump() == 2);
+  f.Read(2);  // a hit, one more in the run: the window is 3: 4..5
+  CHECK(f.cache->Pump() == 2);
+  f.Read(3);  // window 4: 6..7
+  CHECK(f.cache->Pump() == 2);
+  f.Read(4);  // window 5 (the most): 8..9
+  f.Read(5);  // window 5: 10
+  CHECK(f.cache->Pump() == 3);
+  auto reads = [&](BlockNum n) { return f.below->CountCalls("read " + GatedBlockStore::Hex(n)); };
+  for (BlockNum n = 2; n <= 10; n++) CHECK(reads(n) == 1);
+  CHECK(reads(11) == 0);
+  f.Read(20);  // a jump ends the run: the window starts again at 2
+  f.Read(21);
+  CHECK(f.cache->Pump() == 2);
+  CHECK(reads(22) == 1);
+  CHECK(reads(23) == 1);
+  CHECK(reads(24) == 0);
+}
+
+TEST_CASE("block_cache: the read-ahead window's default limit is one fetch per worker") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 6;
+  o.cache_size_blocks = 100;
+  Fixture f(std::move(o));
+  CHECK(f.cache->read_ahead_max_blocks() == 6);
+  BlockCacheOptions small = Fixture::Defaults();
+  small.threads = 20;
+  small.cache_size_blocks = 40;
+  Fixture g(std::move(small));
+  CHECK(g.cache->read_ahead_max_blocks() == 10);  // a quarter of the cache
+}
+
 TEST_CASE("block_cache: read-ahead never evicts dirty blocks") {
   BlockCacheOptions o = Fixture::Defaults();
   o.cache_size_blocks = 4;

@@ -245,6 +245,16 @@ TEST_CASE("config: parse errors name the option and the fix") {
   CheckUsageError(Parse({"--fileMode=17777", "mem:", "/m"}).status(), {"too large"});
 }
 
+TEST_CASE("config: --readAheadMax is parsed and must fit in the cache") {
+  Config c;
+  REQUIRE(ParseAndValidate({"--readAheadMax=64", "mem:", "/tmp"}, &c).ok());
+  CHECK(c.read_ahead_max == 64);
+  REQUIRE(ParseAndValidate({"mem:", "/tmp"}, &c).ok());
+  CHECK(c.read_ahead_max == 0);  // the cache's default: one fetch per worker
+  CheckUsageError(ParseAndValidate({"--readAheadMax=1000", "mem:", "/tmp"}),
+                  {"--readAheadMax=1000 must be less than --blockCacheSize=1000"});
+}
+
 TEST_CASE("config: wrong number of arguments") {
   CheckUsageError(ParseAndValidate({}),
                   {"expected BUCKET and MOUNTPOINT, got 0 arguments", "usage: s3disk"});
