@@ -17,6 +17,9 @@ using SignHeaders = std::vector<std::pair<std::string, std::string>>;
 inline constexpr char kEmptySha256[] =
     "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
+// The payload hash of a request whose body is not hashed into the signature.
+inline constexpr char kUnsignedPayload[] = "UNSIGNED-PAYLOAD";
+
 // RFC 3986 percent-encoding as SigV4 wants it: every byte but A-Z a-z 0-9 - . _ ~ is encoded
 // (uppercase hex); '/' is kept when keep_slash (object key paths).
 std::string UriEncode(std::string_view s, bool keep_slash);

@@ -181,7 +181,15 @@ HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
   }
   if (options_.auth_version == "aws4") {
     SigV4Request sr;
-    sr.payload_sha256 = call.body.empty() ? kEmptySha256 : Sha256Hex(call.body);
+    // A body sent with Content-MD5 (every PUT, and DeleteObjects) is already bound to the
+    // signature by that signed header, and the server checks it; hashing it again with
+    // SHA-256 cost a fifth of the daemon's CPU in sequential writes.
+    const bool has_md5 = std::any_of(req.headers.begin(), req.headers.end(), [](const auto& h) {
+      return ToLower(h.first) == "content-md5";
+    });
+    sr.payload_sha256 = call.body.empty() ? kEmptySha256
+                        : has_md5         ? kUnsignedPayload
+                                          : Sha256Hex(call.body);
     sr.amz_date = AmzDate(now);
     req.headers.emplace_back("x-amz-content-sha256", sr.payload_sha256);
     req.headers.emplace_back("x-amz-date", sr.amz_date);

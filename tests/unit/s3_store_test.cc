@@ -257,7 +257,8 @@ TEST_CASE("s3_store: put sends Content-MD5 and the PUT headers; get returns data
   CHECK(r.Header("x-amz-server-side-encryption") == "aws:kms");
   CHECK(r.Header("x-amz-server-side-encryption-aws-kms-key-id") == "key-123");
   CHECK(r.Header("x-amz-storage-class") == "STANDARD_IA");
-  CHECK(r.Header("x-amz-content-sha256") == Sha256Hex(data));
+  // The body is signed through its Content-MD5, not hashed a second time.
+  CHECK(r.Header("x-amz-content-sha256") == "UNSIGNED-PAYLOAD");
   CHECK(r.Header("x-amz-date") == AmzDate(f.clock.WallSeconds()));
   CHECK(r.Header("authorization")
             .starts_with("AWS4-HMAC-SHA256 Credential=AKIDTEST/" +
@@ -294,7 +295,8 @@ TEST_CASE("s3_store: the signature covers what is sent (V4 recomputed from the r
   for (const auto& h : r.headers) {
     if (h.first != "Authorization") s.headers.push_back(h);
   }
-  s.payload_sha256 = Sha256Hex(AsBytes("abc"));
+  s.payload_sha256 = "UNSIGNED-PAYLOAD";  // covered by the signed Content-MD5
+  CHECK(r.Header("content-md5") == Base64Encode(Md5(AsBytes("abc"))));
   s.amz_date = r.Header("x-amz-date");
   s.region = "us-east-1";
   CHECK(r.Header("authorization") == SignV4(s, "AKIDTEST", "s3-store-test-secret").authorization);
