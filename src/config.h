@@ -81,6 +81,7 @@ struct Config {
 
   std::string filename = "file";         // --filename
   std::string stats_filename = "stats";  // --statsFilename
+  bool no_writeback_cache = false;       // --noWritebackCache: writes reach the stack at once
   // --fileMode; default 0600, or 0400 with --readOnly (as s3backer).
   uint32_t file_mode = 0600;
   bool file_mode_given = false;

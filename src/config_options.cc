@@ -102,6 +102,10 @@ const std::vector<Option>& Options() {
          c->stats_filename = v;
          return Status::Ok();
        }},
+      {"--noWritebackCache", nullptr,
+       "each write() reaches the cache before it returns, instead of the kernel buffering "
+       "the image's writes until fsync or write-back (slower for random writes)",
+       [](Config* c, const std::string&) { return SetFlag(&c->no_writeback_cache); }},
       {"--fileMode", "OCTAL", "permissions of the image file (default: 0600, 0400 with --readOnly)",
        [](Config* c, const std::string& v) -> Status {
          Result<uint32_t> mode = ParseMode(v);

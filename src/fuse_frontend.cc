@@ -12,6 +12,8 @@
 //   |------------------------------|---------------------------------------------------------|
 //   | top_, bytes_ non-null in ops | Attach precedes Run; no request is read before Run      |
 //   | image size never changes     | setattr refuses other sizes; writes past the end EFBIG  |
+//   |                              |   (logged: with the write-back cache, the writer sees   |
+//   |                              |   EIO only at fsync or close)                           |
 //   | every failed op replies once | each op ends in exactly one fuse_reply_* call           |
 //   | stack errors are counted and | ReplyStackError is the one path from Status to errno;   |
 //   |   logged once, never errno 0 |   code <= 0 and ENOSYS become EIO                       |
@@ -172,12 +174,22 @@ struct FuseFrontend::Ops {
     return ino == kStatsIno ? kStatsTimeoutS : kStableTimeoutS;
   }
 
-  static void Init(void*, struct fuse_conn_info* conn) {
+  static void Init(void* userdata, struct fuse_conn_info* conn) {
+    const FuseFrontendOptions& options = static_cast<FuseFrontend*>(userdata)->options_;
     // libfuse sizes max_pages from max_write, so 1 MiB requests reach us whole.
     conn->max_write = kMaxWriteBytes;
     if (conn->capable & FUSE_CAP_ASYNC_READ) conn->want |= FUSE_CAP_ASYNC_READ;
-    // Writes must reach the stack before write() returns; flush and fsync rely on it.
-    conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    // With the write-back cache the kernel writes dirty pages back before it sends fsync,
+    // flush (close) or fallocate, so those still cover every write before them. It sends
+    // them in parallel, which a loop device (one request at a time) never does: random
+    // writes of partial blocks then fetch their blocks in parallel instead of one by one.
+    // A read-only mount must refuse writes at once, so it never buffers them.
+    if (options.writeback_cache && !options.read_only &&
+        (conn->capable & FUSE_CAP_WRITEBACK_CACHE)) {
+      conn->want |= FUSE_CAP_WRITEBACK_CACHE;
+    } else {
+      conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+    }
     // Every write here goes through this mount, so the kernel's page cache of the image is
     // always current. With auto_inval_data (libfuse's default) the kernel would drop the
     // image's whole cache whenever it saw the mtime a write had just changed: after any write,
@@ -305,8 +317,14 @@ struct FuseFrontend::Ops {
     if (off < 0) return (void)fuse_reply_err(req, EINVAL);
     self.writes_++;
     uint64_t offset = static_cast<uint64_t>(off);
-    // The image cannot grow: a write that does not fit is refused whole.
+    // The image cannot grow: a write that does not fit is refused whole. With the write-back
+    // cache the writer learns it only at fsync or close (EIO), so it is logged too.
     if (offset >= self.size_bytes_ || size > self.size_bytes_ - offset) {
+      LOG_ERROR(
+          "fuse: a write of %zu bytes at offset %llu is past the end of the image "
+          "(%llu bytes); refused",
+          size, static_cast<unsigned long long>(offset),
+          static_cast<unsigned long long>(self.size_bytes_));
       return (void)fuse_reply_err(req, EFBIG);
     }
     Status st = self.bytes_->Write(offset, {reinterpret_cast<const uint8_t*>(buf), size});

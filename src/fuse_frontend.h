@@ -31,6 +31,10 @@ struct FuseFrontendOptions {
   uid_t uid = 0;                         // owner of the files and the root directory
   gid_t gid = 0;
   bool read_only = false;  // opening the image for writing fails with EROFS
+  // The kernel's write-back cache for the image (not with read_only): write() returns once
+  // the data is in the page cache, and the kernel sends it on in batches, many at once, at
+  // write-back or fsync (which still returns only once the data is in the bucket).
+  bool writeback_cache = true;
   // Shown as the source of the mount in /proc/mounts, e.g. the bucket.
   std::string fsname = "s3disk";
 };

@@ -134,6 +134,7 @@ int Main(int argc, char** argv) {
   fuse_options.uid = static_cast<uid_t>(config.uid);
   fuse_options.gid = static_cast<gid_t>(config.gid);
   fuse_options.read_only = config.read_only;
+  fuse_options.writeback_cache = !config.no_writeback_cache;
   fuse_options.fsname = "s3disk:" + config.bucket_arg;
   FuseFrontend frontend(fuse_options);
   st = frontend.CreateSession(config.fuse_options);

@@ -56,6 +56,9 @@ fsyncs0=$(stat_of fuse_fsyncs)
 mkdir -p "$FS/b"
 for i in 1 2 3 4; do random_file "$FS/b/B$i.bin" 2097152; done
 sync # writes B back to the loop device; nobarrier: no flush reaches the daemon
+# The loop device writes into the image's page cache (the kernel's write-back cache); a
+# second sync writes those pages back to the daemon (write-back sends no fsync).
+sync
 # The daemon acknowledged every write of B (into its cache file), so B must survive too.
 (cd "$FS" && find b -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$WORK/sums_b"
 cat "$MNT/stats" >"$WORK/stats.before_kill"

@@ -151,6 +151,7 @@ TEST_CASE("config: defaults") {
   CHECK(c->file_mode == 0600);
   CHECK_FALSE(c->foreground);
   CHECK_FALSE(c->debug);
+  CHECK_FALSE(c->no_writeback_cache);
   CHECK(c->fuse_options.empty());
   CHECK_FALSE(c->help);
   CHECK_FALSE(c->version);
@@ -185,9 +186,11 @@ TEST_CASE("config: --name=value and --name value are both accepted") {
 }
 
 TEST_CASE("config: flags") {
-  Result<Config> c = Parse({"--blockHashPrefix", "--readOnly", "--force", "--reset-mounted-flag",
-                            "--listBlocks", "--test", "--debug", "-f", "mem:", "/mnt"});
+  Result<Config> c =
+      Parse({"--blockHashPrefix", "--readOnly", "--force", "--reset-mounted-flag", "--listBlocks",
+             "--test", "--debug", "-f", "--noWritebackCache", "mem:", "/mnt"});
   REQUIRE(c.ok());
+  CHECK(c->no_writeback_cache);
   CHECK(c->hash_prefix);
   CHECK(c->read_only);
   CHECK(c->force);
