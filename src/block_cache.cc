@@ -265,6 +265,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
   const uint64_t epoch = trim_epoch_;
   UnlockForBelow(lock);  // with the Clear of an evicted block's slot, if any
   Status st = below().ReadBlock(n, data);
+  const bool zero = st.ok() && IsAllZero(data);  // (a scan of the block: not under the lock)
   lock.native().lock();
   c_.reads_below++;
   if (st.ok()) c_.bytes_down += block_size_;
@@ -273,9 +274,11 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
   if (it != entries_.end() && it->second.id == id && it->second.state == State::kReading) {
     if (st.ok() && epoch == trim_epoch_) {
       Entry& mine = it->second;
-      mine.zero = IsAllZero(data);
-      if (mine.zero) {
+      mine.zero = zero;
+      if (zero) {
         mine.data.clear();
+      } else if (!own.empty()) {
+        mine.data = std::move(own);  // nobody else reads into it: no copy
       } else {
         mine.data.assign(data.begin(), data.end());
       }
