@@ -14,6 +14,7 @@
 //   9. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
 //  10. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
+#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -162,6 +163,10 @@ int Main(int argc, char** argv) {
 
 // No exception may leave main: one last catch turns it into a message and exit status 1.
 int main(int argc, char** argv) {
+  // Block buffers are freed by other threads than the ones that allocate them (FUSE threads,
+  // upload workers); with glibc's default of 8 arenas per core each arena kept its own free
+  // blocks, and the daemon's peak memory was about 20 MiB above the cache for 1000 blocks.
+  mallopt(M_ARENA_MAX, 2);
   try {
     return s3disk::Main(argc, argv);
   } catch (const std::exception& e) {
