@@ -8,7 +8,8 @@
 //   REDIRTIED  -- WRITING, and data was rewritten since the snapshot: uploaded again after
 //
 //   absent -> READING -> CLEAN (fetch ok) | absent (fetch failed, or a trim ran meanwhile)
-//   absent/READING/CLEAN -> DIRTY (write; due = now + write delay, or now if written whole)
+//   absent/READING/CLEAN -> DIRTY (write; due = now + write delay; written whole: now, or a
+//                                  delay after its last upload began if that is later)
 //   DIRTY -> DIRTY (rewrite: due unchanged, so a hot block is still uploaded in time)
 //   DIRTY -> WRITING (claimed) -> CLEAN (ok) | DIRTY (failed: due = now + retry_max_ms)
 //   WRITING -> REDIRTIED (rewrite) -> DIRTY (upload done; due = redirty time + delay)
@@ -407,10 +408,12 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     case State::kReading:
     case State::kClean:
       // The delay collects the other parts of a block written in pieces; a block written
-      // whole has nothing left to collect, so it goes at once (a rewrite that comes while
-      // it uploads waits the delay, so a hot block is still sent at most once per delay).
+      // whole has nothing left to collect, so it goes at once, unless its last upload began
+      // less than a delay ago: a hot block is still sent at most once per delay.
       e->dirty_since_ms = now;
-      Transition(e, State::kDirty, whole ? now : now + options_.write_delay_ms);
+      Transition(e, State::kDirty,
+                 whole ? std::max(now, e->upload_started_ms + options_.write_delay_ms)
+                       : now + options_.write_delay_ms);
       break;
     case State::kWriting:
       e->dirty_since_ms = now;
@@ -452,6 +455,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   if (!zero) snapshot = e->data;
   const uint64_t seq = e->seq;
   e->urgent = false;
+  e->upload_started_ms = clock_.NowMs();
   Transition(e, State::kWriting);
   c_.uploads_in_flight++;
   UnlockForBelow(lock);

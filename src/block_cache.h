@@ -128,18 +128,19 @@ class BlockCache : public ForwardingBlockStore {
   struct Entry {
     BlockNum n = 0;
     State state = State::kReading;
-    uint64_t id = 0;                    // unique per entry, so a fetch knows its own entry
-    bool zero = false;                  // data is all zeros (data may then be empty)
-    std::vector<uint8_t> data;          // block_size bytes unless zero
-    uint64_t seq = 0;                   // write sequence of the current data
-    uint64_t stored_seq = 0;            // highest seq known to be below
-    int64_t due_ms = 0;                 // kDirty: upload time (key in dirty_)
-    int64_t dirty_since_ms = 0;         // when it last became dirty from clean (or redirtied)
-    bool urgent = false;                // someone (Flush, a sync write) waits: upload now
-    uint64_t failures = 0;              // failed upload jobs
-    Status last_error;                  // of the last failed upload
-    std::list<BlockNum>::iterator lru;  // valid only when kClean
-    int slot = -1;                      // cache file slot, or -1
+    uint64_t id = 0;             // unique per entry, so a fetch knows its own entry
+    bool zero = false;           // data is all zeros (data may then be empty)
+    std::vector<uint8_t> data;   // block_size bytes unless zero
+    uint64_t seq = 0;            // write sequence of the current data
+    uint64_t stored_seq = 0;     // highest seq known to be below
+    int64_t due_ms = 0;          // kDirty: upload time (key in dirty_)
+    int64_t dirty_since_ms = 0;  // when it last became dirty from clean (or redirtied)
+    int64_t upload_started_ms = INT64_MIN / 2;  // when its last upload was claimed
+    bool urgent = false;                        // someone (Flush, a sync write) waits: upload now
+    uint64_t failures = 0;                      // failed upload jobs
+    Status last_error;                          // of the last failed upload
+    std::list<BlockNum>::iterator lru;          // valid only when kClean
+    int slot = -1;                              // cache file slot, or -1
   };
   using Lock = MutexLock;
 

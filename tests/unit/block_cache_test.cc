@@ -101,29 +101,45 @@ TEST_CASE("block_cache: a partial write is uploaded write-delay after it first b
 }
 
 TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait the delay") {
-  Fixture f;
-  f.Write(1, 7);
-  CHECK(f.Read(1) == Fill(7));  // served from the cache
-  CHECK(f.below->CountCalls("read") == 0);
-  CHECK(f.cache->Pump() == 1);  // no time has passed
-  CHECK(f.below->Block(1) == Fill(7));
-  CHECK(f.cache->counters().dirty_blocks == 0);
-  // Rewritten during its upload: the next upload waits the delay from the rewrite.
-  Gate gate;
-  f.below->write_gate = &gate;
-  f.Write(1, 8);
-  std::thread pump([&] { f.cache->Pump(); });
-  gate.WaitArrived(1);
-  f.Write(1, 9);
-  gate.Open();
-  pump.join();
-  f.below->write_gate = nullptr;
-  CHECK(f.below->Block(1) == Fill(8));
-  f.clock.Advance(249);
-  CHECK(f.cache->Pump() == 0);
-  f.clock.Advance(1);
-  CHECK(f.cache->Pump() == 1);
-  CHECK(f.below->Block(1) == Fill(9));
+  SECTION("rewritten after its upload: due a delay after that upload began") {
+    Fixture f;
+    f.Write(1, 7);
+    f.clock.Advance(10);
+    CHECK(f.cache->Pump() == 1);  // upload began at 10
+    f.clock.Advance(100);
+    f.Write(1, 8);  // at 110: not before 260
+    f.clock.Advance(149);
+    CHECK(f.cache->Pump() == 0);
+    f.clock.Advance(1);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->Block(1) == Fill(8));
+    CHECK(f.below->CountCalls("write 1") == 2);
+  }
+  SECTION("rewritten during its upload: the next upload waits the delay from the rewrite") {
+    Fixture f;
+    f.Write(1, 7);
+    CHECK(f.Read(1) == Fill(7));  // served from the cache
+    CHECK(f.below->CountCalls("read") == 0);
+    CHECK(f.cache->Pump() == 1);  // no time has passed
+    CHECK(f.below->Block(1) == Fill(7));
+    CHECK(f.cache->counters().dirty_blocks == 0);
+    f.clock.Advance(250);  // a delay after that upload: the next whole write goes at once
+    Gate gate;
+    f.below->write_gate = &gate;
+    f.Write(1, 8);
+    std::thread pump([&] { f.cache->Pump(); });
+    gate.WaitArrived(1);
+    f.Write(1, 9);
+    gate.Open();
+    pump.join();
+    f.below->write_gate = nullptr;
+    CHECK(f.below->Block(1) == Fill(8));
+    f.clock.Advance(249);
+    CHECK(f.cache->Pump() == 0);
+    f.clock.Advance(1);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->Block(1) == Fill(9));
+  }
 }
 
 TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make room") {
