@@ -114,14 +114,17 @@ struct Listing {
   std::map<std::string, uint64_t> size_bytes;  // of each block key (with sized only)
 };
 
-// One listing (with sized, ObjectStore::ListSized: with the objects' sizes).
-Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool sized = false) {
+// One listing (with sized, ObjectStore::ListSized: with the objects' sizes). progress (if not
+// null) counts the keys.
+Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool sized = false,
+                  Progress* progress = nullptr) {
   const std::string token_key = MountTokenKey(config.prefix);
   std::mutex mu;  // backends may call found from several threads
   auto found = [&](const std::string& key, uint64_t size) {
     std::optional<BlockNum> n = ParseBlockKey(config.prefix, config.hash_prefix, key);
     std::optional<BlockNum> other =
         n ? std::nullopt : ParseBlockKey(config.prefix, !config.hash_prefix, key);
+    if (progress != nullptr) progress->Add(1);
     std::lock_guard lock(mu);
     if (n) {
       out->blocks.emplace_back(*n, key);
@@ -147,14 +150,8 @@ Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool s
 // block0_meta (if not null) receives block 0's metadata; empty when block 0 is absent.
 Result<Geometry> AdminGeometry(ObjectStore& store, const Config& config,
                                Metadata* block0_meta = nullptr) {
-  const std::string key = BlockKey(config.prefix, config.hash_prefix, 0);
-  Result<ObjectInfo> block0 = store.Head(key);
-  if (!block0.ok() && block0.status().code() != ENOENT) {
-    return block0.status().WithContext("bucket_meta: read geometry from " + key);
-  }
-  const Metadata meta = block0.ok() ? block0->meta : Metadata();
-  if (block0_meta != nullptr) *block0_meta = meta;
-  Result<Geometry> stored = GeometryFromMetadata(key, meta);
+  Result<Geometry> stored =
+      ReadGeometry(store, BlockKey(config.prefix, config.hash_prefix, 0), block0_meta);
   if (!stored.ok()) return stored.status();
   if (stored->size_bytes == 0 && config.size_bytes == 0) {
     Geometry g;
@@ -355,7 +352,7 @@ Result<VerifyReport> VerifyBucket(std::shared_ptr<ObjectStore> store, const Conf
 
 // --- summary ---------------------------------------------------------------------------------
 
-Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config) {
+Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config, const AdminIo& io) {
   BucketSummary s;
   s.bucket = BucketDisplay(config);
   s.prefix = config.prefix;
@@ -368,7 +365,11 @@ Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config) 
     s.block0_encoding = enc == block0.end() || enc->second.empty() ? "plain" : enc->second;
   }
   Listing listing;
-  S3DISK_RETURN_IF_ERROR(ListBucket(store, config, &listing, /*sized=*/true));
+  Progress progress("summary", "keys listed", kProgressUnknownTotal, *io.clock, io.progress_mode,
+                    io.progress_sink);
+  Status listed = ListBucket(store, config, &listing, /*sized=*/true, &progress);
+  progress.Finish();
+  S3DISK_RETURN_IF_ERROR(listed);
   const uint64_t num_blocks =
       g->size_bytes == 0 || g->block_size == 0 ? 0 : g->size_bytes / g->block_size;
   for (const auto& [n, key] : listing.blocks) {
@@ -464,7 +465,7 @@ int RunAdmin(const Config& config) {
     return r->bad.empty() ? kExitOk : kExitBadBlocks;
   }
   if (config.summary) {
-    Result<BucketSummary> r = SummarizeBucket(**store, config);
+    Result<BucketSummary> r = SummarizeBucket(**store, config, io);
     if (!r.ok()) return Fail(r.status());
     for (const std::string& line : FormatSummary(*r)) Out(io, line);
     fflush(stdout);

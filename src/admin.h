@@ -22,7 +22,7 @@
 //       the bucket's) and one listing with sizes (ObjectStore::ListSized: on S3 the sizes come
 //       with the listing, no request per block): blocks stored, zero blocks, logical and
 //       stored bytes, compression ratio, block 0's encoding, the mounted flag, as a small
-//       aligned table on stdout.
+//       aligned table on stdout. Its progress counts the keys listed (no total is known).
 // --verify and --summary open the bucket read-only (Validate sets --readOnly): they never
 // write, and a public S3 bucket needs no credentials. Each mode reports progress on stderr
 // (admin_progress.h). The geometry comes from block 0, or --size/--blockSize as for a mount.
@@ -105,7 +105,7 @@ struct BucketSummary {
   std::string block0_encoding;  // block 0's Content-Encoding ("plain" if none; "" no block 0)
   uint32_t mount_token = 0;     // 0: not mounted
 };
-Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config);
+Result<BucketSummary> SummarizeBucket(ObjectStore& store, const Config& config, const AdminIo& io);
 // The aligned table, one line per entry, "name" padded to one column, then the value.
 std::vector<std::string> FormatSummary(const BucketSummary& s);
 

@@ -23,9 +23,14 @@ std::string FormatProgress(std::string_view what, std::string_view unit, uint64_
                            uint64_t total, int64_t elapsed_ms) {
   uint64_t percent = total == 0 ? 100 : (done >= total ? 100 : done * 100 / total);
   char buf[160];
-  snprintf(buf, sizeof buf, "%.*s: %3" PRIu64 "%% %" PRIu64 "/%" PRIu64 " %.*s",
-           static_cast<int>(what.size()), what.data(), percent, done, total,
-           static_cast<int>(unit.size()), unit.data());
+  if (total == kProgressUnknownTotal) {
+    snprintf(buf, sizeof buf, "%.*s: %" PRIu64 " %.*s", static_cast<int>(what.size()), what.data(),
+             done, static_cast<int>(unit.size()), unit.data());
+  } else {
+    snprintf(buf, sizeof buf, "%.*s: %3" PRIu64 "%% %" PRIu64 "/%" PRIu64 " %.*s",
+             static_cast<int>(what.size()), what.data(), percent, done, total,
+             static_cast<int>(unit.size()), unit.data());
+  }
   std::string out = buf;
   if (elapsed_ms > 0) {
     double rate = static_cast<double>(done) * 1000.0 / static_cast<double>(elapsed_ms);
@@ -40,6 +45,7 @@ bool ProgressLogDue(uint64_t last_done, int64_t last_ms, uint64_t done, uint64_t
                     int64_t now_ms) {
   if (done >= total) return last_done < total;
   if (done <= last_done) return false;
+  if (total == kProgressUnknownTotal) return now_ms - last_ms >= kProgressLogIntervalMs;
   if ((done - last_done) * 100 >= total * kProgressLogPercent) return true;
   return now_ms - last_ms >= kProgressLogIntervalMs;
 }

@@ -1,4 +1,4 @@
-// Progress reports of the admin modes (--erase and --verify; admin.h).
+// Progress reports of the admin modes (--erase, --verify, --summary; admin.h).
 //
 // On a terminal (stderr is a tty) one line on stderr that updates in place ("\r", the
 // percentage, the count, the rate); otherwise a plain log line about every 10% of the work or
@@ -23,7 +23,11 @@ inline constexpr int64_t kProgressLogIntervalMs = 5000;
 // A terminal line is redrawn at most this often (and always at the end).
 inline constexpr int64_t kProgressRedrawMs = 200;
 
-// "verify: 45% 450/1000 blocks, 120 blocks/s". total 0 counts as done (100%). The rate is
+// A total not known in advance (the keys of a listing): lines show the count and the rate.
+inline constexpr uint64_t kProgressUnknownTotal = UINT64_MAX;
+
+// "verify: 45% 450/1000 blocks, 120 blocks/s", or with kProgressUnknownTotal "summary: 4500
+// keys listed, 900 keys listed/s". total 0 counts as done (100%). The rate is
 // done per second over elapsed_ms; it is left out while elapsed_ms is 0. Rates under 10 keep
 // one decimal ("2.5 blocks/s").
 std::string FormatProgress(std::string_view what, std::string_view unit, uint64_t done,
@@ -32,7 +36,7 @@ std::string FormatProgress(std::string_view what, std::string_view unit, uint64_
 // Whether a plain log gets a line now: the work is finished (done >= total) and last_done was
 // not (total 0: never; Finish shows it), or done has moved by kProgressLogPercent of total since
 // the last line (last_done), or kProgressLogIntervalMs have passed since it (last_ms) and done has
-// moved.
+// moved (with kProgressUnknownTotal, only the last).
 bool ProgressLogDue(uint64_t last_done, int64_t last_ms, uint64_t done, uint64_t total,
                     int64_t now_ms);
 

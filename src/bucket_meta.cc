@@ -42,16 +42,15 @@ std::string DateText(int64_t wall_seconds) {
 
 }  // namespace
 
-Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key) {
+Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key,
+                              Metadata* block0_meta) {
   Result<ObjectInfo> info = store.Head(block0_key);
   if (!info.ok()) {
     if (info.status().code() == ENOENT) return Geometry{};
     return info.status().WithContext("bucket_meta: read geometry from " + block0_key);
   }
-  return GeometryFromMetadata(block0_key, info->meta);
-}
-
-Result<Geometry> GeometryFromMetadata(const std::string& block0_key, const Metadata& meta) {
+  if (block0_meta != nullptr) *block0_meta = info->meta;
+  const Metadata& meta = info->meta;
   auto bs = meta.find(kBlockSizeHeader);
   auto fs = meta.find(kFileSizeHeader);
   if (bs == meta.end() || fs == meta.end()) return Geometry{};

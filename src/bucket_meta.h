@@ -33,9 +33,9 @@ struct Geometry {
 // HEADs block 0. Geometry{} if block 0 is absent, lacks the headers, or says size 0 (or block
 // size 0). A header that is not a decimal number in range is EBADMSG; a failed HEAD is
 // returned with context.
-Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key);
-// The same from block 0's metadata, already fetched.
-Result<Geometry> GeometryFromMetadata(const std::string& block0_key, const Metadata& meta);
+// block0_meta (if not null) receives block 0's metadata (empty when block 0 is absent).
+Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key,
+                              Metadata* block0_meta = nullptr);
 
 // The two geometry headers, in decimal.
 Metadata GeometryMetadata(const Geometry& g);

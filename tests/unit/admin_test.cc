@@ -92,6 +92,9 @@ TEST_CASE("admin_progress: the line shows percentage, count and rate") {
   CHECK(FormatProgress("summary", "blocks", 0, 0, 10) == "summary: 100% 0/0 blocks, 0.0 blocks/s");
   CHECK(FormatProgress("verify", "blocks", 999, 1000, 1000) ==
         "verify:  99% 999/1000 blocks, 999 blocks/s");
+  // A listing: no total known.
+  CHECK(FormatProgress("summary", "keys listed", 4500, kProgressUnknownTotal, 5000) ==
+        "summary: 4500 keys listed, 900 keys listed/s");
 }
 
 TEST_CASE("admin_progress: a log line every 10% or 5 s, and one at the end") {
@@ -108,6 +111,10 @@ TEST_CASE("admin_progress: a log line every 10% or 5 s, and one at the end") {
   CHECK(ProgressLogDue(950, 0, 1000, 1000, 1));
   CHECK_FALSE(ProgressLogDue(1000, 0, 1000, 1000, 99999));
   CHECK_FALSE(ProgressLogDue(0, 0, 0, 0, 99999));
+  // No total known: every 5 s while it moves.
+  CHECK_FALSE(ProgressLogDue(0, 0, 1000000, kProgressUnknownTotal, 4999));
+  CHECK(ProgressLogDue(0, 0, 1, kProgressUnknownTotal, 5000));
+  CHECK_FALSE(ProgressLogDue(7, 0, 7, kProgressUnknownTotal, 9000));
 }
 
 TEST_CASE("admin_progress: a log gets about ten lines for a thousand units") {
@@ -458,7 +465,13 @@ TEST_CASE("admin: summary numbers are exact on a known bucket") {
   REQUIRE(stored < 5 * kBs);
   Config c = MakeConfig({"--summary", "mem:"});
   store->ClearCalls();
-  Result<BucketSummary> s = SummarizeBucket(*store, c);
+  TestIo t;
+  std::vector<std::pair<std::string, bool>> progress;
+  t.io.progress_mode = Progress::Mode::kLog;
+  t.io.progress_sink = [&](const std::string& line, bool final) {
+    progress.emplace_back(line, final);
+  };
+  Result<BucketSummary> s = SummarizeBucket(*store, c, t.io);
   INFO(s.status().message());
   REQUIRE(s.ok());
   CHECK(s->geometry.block_size == kBs);
@@ -471,6 +484,9 @@ TEST_CASE("admin: summary numbers are exact on a known bucket") {
   CHECK(s->mount_token == 0);
   // One listing that carries the sizes, and no request per block but block 0's HEAD.
   CHECK(store->calls() == std::vector<std::string>{"head 00000000", "list_sized "});
+  // The progress counts the keys listed: 5 blocks and the readme.
+  REQUIRE(progress.size() == 1);
+  CHECK(progress[0] == std::make_pair(std::string("summary: 6 keys listed"), true));
 
   std::vector<std::string> lines = FormatSummary(*s);
   char ratio[32];
@@ -500,7 +516,8 @@ TEST_CASE("admin: summary of an empty bucket, geometry unknown; the mounted flag
   auto store = std::make_shared<RecordingObjectStore>();
   FakeClock clock;
   REQUIRE(WriteMountToken(*store, "", 0x00c0ffee, clock).ok());
-  Result<BucketSummary> s = SummarizeBucket(*store, MakeConfig({"--summary", "mem:"}));
+  TestIo t;
+  Result<BucketSummary> s = SummarizeBucket(*store, MakeConfig({"--summary", "mem:"}), t.io);
   REQUIRE(s.ok());
   CHECK(s->blocks_stored == 0);
   CHECK(s->mount_token == 0x00c0ffee);
