@@ -136,10 +136,13 @@ out_has "^bad block 00000005 \(key 00000005\): bad HMAC: " "^verify: 3 blocks ch
 # ANSWER and Enter (ANSWER ^C: types Ctrl-C); prints everything the terminal showed.
 pty_run() {
   python3 - "$1" "$2" <<'PY'
-import os, pty, select, sys, time
+import os, pty, select, signal, sys, time
 answer, script = sys.argv[1], sys.argv[2]
 pid, fd = pty.fork()
 if pid == 0:
+    # A shell that started this test in the background left SIGINT ignored, and an ignored
+    # signal stays ignored across exec: give the child a terminal's usual Ctrl-C.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
     os.execvp("bash", ["bash", "-c", script])
 out = b""
 def read_until(done, seconds):
@@ -162,7 +165,15 @@ if not read_until(lambda o: b"Password: " in o, 30):
     sys.exit("pty_run: no password prompt")
 os.write(fd, b"\x03" if answer == "^C" else answer.encode() + b"\n")
 read_until(lambda o: False, 60)
-os.waitpid(pid, 0)
+for _ in range(50):  # the terminal closes a moment before the process ends
+    if os.waitpid(pid, os.WNOHANG) != (0, 0):
+        break
+    time.sleep(0.1)
+else:
+    os.killpg(pid, signal.SIGKILL)  # pty.fork made it a session and group leader
+    os.waitpid(pid, 0)
+    sys.stdout.write(out.decode(errors="replace"))
+    sys.exit("pty_run: the program was still running after 60 s; killed")
 sys.stdout.write(out.decode(errors="replace").replace("\r", ""))
 PY
 }
