@@ -88,6 +88,12 @@ Status FaultStore::ListSized(const std::string& prefix, const SizedFound& found)
   return below_->ListSized(prefix, found);
 }
 
+Status FaultStore::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                              const std::function<void(const std::string& key)>& found) {
+  if (ShouldFail()) return Fault("list", prefix);
+  return below_->ListSpread(prefix, cuts, found);
+}
+
 void FaultStore::DumpStats(std::string* out) {
   *out += "fault_store_faults " + std::to_string(faults_injected()) + "\n";
   below_->DumpStats(out);

@@ -42,6 +42,8 @@ class FaultStore : public ObjectStore {
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
   Status ListSized(const std::string& prefix, const SizedFound& found) override;
+  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                    const std::function<void(const std::string& key)>& found) override;
   // "fault_store_faults N", then the store below's lines.
   void DumpStats(std::string* out) override;
   // "faults(" + below's description + ")".

@@ -16,6 +16,7 @@
 
 #include <strings.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstring>
 #include <mutex>
@@ -256,7 +257,15 @@ Status ObjectBlockStore::SurveyNonZero(const std::function<void(BlockNum)>& foun
   // are promised one call at a time.
   std::mutex mu;
   uint64_t ignored = 0;
-  Status st = store_->List(options_.prefix, [&](const std::string& key) {
+  // Plain keys are in block order: cut them at even block numbers. Hashed keys are spread by
+  // their hash, which the store's own cuts already split evenly.
+  std::vector<std::string> cuts;
+  if (!options_.hash_prefix) {
+    const uint64_t step = std::max(num_blocks_ / kSurveyMaxParts, kSurveyPartBlocks);
+    for (uint64_t b = step; b < num_blocks_; b += step)
+      cuts.push_back(Key(static_cast<BlockNum>(b)));
+  }
+  Status st = store_->ListSpread(options_.prefix, cuts, [&](const std::string& key) {
     std::optional<BlockNum> n = ParseBlockKey(options_.prefix, options_.hash_prefix, key);
     std::lock_guard lock(mu);
     if (!n || *n >= num_blocks_) {

@@ -12,6 +12,11 @@ Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
   return Status::Ok();
 }
 
+Status ObjectStore::ListSpread(const std::string& prefix, const std::vector<std::string>&,
+                               const std::function<void(const std::string& key)>& found) {
+  return List(prefix, found);
+}
+
 Status ObjectStore::ListSized(const std::string& prefix, const SizedFound& found) {
   std::vector<std::string> keys;
   std::mutex mu;  // List may call back from several threads

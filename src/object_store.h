@@ -60,6 +60,11 @@ class ObjectStore {
   // (S3Store, MemStore) override, so the sizes cost no request per object.
   using SizedFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
   virtual Status ListSized(const std::string& prefix, const SizedFound& found);
+  // List, from a caller that knows how its keys are spread: `cuts` (sorted, under prefix) cut
+  // the keys into parts of about equal size, which a backend that lists in parallel lists side
+  // by side. The keys found are List's, whatever the cuts. Default: List.
+  virtual Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                            const std::function<void(const std::string& key)>& found);
   // Appends counters as "name value\n" lines. Default: none.
   virtual void DumpStats(std::string* out);
   // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".

@@ -65,12 +65,6 @@ Metadata ExtractMeta(const HttpResponse& r) {
   return meta;
 }
 
-int HexIndex(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
-
 }  // namespace
 
 Result<std::unique_ptr<S3Store>> S3Store::Create(S3Options options) {
@@ -471,8 +465,24 @@ void S3Store::CountKeyListed() {
   }
 }
 
-Status S3Store::ListRange(const std::string& prefix, const std::string& start_after,
-                          const SizedFound& found, std::string* last_key) {
+namespace {
+
+// A key before `key` with few keys between them: its last character one less (printable
+// ASCII only, so the result stays valid UTF-8), else `key` without its last character.
+std::string KeyBefore(const std::string& key) {
+  std::string before = key.substr(0, key.size() - 1);
+  char last = key.back();
+  if (last > '!' && last <= '~') before += static_cast<char>(last - 1);
+  return before;
+}
+
+}  // namespace
+
+// Part [from, to) of the keys under prefix; from "" is the start, to "" the end. The listing
+// starts a little before `from` and skips what is before it, so a part is exact for any key.
+Status S3Store::ListPart(const std::string& prefix, const std::string& from, const std::string& to,
+                         const SizedFound& found) {
+  const std::string start_after = from.empty() ? "" : KeyBefore(from);
   std::string token;
   for (;;) {
     auto listed = ListOnce(prefix, start_after, token, kListPageKeys);
@@ -480,78 +490,68 @@ Status S3Store::ListRange(const std::string& prefix, const std::string& start_af
     const ListPage& page = *listed;
     for (size_t i = 0; i < page.keys.size(); i++) {
       const std::string& key = page.keys[i];
+      if (key < from) continue;
+      if (!to.empty() && key >= to) return Status::Ok();
       found(key, page.sizes[i]);
       CountKeyListed();
-      if (last_key != nullptr && key > *last_key) *last_key = key;
     }
     if (!page.truncated) return Status::Ok();
     token = page.next_token;
   }
 }
 
-// Block keys are PREFIX + 8 hex digits, so the 16 ranges PREFIX0..PREFIXf hold nearly every
-// key and are listed in parallel. One more pass walks the whole prefix for the other keys
-// (PREFIX itself, PREFIXs3backer-mounted, ...), jumping over each hex range with start-after
-// set to the last key that range's listing saw: a few requests, whatever the bucket's size.
+// Lists the parts between the cuts side by side, over list_threads threads: at most two parts
+// per thread, made of every so many cuts.
+Status S3Store::ListParts(const std::string& prefix, const std::vector<std::string>& cuts,
+                          const SizedFound& found) {
+  int64_t start_ms = clock_->NowMs();
+  uint64_t before = keys_listed_.load();
+  const size_t threads = static_cast<size_t>(options_.list_threads);
+  const size_t parts = threads <= 1 ? 1 : std::min(cuts.size() + 1, 2 * threads);
+  std::vector<std::string> bounds{""};  // part i is [bounds[i], bounds[i + 1])
+  for (size_t k = 1; k < parts; k++) bounds.push_back(cuts[k * (cuts.size() + 1) / parts - 1]);
+  bounds.emplace_back("");
+  std::vector<Status> status(parts);
+  std::atomic<size_t> next{0};
+  auto worker = [&] {
+    for (size_t i; (i = next++) < parts;) {
+      try {
+        status[i] = ListPart(prefix, bounds[i], bounds[i + 1], found);
+      } catch (const std::exception& e) {
+        status[i] = Status::Errorf(EIO, "s3: list %s*: %s", prefix.c_str(), e.what());
+      } catch (...) {
+        // An exception must not leave a thread (std::terminate).
+        status[i] = Status::Errorf(EIO, "s3: list %s*: unknown exception", prefix.c_str());
+      }
+    }
+  };
+  std::vector<std::thread> pool;
+  for (size_t t = 0; t < std::min(threads, parts); t++) pool.emplace_back(worker);
+  for (auto& t : pool) t.join();
+  for (const auto& st : status) S3DISK_RETURN_IF_ERROR(st);
+  LOG_INFO("s3: listed %llu keys under \"%s\" in %zu parts in %lld ms",
+           static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(), parts,
+           static_cast<long long>(clock_->NowMs() - start_ms));
+  return Status::Ok();
+}
+
 Status S3Store::List(const std::string& prefix,
                      const std::function<void(const std::string& key)>& found) {
   return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
 }
 
+// With no cuts from the caller: block keys are PREFIX + 8 hex digits, so cut at each first
+// digit (even parts for hashed keys, whose first digits are uniform).
 Status S3Store::ListSized(const std::string& prefix, const SizedFound& found) {
-  int64_t start_ms = clock_->NowMs();
-  uint64_t before = keys_listed_.load();
-  if (options_.list_threads <= 1) {
-    S3DISK_RETURN_IF_ERROR(ListRange(prefix, "", found, nullptr));
-  } else {
-    static const char kDigits[] = "0123456789abcdef";
-    std::array<std::string, 16> last;
-    std::array<Status, 16> status;
-    std::atomic<int> next{0};
-    auto worker = [&] {
-      for (int i; (i = next++) < 16;) {
-        try {
-          status[i] = ListRange(prefix + kDigits[i], "", found, &last[i]);
-        } catch (const std::exception& e) {
-          status[i] =
-              Status::Errorf(EIO, "s3: list %s%c*: %s", prefix.c_str(), kDigits[i], e.what());
-        } catch (...) {
-          // An exception must not leave a thread (std::terminate).
-          status[i] =
-              Status::Errorf(EIO, "s3: list %s%c*: unknown exception", prefix.c_str(), kDigits[i]);
-        }
-      }
-    };
-    std::vector<std::thread> threads;
-    int n = std::min(options_.list_threads, 16);
-    for (int t = 0; t < n; t++) threads.emplace_back(worker);
-    for (auto& t : threads) t.join();
-    for (const auto& st : status) S3DISK_RETURN_IF_ERROR(st);
+  std::vector<std::string> cuts;
+  for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
+  return ListParts(prefix, cuts, found);
+}
 
-    std::string after;
-    for (;;) {
-      auto page = ListOnce(prefix, after, "", kListPageKeys);
-      if (!page.ok()) return page.status();
-      bool jumped = false;
-      for (size_t k = 0; k < page->keys.size(); k++) {
-        const std::string& key = page->keys[k];
-        int d = key.size() > prefix.size() ? HexIndex(key[prefix.size()]) : -1;
-        if (d >= 0 && !last[d].empty() && key <= last[d]) {
-          after = last[d];  // skip the rest of a range already listed
-          jumped = true;
-          break;
-        }
-        found(key, page->sizes[k]);
-        CountKeyListed();
-        after = key;
-      }
-      if (page->keys.empty() || (!jumped && !page->truncated)) break;
-    }
-  }
-  LOG_INFO("s3: listed %llu keys under \"%s\" in %lld ms",
-           static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(),
-           static_cast<long long>(clock_->NowMs() - start_ms));
-  return Status::Ok();
+Status S3Store::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                           const std::function<void(const std::string& key)>& found) {
+  if (cuts.empty()) return List(prefix, found);
+  return ListParts(prefix, cuts, [&](const std::string& key, uint64_t) { found(key); });
 }
 
 Status S3Store::Probe() {

@@ -10,8 +10,9 @@
 // - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
 //   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
 //   message that says what to fix (see retry.h).
-// - List: ListObjectsV2 pages, split over list_threads threads by the first hex digit after the
-//   prefix (block keys are PREFIX + 8 hex digits), plus one pass for the other keys.
+// - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads. The parts
+//   are cut at the caller's keys (ListSpread), else at the first hex digit after the prefix
+//   (block keys are PREFIX + 8 hex digits). Each part is exact, whatever keys the bucket holds.
 // - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
 #pragma once
 
@@ -72,6 +73,8 @@ class S3Store : public ObjectStore {
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
   Status ListSized(const std::string& prefix, const SizedFound& found) override;
+  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                    const std::function<void(const std::string& key)>& found) override;
   void DumpStats(std::string* out) override;
   std::string Describe() const override;
 
@@ -103,8 +106,10 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
-  Status ListRange(const std::string& prefix, const std::string& start_after,
-                   const SizedFound& found, std::string* last_key);
+  Status ListPart(const std::string& prefix, const std::string& from, const std::string& to,
+                  const SizedFound& found);
+  Status ListParts(const std::string& prefix, const std::vector<std::string>& cuts,
+                   const SizedFound& found);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # t_s3_listblocks: --listBlocks on an S3 bucket (s3rver) that already holds thousands of block
-# objects (3000 blocks of 4k, so the survey reads several listing pages). After the remount the
-# stats must show that the zero map knows exactly which blocks are non-zero: reading a region
-# never written sends no GET, and every written block reads back.
+# objects (3000 blocks of 4k, so the survey reads several listing pages, in parts listed side by
+# side). After the remount the stats must show that the zero map knows exactly which blocks
+# are non-zero: reading a region never written sends no GET, and every written block reads
+# back.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 . "$TESTS_DIR/s3rver/s3rver.sh"
@@ -51,6 +52,12 @@ start_s3disk "${S3[@]}" --listBlocks "$BUCKET" "$MNT"
 grep -q "zero_map: survey found 3000 non-zero blocks of $NUM_BLOCKS" "$S3DISK_LOG" || {
   grep -E "survey|listed" "$S3DISK_LOG" >&2 || true
   fail "the survey did not find the 3000 blocks"
+}
+# The survey cuts the plain keys every 4096 blocks; block 8192, the first scattered one, is on
+# a cut.
+grep -q 's3: listed 3001 keys under "" in 4 parts' "$S3DISK_LOG" || {
+  grep -E "listed" "$S3DISK_LOG" >&2 || true
+  fail "the survey was not listed in 4 parts of 4096 blocks"
 }
 known_zero=$(stat_value "$MNT" zero_map_known_zero)
 [ "$known_zero" -eq $((NUM_BLOCKS - 3000)) ] ||

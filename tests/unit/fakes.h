@@ -142,6 +142,15 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     for (const auto& [key, size] : Listed(prefix)) found(key, size);
     return Status::Ok();
   }
+  // Recorded as "list_spread PREFIX CUT CUT ...".
+  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                    const std::function<void(const std::string& key)>& found) override {
+    std::string call = "list_spread " + prefix;
+    for (const auto& cut : cuts) call += " " + cut;
+    S3DISK_RETURN_IF_ERROR(Record(std::move(call)));
+    for (const auto& [key, size] : Listed(prefix)) found(key);
+    return Status::Ok();
+  }
   void DumpStats(std::string* out) override {
     *out += "recording_object_store_calls " + std::to_string(calls().size()) + "\n";
   }

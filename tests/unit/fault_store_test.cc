@@ -39,6 +39,9 @@ TEST_CASE("fault_store: rate 0 never fails and forwards everything") {
       rig.faults->ListSized("k", [&](const std::string&, uint64_t size) { listed_bytes += size; })
           .ok());
   CHECK(listed_bytes == 10 * 2);  // "k0".."k9", from the store below
+  size_t spread = 0;
+  REQUIRE(rig.faults->ListSpread("k", {"k5"}, [&](const std::string&) { spread++; }).ok());
+  CHECK(spread == 10);
   CHECK(rig.faults->DeleteMany({"k1", "k2"}).ok());
   CHECK(rig.faults->Delete("k3").ok());
   CHECK(rig.mem->object_count() == 7);
@@ -60,6 +63,7 @@ TEST_CASE("fault_store: rate 1 always fails and nothing reaches the store below"
   CHECK(rig.faults->DeleteMany({"old", "x"}).code() == ENOSPC);
   CHECK(rig.faults->faults_injected() == 50 * 5 + 2);
   CHECK(rig.faults->ListSized("", [](const std::string&, uint64_t) {}).code() == ENOSPC);
+  CHECK(rig.faults->ListSpread("", {"k"}, [](const std::string&) {}).code() == ENOSPC);
   CHECK(rig.mem->object_count() == 1);
   CHECK(rig.mem->Get("old").ok());
   std::string stats;

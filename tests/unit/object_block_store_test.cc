@@ -232,8 +232,32 @@ TEST_CASE("object_block_store: survey reports only this disk's block keys") {
     std::set<BlockNum> found;
     REQUIRE(f.blocks.SurveyNonZero([&](BlockNum n) { found.insert(n); }).ok());
     CHECK(found == std::set<BlockNum>{1, 5, 15});
-    CHECK(f.objects->calls() == Calls{"list vol/"});
+    CHECK(f.objects->calls() == Calls{"list_spread vol/"});  // too small to cut
   }
+}
+
+TEST_CASE("object_block_store: a survey cuts plain keys at even block numbers") {
+  ObjectBlockOptions o = Fixture::Options();
+  o.size_bytes = (uint64_t{1} << 20) * kBlockSize;  // 2^20 blocks
+  Fixture big(o);
+  REQUIRE(big.blocks.SurveyNonZero([](BlockNum) {}).ok());
+  REQUIRE(big.objects->calls().size() == 1);
+  std::string call = big.objects->calls()[0];
+  CHECK(call.rfind("list_spread vol/ vol/00004000 vol/00008000 ", 0) == 0);  // 2^20 / 64
+  CHECK(call.substr(call.size() - 13) == " vol/000fc000");
+  CHECK(std::count(call.begin(), call.end(), ' ') == 1 + 63);
+
+  // A part is at least kSurveyPartBlocks blocks: 10,000 blocks get cuts at 4096 and 8192.
+  o.size_bytes = 10000ull * kBlockSize;
+  Fixture mid(o);
+  REQUIRE(mid.blocks.SurveyNonZero([](BlockNum) {}).ok());
+  CHECK(mid.objects->calls() == Calls{"list_spread vol/ vol/00001000 vol/00002000"});
+
+  // Hashed keys: no cuts, the store's own split is even.
+  o.hash_prefix = true;
+  Fixture hashed(o);
+  REQUIRE(hashed.blocks.SurveyNonZero([](BlockNum) {}).ok());
+  CHECK(hashed.objects->calls() == Calls{"list_spread vol/"});
 }
 
 TEST_CASE("object_block_store: hashed keys, partial writes and store errors") {

@@ -8,6 +8,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <set>
 
 #include "crypto.h"
 #include "object_store_contract.h"
@@ -552,8 +553,11 @@ TEST_CASE("s3_store: List splits the key space yet returns every key once") {
       snprintf(key, sizeof key, "vol1/%08x", n * 0x00a3d70bu);  // spread over all 16 digits
       want.insert(key);
     }
-    for (const char* odd : {"vol1/", "vol1/s3backer-mounted", "vol1/A0000000", "vol1/-x",
-                            "vol1/:", "vol1/g", "vol1/~", "vol1/0", "vol1/f", "vol1/ff/x"}) {
+    // Keys beside the cuts (vol1/D0000000) too: before, on and just after them.
+    for (const char* odd :
+         {"vol1/", "vol1/s3backer-mounted", "vol1/A0000000", "vol1/-x", "vol1/:", "vol1/g",
+          "vol1/~", "vol1/0", "vol1/f", "vol1/ff/x", "vol1/1", "vol1/1000000", "vol1/1000000/",
+          "vol1/1000000/x", "vol1/10000000", "vol1/10000000-", "vol1/0fffffff~", "vol1/f0000000"}) {
       want.insert(odd);
     }
     for (const auto& k : want) f.fake->objects[k] = {"x", {}};
@@ -562,12 +566,55 @@ TEST_CASE("s3_store: List splits the key space yet returns every key once") {
     }
     INFO("list_threads " << threads);
     CHECK(ListAll(*f.store, "vol1/") == want);
-    // The pass for the other keys jumps over the ranges: few extra pages.
+    // Each part costs at most one page more than its keys fill.
     size_t pages = f.fake->Count("GET");
-    CHECK(pages <= 400 / 7 + 16 * 2 + 2 * 17 + 4);
+    CHECK(pages <= want.size() / 7 + 16 * 2);
     // The whole bucket too, and a prefix with no keys.
     CHECK(ListAll(*f.store, "").size() == want.size() + 4);
     CHECK(ListAll(*f.store, "nothing/").empty());
+  }
+}
+
+TEST_CASE("s3_store: ListSpread lists the parts between the caller's cuts") {
+  for (int threads : {1, 2, 8}) {
+    S3Options o = Fixture::Options();
+    o.list_threads = threads;
+    Fixture f(o);
+    f.fake->page_size = 10;
+    // Plain block keys: all under the first hex digit 0, so only the caller's cuts split them.
+    std::multiset<std::string> want{"vol/", "vol/s3backer-mounted", "vol/00000063-"};
+    std::vector<std::string> cuts;
+    for (uint32_t n = 0; n < 1000; n++) {
+      char key[32];
+      snprintf(key, sizeof key, "vol/%08x", n);
+      want.insert(key);
+      if (n > 0 && n % 100 == 0) cuts.push_back(key);
+    }
+    for (const auto& k : want) f.fake->objects[k] = {"x", {}};
+    std::mutex mu;
+    std::multiset<std::string> got;
+    REQUIRE(f.store
+                ->ListSpread("vol/", cuts,
+                             [&](const std::string& k) {
+                               std::lock_guard lock(mu);
+                               got.insert(k);
+                             })
+                .ok());
+    INFO("list_threads " << threads);
+    CHECK(got == want);
+    // Parts: one with one thread; else one per cut (9 cuts, 10 parts: at most 2 per thread).
+    std::set<std::string> starts;
+    for (const auto& r : f.fake->log) {
+      if (r.query.count("start-after")) starts.insert(r.query.at("start-after"));
+    }
+    size_t parts = threads == 1 ? 1 : std::min<size_t>(10, 2 * threads);
+    CHECK(starts.size() == parts - 1);
+    if (threads == 8) CHECK(starts.count("vol/00000063") == 1);  // just before cut 00000064
+    CHECK(f.fake->Count("GET") <= want.size() / 10 + 2 * parts);
+    // No cuts: List's own split.
+    got.clear();
+    REQUIRE(f.store->ListSpread("vol/", {}, [&](const std::string& k) { got.insert(k); }).ok());
+    CHECK(got == want);
   }
 }
 

@@ -305,7 +305,7 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   REQUIRE(built.ok());
   REQUIRE(built->top->Start().ok());
   // The codec check of block 0 (CheckKey), then the survey (--listBlocks).
-  CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000", "list vol/"});
+  CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000", "list_spread vol/"});
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
   REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));
