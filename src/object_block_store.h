@@ -42,8 +42,9 @@ inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
 // S3 DeleteObjects takes at most 1000 keys per request.
 inline constexpr size_t kDeleteBatchKeys = 1000;
 // A survey cuts its listing (ListSpread) into at most this many parts of at least
-// kSurveyPartBlocks blocks, so parts are worth listing side by side.
-inline constexpr uint64_t kSurveyMaxParts = 64;
+// kSurveyPartBlocks blocks: fine enough for the store to split where the blocks are bunched,
+// not so fine that empty parts cost many requests.
+inline constexpr uint64_t kSurveyMaxParts = 1024;
 inline constexpr uint64_t kSurveyPartBlocks = 4096;
 
 class ObjectBlockStore : public BlockStore {

@@ -24,6 +24,7 @@
 #include <thread>
 
 #include "crypto.h"
+#include "list_parts.h"
 #include "log.h"
 #include "s3_sign.h"
 #include "s3_xml.h"
@@ -478,16 +479,19 @@ std::string KeyBefore(const std::string& key) {
 
 }  // namespace
 
-// Part [from, to) of the keys under prefix; from "" is the start, to "" the end. The listing
-// starts a little before `from` and skips what is before it, so a part is exact for any key.
-Status S3Store::ListPart(const std::string& prefix, const std::string& from, const std::string& to,
+// Lists part *p of the keys under prefix (ListParts), splitting it for idle threads as it
+// goes. The listing starts a little before the part's first bound and skips what is before
+// it, so a part is exact for any key.
+Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
                          const SizedFound& found) {
+  const std::string& from = parts.Bound(p->lo);
   const std::string start_after = from.empty() ? "" : KeyBefore(from);
   std::string token;
   for (;;) {
     auto listed = ListOnce(prefix, start_after, token, kListPageKeys);
     if (!listed.ok()) return listed.status();
     const ListPage& page = *listed;
+    const std::string& to = parts.Bound(p->hi);
     for (size_t i = 0; i < page.keys.size(); i++) {
       const std::string& key = page.keys[i];
       if (key < from) continue;
@@ -496,42 +500,46 @@ Status S3Store::ListPart(const std::string& prefix, const std::string& from, con
       CountKeyListed();
     }
     if (!page.truncated) return Status::Ok();
+    if (!page.keys.empty() && parts.Split(p, page.keys.back())) list_splits_++;
     token = page.next_token;
   }
 }
 
-// Lists the parts between the cuts side by side, over list_threads threads: at most two parts
-// per thread, made of every so many cuts.
-Status S3Store::ListParts(const std::string& prefix, const std::vector<std::string>& cuts,
-                          const SizedFound& found) {
+Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> cuts,
+                           const SizedFound& found) {
   int64_t start_ms = clock_->NowMs();
   uint64_t before = keys_listed_.load();
   const size_t threads = static_cast<size_t>(options_.list_threads);
-  const size_t parts = threads <= 1 ? 1 : std::min(cuts.size() + 1, 2 * threads);
-  std::vector<std::string> bounds{""};  // part i is [bounds[i], bounds[i + 1])
-  for (size_t k = 1; k < parts; k++) bounds.push_back(cuts[k * (cuts.size() + 1) / parts - 1]);
-  bounds.emplace_back("");
-  std::vector<Status> status(parts);
-  std::atomic<size_t> next{0};
+  if (threads <= 1) cuts.clear();
+  ListParts parts(std::move(cuts), threads);
+  Status failed;
+  std::mutex failed_mu;
   auto worker = [&] {
-    for (size_t i; (i = next++) < parts;) {
+    while (std::optional<ListParts::Part> p = parts.Take()) {
+      Status st;
       try {
-        status[i] = ListPart(prefix, bounds[i], bounds[i + 1], found);
+        st = ListPart(prefix, parts, &*p, found);
       } catch (const std::exception& e) {
-        status[i] = Status::Errorf(EIO, "s3: list %s*: %s", prefix.c_str(), e.what());
+        st = Status::Errorf(EIO, "s3: list %s*: %s", prefix.c_str(), e.what());
       } catch (...) {
         // An exception must not leave a thread (std::terminate).
-        status[i] = Status::Errorf(EIO, "s3: list %s*: unknown exception", prefix.c_str());
+        st = Status::Errorf(EIO, "s3: list %s*: unknown exception", prefix.c_str());
       }
+      if (!st.ok()) {
+        std::lock_guard lock(failed_mu);
+        if (failed.ok()) failed = st;
+      }
+      parts.Done(!st.ok());
     }
   };
   std::vector<std::thread> pool;
-  for (size_t t = 0; t < std::min(threads, parts); t++) pool.emplace_back(worker);
+  for (size_t t = 1; t < threads; t++) pool.emplace_back(worker);
+  worker();
   for (auto& t : pool) t.join();
-  for (const auto& st : status) S3DISK_RETURN_IF_ERROR(st);
-  LOG_INFO("s3: listed %llu keys under \"%s\" in %zu parts in %lld ms",
-           static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(), parts,
-           static_cast<long long>(clock_->NowMs() - start_ms));
+  S3DISK_RETURN_IF_ERROR(failed);
+  LOG_INFO("s3: listed %llu keys under \"%s\" in %lld ms, in %zu parts",
+           static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(),
+           static_cast<long long>(clock_->NowMs() - start_ms), parts.parts_made());
   return Status::Ok();
 }
 
@@ -545,13 +553,13 @@ Status S3Store::List(const std::string& prefix,
 Status S3Store::ListSized(const std::string& prefix, const SizedFound& found) {
   std::vector<std::string> cuts;
   for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
-  return ListParts(prefix, cuts, found);
+  return ListParted(prefix, std::move(cuts), found);
 }
 
 Status S3Store::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
                            const std::function<void(const std::string& key)>& found) {
   if (cuts.empty()) return List(prefix, found);
-  return ListParts(prefix, cuts, [&](const std::string& key, uint64_t) { found(key); });
+  return ListParted(prefix, cuts, [&](const std::string& key, uint64_t) { found(key); });
 }
 
 Status S3Store::Probe() {
@@ -570,6 +578,7 @@ void S3Store::DumpStats(std::string* out) {
   line("s3_deletes", deletes_);
   line("s3_bulk_deletes", bulk_deletes_);
   line("s3_list_pages", list_pages_);
+  line("s3_list_splits", list_splits_);
   line("s3_keys_listed", keys_listed_);
   line("s3_retries", retries_);
   line("s3_failures", failures_);

@@ -10,9 +10,10 @@
 // - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
 //   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
 //   message that says what to fix (see retry.h).
-// - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads. The parts
-//   are cut at the caller's keys (ListSpread), else at the first hex digit after the prefix
-//   (block keys are PREFIX + 8 hex digits). Each part is exact, whatever keys the bucket holds.
+// - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads
+//   (list_parts.h). The parts are cut at the caller's keys (ListSpread), else at the first hex
+//   digit after the prefix (block keys are PREFIX + 8 hex digits); a part being listed is
+//   split for an idle thread. Each part is exact, whatever keys the bucket holds.
 // - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
 #pragma once
 
@@ -24,6 +25,7 @@
 
 #include "clock.h"
 #include "http.h"
+#include "list_parts.h"
 #include "object_store.h"
 #include "retry.h"
 #include "s3_xml.h"
@@ -106,10 +108,11 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
-  Status ListPart(const std::string& prefix, const std::string& from, const std::string& to,
+  Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
                   const SizedFound& found);
-  Status ListParts(const std::string& prefix, const std::vector<std::string>& cuts,
-                   const SizedFound& found);
+  // Lists the keys under prefix in parts cut at cuts, over list_threads threads.
+  Status ListParted(const std::string& prefix, std::vector<std::string> cuts,
+                    const SizedFound& found);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);
@@ -124,7 +127,7 @@ class S3Store : public ObjectStore {
   uint64_t seed_base_ = 0;  // jitter seeds: seed_base_ mixed with a per-request counter
   std::atomic<uint64_t> seed_counter_{0};
   std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};
-  std::atomic<uint64_t> list_pages_{0}, keys_listed_{0}, retries_{0}, failures_{0};
+  std::atomic<uint64_t> list_pages_{0}, list_splits_{0}, keys_listed_{0}, retries_{0}, failures_{0};
   std::atomic<uint64_t> etag_mismatches_{0}, bytes_read_{0}, bytes_written_{0};
 };
 

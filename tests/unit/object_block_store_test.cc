@@ -238,14 +238,14 @@ TEST_CASE("object_block_store: survey reports only this disk's block keys") {
 
 TEST_CASE("object_block_store: a survey cuts plain keys at even block numbers") {
   ObjectBlockOptions o = Fixture::Options();
-  o.size_bytes = (uint64_t{1} << 20) * kBlockSize;  // 2^20 blocks
+  o.size_bytes = (uint64_t{1} << 24) * kBlockSize;  // 2^24 blocks
   Fixture big(o);
   REQUIRE(big.blocks.SurveyNonZero([](BlockNum) {}).ok());
   REQUIRE(big.objects->calls().size() == 1);
   std::string call = big.objects->calls()[0];
-  CHECK(call.rfind("list_spread vol/ vol/00004000 vol/00008000 ", 0) == 0);  // 2^20 / 64
-  CHECK(call.substr(call.size() - 13) == " vol/000fc000");
-  CHECK(std::count(call.begin(), call.end(), ' ') == 1 + 63);
+  CHECK(call.rfind("list_spread vol/ vol/00004000 vol/00008000 ", 0) == 0);  // 2^24 / 1024
+  CHECK(call.substr(call.size() - 13) == " vol/00ffc000");
+  CHECK(std::count(call.begin(), call.end(), ' ') == 1 + 1023);
 
   // A part is at least kSurveyPartBlocks blocks: 10,000 blocks get cuts at 4096 and 8192.
   o.size_bytes = 10000ull * kBlockSize;

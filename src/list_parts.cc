@@ -1,0 +1,69 @@
+#include "list_parts.h"
+
+#include <algorithm>
+
+namespace s3disk {
+
+ListParts::ListParts(std::vector<std::string> cuts, size_t workers) : cuts_(std::move(cuts)) {
+  const size_t bounds = cuts_.size() + 1;  // the end's index
+  const size_t parts = std::clamp<size_t>(workers, 1, bounds);
+  made_ = parts;
+  for (size_t k = 0; k < parts; k++)
+    queue_.push_back(Part{k * bounds / parts, (k + 1) * bounds / parts});
+}
+
+const std::string& ListParts::Bound(size_t i) const {
+  return i == 0 || i > cuts_.size() ? none_ : cuts_[i - 1];
+}
+
+std::optional<ListParts::Part> ListParts::Take() {
+  std::unique_lock lock(mu_);
+  while (queue_.empty() && taken_ > 0 && !stopped_) {
+    idle_++;
+    cv_.wait(lock);
+    idle_--;
+  }
+  if (queue_.empty() || stopped_) return std::nullopt;
+  Part p = queue_.front();
+  queue_.pop_front();
+  taken_++;
+  return p;
+}
+
+bool ListParts::Split(Part* p, const std::string& last) {
+  std::lock_guard lock(mu_);
+  if (idle_ == 0 || stopped_) return false;
+  // The first bound above last, and never p's own lower bound.
+  size_t above =
+      static_cast<size_t>(std::upper_bound(cuts_.begin(), cuts_.end(), last) - cuts_.begin()) + 1;
+  size_t low = std::max(above, p->lo + 1);
+  if (low >= p->hi) return false;
+  size_t mid = (low + p->hi) / 2;
+  queue_.push_back(Part{mid, p->hi});
+  made_++;
+  p->hi = mid;
+  cv_.notify_one();
+  return true;
+}
+
+size_t ListParts::parts_made() {
+  std::lock_guard lock(mu_);
+  return made_;
+}
+
+size_t ListParts::idle_workers() {
+  std::lock_guard lock(mu_);
+  return idle_;
+}
+
+void ListParts::Done(bool failed) {
+  std::lock_guard lock(mu_);
+  taken_--;
+  if (failed) {
+    stopped_ = true;
+    queue_.clear();
+  }
+  cv_.notify_all();
+}
+
+}  // namespace s3disk
