@@ -18,12 +18,12 @@ const std::string& ListParts::Bound(size_t i) const {
 
 std::optional<ListParts::Part> ListParts::Take() {
   std::unique_lock lock(mu_);
-  while (queue_.empty() && taken_ > 0 && !stopped_) {
+  while (queue_.empty() && taken_ > 0 && failed_.ok()) {
     idle_++;
     cv_.wait(lock);
     idle_--;
   }
-  if (queue_.empty() || stopped_) return std::nullopt;
+  if (queue_.empty() || !failed_.ok()) return std::nullopt;
   Part p = queue_.front();
   queue_.pop_front();
   taken_++;
@@ -32,7 +32,7 @@ std::optional<ListParts::Part> ListParts::Take() {
 
 bool ListParts::Split(Part* p, const std::string& last) {
   std::lock_guard lock(mu_);
-  if (idle_ == 0 || stopped_) return false;
+  if (idle_ == 0 || !failed_.ok()) return false;
   // The first bound above last, and never p's own lower bound.
   size_t above =
       static_cast<size_t>(std::upper_bound(cuts_.begin(), cuts_.end(), last) - cuts_.begin()) + 1;
@@ -56,14 +56,19 @@ size_t ListParts::idle_workers() {
   return idle_;
 }
 
-void ListParts::Done(bool failed) {
+void ListParts::Done(const Status& st) {
   std::lock_guard lock(mu_);
   taken_--;
-  if (failed) {
-    stopped_ = true;
+  if (!st.ok() && failed_.ok()) {
+    failed_ = st;
     queue_.clear();
   }
   cv_.notify_all();
+}
+
+Status ListParts::status() {
+  std::lock_guard lock(mu_);
+  return failed_;
 }
 
 }  // namespace s3disk

@@ -8,8 +8,8 @@
 //
 // States of a part: queued (in queue_) or taken (by one worker, which alone changes it, through
 // Split). Invariants: the queued and taken parts are disjoint and, with the keys already
-// listed, cover the whole listing; idle_ counts the workers waiting in Take; once stopped_ (a
-// worker failed), Take hands out nothing more.
+// listed, cover the whole listing; idle_ counts the workers waiting in Take; once failed_ is
+// set (a worker failed), the queue is empty and Take hands out nothing more.
 #pragma once
 
 #include <condition_variable>
@@ -19,6 +19,8 @@
 #include <optional>
 #include <string>
 #include <vector>
+
+#include "status.h"
 
 namespace s3disk {
 
@@ -38,8 +40,10 @@ class ListParts {
   // The worker of *p has listed up to `last` and has more to list: if a worker is idle, *p keeps
   // its lower half (above last) and the upper half is queued. Returns true if it split.
   bool Split(Part* p, const std::string& last);
-  // The worker is done with its part; failed: the listing stops.
-  void Done(bool failed);
+  // The worker is done with its part; a failure stops the listing.
+  void Done(const Status& st);
+  // The first failure passed to Done, else ok.
+  Status status();
   // Parts made so far: the first ones and the splits.
   size_t parts_made();
   // For tests: workers waiting in Take.
@@ -54,7 +58,7 @@ class ListParts {
   size_t taken_ = 0;
   size_t idle_ = 0;
   size_t made_ = 0;
-  bool stopped_ = false;
+  Status failed_;
 };
 
 }  // namespace s3disk

@@ -500,7 +500,7 @@ Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts:
       CountKeyListed();
     }
     if (!page.truncated) return Status::Ok();
-    if (!page.keys.empty() && parts.Split(p, page.keys.back())) list_splits_++;
+    if (!page.keys.empty()) parts.Split(p, page.keys.back());
     token = page.next_token;
   }
 }
@@ -510,10 +510,7 @@ Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> c
   int64_t start_ms = clock_->NowMs();
   uint64_t before = keys_listed_.load();
   const size_t threads = static_cast<size_t>(options_.list_threads);
-  if (threads <= 1) cuts.clear();
   ListParts parts(std::move(cuts), threads);
-  Status failed;
-  std::mutex failed_mu;
   auto worker = [&] {
     while (std::optional<ListParts::Part> p = parts.Take()) {
       Status st;
@@ -525,18 +522,14 @@ Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> c
         // An exception must not leave a thread (std::terminate).
         st = Status::Errorf(EIO, "s3: list %s*: unknown exception", prefix.c_str());
       }
-      if (!st.ok()) {
-        std::lock_guard lock(failed_mu);
-        if (failed.ok()) failed = st;
-      }
-      parts.Done(!st.ok());
+      parts.Done(st);
     }
   };
   std::vector<std::thread> pool;
   for (size_t t = 1; t < threads; t++) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
-  S3DISK_RETURN_IF_ERROR(failed);
+  S3DISK_RETURN_IF_ERROR(parts.status());
   LOG_INFO("s3: listed %llu keys under \"%s\" in %lld ms, in %zu parts",
            static_cast<unsigned long long>(keys_listed_.load() - before), prefix.c_str(),
            static_cast<long long>(clock_->NowMs() - start_ms), parts.parts_made());
@@ -578,7 +571,6 @@ void S3Store::DumpStats(std::string* out) {
   line("s3_deletes", deletes_);
   line("s3_bulk_deletes", bulk_deletes_);
   line("s3_list_pages", list_pages_);
-  line("s3_list_splits", list_splits_);
   line("s3_keys_listed", keys_listed_);
   line("s3_retries", retries_);
   line("s3_failures", failures_);

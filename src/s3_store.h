@@ -127,7 +127,7 @@ class S3Store : public ObjectStore {
   uint64_t seed_base_ = 0;  // jitter seeds: seed_base_ mixed with a per-request counter
   std::atomic<uint64_t> seed_counter_{0};
   std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};
-  std::atomic<uint64_t> list_pages_{0}, list_splits_{0}, keys_listed_{0}, retries_{0}, failures_{0};
+  std::atomic<uint64_t> list_pages_{0}, keys_listed_{0}, retries_{0}, failures_{0};
   std::atomic<uint64_t> etag_mismatches_{0}, bytes_read_{0}, bytes_written_{0};
 };
 

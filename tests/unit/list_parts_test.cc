@@ -1,6 +1,7 @@
 #include "list_parts.h"
 
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <thread>
 
 namespace s3disk {
@@ -25,7 +26,7 @@ TEST_CASE("list_parts: starts as equal parts over the bounds, and ends when all 
     got.emplace_back(p->lo, p->hi);
   }
   CHECK(got == std::vector<std::pair<size_t, size_t>>{{0, 2}, {2, 5}, {5, 7}, {7, 10}});
-  for (int i = 0; i < 4; i++) parts.Done(false);
+  for (int i = 0; i < 4; i++) parts.Done(Status::Ok());
   CHECK_FALSE(parts.Take());
 
   // No cuts: one part, the whole listing.
@@ -34,7 +35,7 @@ TEST_CASE("list_parts: starts as equal parts over the bounds, and ends when all 
   REQUIRE(p);
   CHECK((p->lo == 0 && p->hi == 1));
   CHECK_FALSE(whole.Split(&*p, "zzz"));  // nobody idle, nothing to split anyway
-  whole.Done(false);
+  whole.Done(Status::Ok());
   CHECK_FALSE(whole.Take());
 }
 
@@ -67,8 +68,8 @@ TEST_CASE("list_parts: a part is split above the last key only for an idle worke
   REQUIRE(got);
   CHECK((got->lo == 3 && got->hi == 4));
   CHECK(tail.parts_made() == 2);
-  tail.Done(false);
-  tail.Done(false);
+  tail.Done(Status::Ok());
+  tail.Done(Status::Ok());
   CHECK_FALSE(tail.Take());
 }
 
@@ -76,8 +77,9 @@ TEST_CASE("list_parts: a failure stops the listing for every worker") {
   ListParts parts(Cuts(9), 3);
   auto a = parts.Take();
   REQUIRE(a);
-  parts.Done(true);
+  parts.Done(Status(EIO, "first"));
   CHECK_FALSE(parts.Take());  // the two queued parts are dropped
+  CHECK(parts.status().message() == "first");
 }
 
 }  // namespace

@@ -8,16 +8,16 @@
 namespace s3disk {
 namespace {
 
-std::multiset<std::string> ListAll(S3Store& store, const std::string& prefix) {
+// Every key found by List, or by ListSpread with cuts (found may be called from many threads).
+std::multiset<std::string> ListAll(S3Store& store, const std::string& prefix,
+                                   const std::vector<std::string>* cuts = nullptr) {
   std::mutex mu;
   std::multiset<std::string> keys;
-  REQUIRE(store
-              .List(prefix,
-                    [&](const std::string& k) {
-                      std::lock_guard lock(mu);
-                      keys.insert(k);
-                    })
-              .ok());
+  auto found = [&](const std::string& k) {
+    std::lock_guard lock(mu);
+    keys.insert(k);
+  };
+  REQUIRE((cuts ? store.ListSpread(prefix, *cuts, found) : store.List(prefix, found)).ok());
   return keys;
 }
 
@@ -71,17 +71,8 @@ TEST_CASE("s3_store: ListSpread lists the parts between the caller's cuts") {
       if (n > 0 && n % 100 == 0) cuts.push_back(key);
     }
     for (const auto& k : want) f.fake->objects[k] = {"x", {}};
-    std::mutex mu;
-    std::multiset<std::string> got;
-    REQUIRE(f.store
-                ->ListSpread("vol/", cuts,
-                             [&](const std::string& k) {
-                               std::lock_guard lock(mu);
-                               got.insert(k);
-                             })
-                .ok());
     INFO("list_threads " << threads);
-    CHECK(got == want);
+    CHECK(ListAll(*f.store, "vol/", &cuts) == want);
     // Parts: one with one thread; else one per thread at first (bounds 0..10 in equal
     // shares), each starting just before its first cut, and more as idle threads split them.
     std::set<std::string> starts;
@@ -104,19 +95,10 @@ TEST_CASE("s3_store: ListSpread lists the parts between the caller's cuts") {
       snprintf(key, sizeof key, "vol/%08x", n);
       wide.push_back(key);
     }
-    got.clear();
-    REQUIRE(f.store
-                ->ListSpread("vol/", wide,
-                             [&](const std::string& k) {
-                               std::lock_guard lock(mu);
-                               got.insert(k);
-                             })
-                .ok());
-    CHECK(got == want);
+    CHECK(ListAll(*f.store, "vol/", &wide) == want);
     // No cuts: List's own split.
-    got.clear();
-    REQUIRE(f.store->ListSpread("vol/", {}, [&](const std::string& k) { got.insert(k); }).ok());
-    CHECK(got == want);
+    const std::vector<std::string> none;
+    CHECK(ListAll(*f.store, "vol/", &none) == want);
   }
 }
 
