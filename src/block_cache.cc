@@ -237,7 +237,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     c_.misses++;
     NoteRead(n);
     if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false, lock);
-    std::vector<uint8_t> block(block_size_);
+    BlockBytes block(block_size_);
     S3DISK_RETURN_IF_ERROR(Fetch(n, block, false, lock));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
@@ -245,7 +245,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 }
 
 Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) {
-  std::vector<uint8_t> own;
+  BlockBytes own;
   if (data.empty()) {
     own.resize(block_size_);
     data = own;
@@ -277,7 +277,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
       Entry& mine = it->second;
       mine.zero = zero;
       if (zero) {
-        mine.data.clear();
+        mine.data = BlockBytes();  // frees it ("= {}" would keep it)
       } else if (!own.empty()) {
         mine.data = std::move(own);  // nobody else reads into it: no copy
       } else {
@@ -393,7 +393,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   if (zero && whole) {
     e->zero = true;
-    e->data.clear();
+    e->data = BlockBytes();
   } else if (whole) {
     e->zero = false;
     e->data.assign(data.begin(), data.end());
@@ -451,7 +451,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   }
   const BlockNum n = e->n;
   const bool zero = e->zero;
-  std::vector<uint8_t> snapshot;
+  BlockBytes snapshot;
   if (!zero) snapshot = e->data;
   const uint64_t seq = e->seq;
   e->urgent = false;
@@ -625,8 +625,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
   in_range([&](Entry& e) {
     if (e.state == State::kReading) return;
     e.zero = true;
-    e.data.clear();
-    e.data.shrink_to_fit();
+    e.data = BlockBytes();
     e.seq = next_seq_++;
     e.stored_seq = e.seq;
     e.urgent = false;
@@ -739,6 +738,7 @@ void BlockCache::DumpStats(std::string* out) {
   line("recovered_blocks", c.recovered_blocks);
   line("reused_clean_blocks", c.reused_clean_blocks);
   line("writers_waiting", c.writers_waiting);
+  BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
   // The cache sits over the lower zero map (ARCHITECTURE.md), whose counters would repeat
   // the upper map's names: they are shown as lower_zero_map_*.
   std::string rest;

@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "block_store.h"
+#include "buffer_pool.h"
 #include "cache_file.h"
 #include "clock.h"
 #include "sync.h"
@@ -130,7 +131,7 @@ class BlockCache : public ForwardingBlockStore {
     State state = State::kReading;
     uint64_t id = 0;             // unique per entry, so a fetch knows its own entry
     bool zero = false;           // data is all zeros (data may then be empty)
-    std::vector<uint8_t> data;   // block_size bytes unless zero
+    BlockBytes data;             // block_size bytes unless zero
     uint64_t seq = 0;            // write sequence of the current data
     uint64_t stored_seq = 0;     // highest seq known to be below
     int64_t due_ms = 0;          // kDirty: upload time (key in dirty_)
@@ -207,7 +208,7 @@ class BlockCache : public ForwardingBlockStore {
     bool dirty = false;
     bool zero = false;
     uint64_t seq = 0;
-    std::vector<uint8_t> data;
+    BlockBytes data;
   };
   void FilePut(Entry* e) REQUIRES(mu_);
   void FileMarkClean(Entry* e) REQUIRES(mu_);

@@ -127,7 +127,7 @@ std::vector<bool> BlockCache::VerifyClean() {
 
 Status BlockCache::Recover() {
   CacheFile& file = *options_.file;
-  std::vector<uint8_t> data(block_size_);
+  BlockBytes data(block_size_);
   uint64_t bad = file.bad_records(), stale = 0;
   uint64_t max_seq = 0;
   for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);

@@ -1,0 +1,79 @@
+// BufferPool: big byte buffers (block data) recycled through one free list for all threads.
+//
+// Why: malloc keeps a freed buffer in the arena of the thread that allocated it, and the cache's
+// blocks are allocated by many threads (FUSE readers and writers, fetch workers) and freed by
+// others (eviction). Each arena then held its own high-water mark of blocks, and the daemon's
+// heap grew to about 1.7x the cache. Here a freed buffer goes on one list that any thread takes
+// from, so the memory is the most buffers ever in use at once plus a bounded spare.
+//
+// Buffers of at least kMinPooledBytes are mapped (mmap) and returned to the system (munmap)
+// when the spare list is full; smaller ones are plain operator new (malloc does well there).
+// Invariants: every buffer on free_ is mapped, unused and of its key's size; spare_bytes_ is
+// the sum of their sizes and never above max_spare_bytes_.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <new>
+#include <string>
+#include <vector>
+
+namespace s3disk {
+
+class BufferPool {
+ public:
+  static constexpr size_t kMinPooledBytes = 64 * 1024;
+  static constexpr size_t kDefaultMaxSpareBytes = 8 * 1024 * 1024;
+
+  explicit BufferPool(size_t max_spare_bytes = kDefaultMaxSpareBytes)
+      : max_spare_bytes_(max_spare_bytes) {}
+  ~BufferPool();
+  BufferPool(const BufferPool&) = delete;
+  BufferPool& operator=(const BufferPool&) = delete;
+
+  // The pool behind BlockBytes (never destroyed: buffers may be freed at exit).
+  static BufferPool& Global();
+
+  // n bytes (contents unspecified); throws std::bad_alloc like operator new.
+  void* Allocate(size_t n);
+  void Free(void* p, size_t n) noexcept;
+
+  struct Counters {
+    uint64_t mapped = 0;        // pooled buffers mapped now (in use or spare)
+    uint64_t spare = 0;         // of them, on the free list
+    uint64_t mapped_bytes = 0;  // their bytes
+    uint64_t maps = 0, unmaps = 0, reuses = 0;
+  };
+  Counters counters();
+  void DumpStats(std::string* out);
+
+ private:
+  const size_t max_spare_bytes_;
+  std::mutex mu_;
+  std::map<size_t, std::vector<void*>> free_;  // by size
+  size_t spare_bytes_ = 0;
+  Counters c_;
+};
+
+// A std::allocator that takes big buffers from BufferPool::Global(). Stateless: any two are
+// equal, so BlockBytes move, swap and copy like std::vector<uint8_t>.
+template <class T>
+struct PoolAllocator {
+  using value_type = T;
+  PoolAllocator() = default;
+  template <class U>
+  PoolAllocator(const PoolAllocator<U>&) {}  // NOLINT: conversion, as std::allocator
+  T* allocate(size_t n) { return static_cast<T*>(BufferPool::Global().Allocate(n * sizeof(T))); }
+  void deallocate(T* p, size_t n) noexcept { BufferPool::Global().Free(p, n * sizeof(T)); }
+  template <class U>
+  bool operator==(const PoolAllocator<U>&) const {
+    return true;
+  }
+};
+
+// Block data held for a while (cache entries, upload snapshots, fetch buffers).
+using BlockBytes = std::vector<uint8_t, PoolAllocator<uint8_t>>;
+
+}  // namespace s3disk
