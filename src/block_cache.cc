@@ -237,7 +237,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     c_.misses++;
     NoteRead(n);
     if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false, lock);
-    BlockBytes block(block_size_);
+    BlockBytes block = BlockBytes::Zeros(block_size_);
     S3DISK_RETURN_IF_ERROR(Fetch(n, block, false, lock));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
@@ -247,7 +247,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) {
   BlockBytes own;
   if (data.empty()) {
-    own.resize(block_size_);
+    own = BlockBytes::Zeros(block_size_);
     data = own;
   }
   if (!MakeRoom()) {
@@ -277,11 +277,11 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
       Entry& mine = it->second;
       mine.zero = zero;
       if (zero) {
-        mine.data = BlockBytes();  // frees it ("= {}" would keep it)
+        mine.data = BlockBytes();
       } else if (!own.empty()) {
         mine.data = std::move(own);  // nobody else reads into it: no copy
       } else {
-        mine.data.assign(data.begin(), data.end());
+        mine.data = BlockBytes::Copy(data);
       }
       mine.seq = next_seq_++;
       mine.stored_seq = mine.seq;
@@ -396,9 +396,9 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     e->data = BlockBytes();
   } else if (whole) {
     e->zero = false;
-    e->data.assign(data.begin(), data.end());
+    e->data = BlockBytes::Copy(data);
   } else {
-    if (e->zero) e->data.assign(block_size_, 0);
+    if (e->zero) e->data = BlockBytes::Zeros(block_size_);
     e->zero = false;
     memcpy(e->data.data() + offset, data.data(), data.size());
   }
@@ -452,7 +452,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   const BlockNum n = e->n;
   const bool zero = e->zero;
   BlockBytes snapshot;
-  if (!zero) snapshot = e->data;
+  if (!zero) snapshot = BlockBytes::Copy(e->data);
   const uint64_t seq = e->seq;
   e->urgent = false;
   e->upload_started_ms = clock_.NowMs();

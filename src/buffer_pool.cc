@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <cstring>
+
 namespace s3disk {
 
 BufferPool::~BufferPool() {
@@ -29,7 +31,10 @@ void* BufferPool::Allocate(size_t n) {
       return p;
     }
   }
-  void* p = mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  // Populated now, in one call: a page fault per 4 KiB on first touch cost the daemon more (in
+  // a VM, with 20 threads faulting at once) than the mapping itself.
+  void* p =
+      mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
   std::lock_guard lock(mu_);
   c_.mapped++;
@@ -74,6 +79,30 @@ void BufferPool::DumpStats(std::string* out) {
   line("buffer_pool_bytes", c.mapped_bytes);
   line("buffer_pool_maps", c.maps);
   line("buffer_pool_unmaps", c.unmaps);
+}
+
+BlockBytes::BlockBytes(size_t n)
+    : p_(n == 0 ? nullptr : static_cast<uint8_t*>(BufferPool::Global().Allocate(n))), n_(n) {}
+
+BlockBytes BlockBytes::Zeros(size_t n) {
+  BlockBytes b(n);
+  if (n != 0) memset(b.p_, 0, n);
+  return b;
+}
+
+BlockBytes BlockBytes::Copy(std::span<const uint8_t> from) {
+  BlockBytes b(from.size());
+  if (!from.empty()) memcpy(b.p_, from.data(), from.size());
+  return b;
+}
+
+BlockBytes& BlockBytes::operator=(BlockBytes&& o) noexcept {
+  if (this != &o) {
+    BufferPool::Global().Free(p_, n_);
+    p_ = std::exchange(o.p_, nullptr);
+    n_ = std::exchange(o.n_, 0);
+  }
+  return *this;
 }
 
 }  // namespace s3disk

@@ -17,7 +17,9 @@
 #include <map>
 #include <mutex>
 #include <new>
+#include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace s3disk {
@@ -57,23 +59,35 @@ class BufferPool {
   Counters c_;
 };
 
-// A std::allocator that takes big buffers from BufferPool::Global(). Stateless: any two are
-// equal, so BlockBytes move, swap and copy like std::vector<uint8_t>.
-template <class T>
-struct PoolAllocator {
-  using value_type = T;
-  PoolAllocator() = default;
-  template <class U>
-  PoolAllocator(const PoolAllocator<U>&) {}  // NOLINT: conversion, as std::allocator
-  T* allocate(size_t n) { return static_cast<T*>(BufferPool::Global().Allocate(n * sizeof(T))); }
-  void deallocate(T* p, size_t n) noexcept { BufferPool::Global().Free(p, n * sizeof(T)); }
-  template <class U>
-  bool operator==(const PoolAllocator<U>&) const {
-    return true;
-  }
-};
+// Block data held for a while (cache entries, upload snapshots, fetch buffers): n bytes from
+// BufferPool::Global(). Move-only, so every copy is written out as Copy, one memcpy (a
+// std::vector with a custom allocator copied these byte by byte, under the cache's lock).
+class BlockBytes {
+ public:
+  BlockBytes() = default;
+  static BlockBytes Zeros(size_t n);
+  static BlockBytes Copy(std::span<const uint8_t> from);
+  BlockBytes(BlockBytes&& o) noexcept
+      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+  BlockBytes& operator=(BlockBytes&& o) noexcept;
+  BlockBytes(const BlockBytes&) = delete;
+  BlockBytes& operator=(const BlockBytes&) = delete;
+  ~BlockBytes() { BufferPool::Global().Free(p_, n_); }
 
-// Block data held for a while (cache entries, upload snapshots, fetch buffers).
-using BlockBytes = std::vector<uint8_t, PoolAllocator<uint8_t>>;
+  uint8_t* data() { return p_; }
+  const uint8_t* data() const { return p_; }
+  size_t size() const { return n_; }
+  bool empty() const { return n_ == 0; }
+  // (begin/end make it a contiguous range: it converts to std::span.)
+  uint8_t* begin() { return p_; }
+  uint8_t* end() { return p_ + n_; }
+  const uint8_t* begin() const { return p_; }
+  const uint8_t* end() const { return p_ + n_; }
+
+ private:
+  explicit BlockBytes(size_t n);  // contents unspecified
+  uint8_t* p_ = nullptr;
+  size_t n_ = 0;
+};
 
 }  // namespace s3disk

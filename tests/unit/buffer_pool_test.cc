@@ -1,7 +1,10 @@
 #include "buffer_pool.h"
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <cstring>
+#include <span>
+#include <vector>
 
 using s3disk::BlockBytes;
 using s3disk::BufferPool;
@@ -52,14 +55,31 @@ TEST_CASE("buffer pool: small buffers bypass the pool", "[buffer_pool]") {
   CHECK(c.spare == 0);
 }
 
-TEST_CASE("buffer pool: BlockBytes behaves as a byte vector", "[buffer_pool]") {
-  BlockBytes a(128 * 1024, 1);
-  BlockBytes b = a;
-  CHECK(b == a);
-  b[5] = 2;
-  CHECK(a[5] == 1);
+TEST_CASE("buffer pool: BlockBytes copies, moves and frees its pooled buffer", "[buffer_pool]") {
+  std::vector<uint8_t> bytes(128 * 1024, 1);
+  bytes[7] = 9;
+  BlockBytes a = BlockBytes::Copy(bytes);
+  REQUIRE(a.size() == bytes.size());
+  CHECK(std::equal(a.begin(), a.end(), bytes.begin()));
+  BlockBytes b = BlockBytes::Copy(a);
+  b.data()[5] = 2;
+  CHECK(a.data()[5] == 1);
+  const uint8_t* buffer = b.data();
   BlockBytes c = std::move(b);
-  CHECK(c[5] == 2);
-  c = BlockBytes();  // frees the buffer (c = {} would keep it)
-  CHECK(c.capacity() == 0);
+  CHECK(c.data() == buffer);  // moved, not copied
+  CHECK(b.empty());
+  std::span<const uint8_t> view = c;
+  CHECK(view.size() == bytes.size());
+  CHECK(view[7] == 9);
+  auto in_use = [] {
+    BufferPool::Counters k = BufferPool::Global().counters();
+    return k.mapped - k.spare;
+  };
+  const uint64_t before = in_use();
+  c = BlockBytes();
+  CHECK(c.empty());
+  CHECK(in_use() == before - 1);  // given back to the pool
+  BlockBytes z = BlockBytes::Zeros(4096);
+  CHECK(std::all_of(z.begin(), z.end(), [](uint8_t x) { return x == 0; }));
+  CHECK(BlockBytes::Copy({}).empty());
 }
