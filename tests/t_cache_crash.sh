@@ -61,6 +61,15 @@ sync # writes B back to the loop device; nobarrier: no flush reaches the daemon
 sync
 # The daemon acknowledged every write of B (into its cache file), so B must survive too.
 (cd "$FS" && find b -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$WORK/sums_b"
+# A block written whole is uploaded at once, without the write delay: wait until no upload is
+# in flight or starting, so that the blocks still dirty are the ones the delay holds back.
+uploads=-1
+for _ in $(seq 50); do
+  now=$(stat_of uploads)
+  [ "$(stat_of uploads_in_flight)" = 0 ] && [ "$now" = "$uploads" ] && break
+  uploads=$now
+  sleep 0.2
+done
 cat "$MNT/stats" >"$WORK/stats.before_kill"
 dirty=$(stat_of dirty_blocks)
 fsyncs1=$(stat_of fuse_fsyncs)
@@ -100,8 +109,8 @@ recovered=$(sed -n 's/.*cache: .*: \([0-9][0-9]*\) dirty and [0-9][0-9]* clean b
 [ -n "$recovered" ] || fail "the log does not say how many dirty blocks were recovered"
 log "recovered $recovered dirty blocks (dirty before the kill: $dirty)"
 [ "$recovered" -gt 0 ] || fail "recovered $recovered dirty blocks; expected > 0"
-# Nothing could upload a block between the stats read and the kill (no flush, the write delay
-# is far away), so every block dirty then must be recovered (later writes may add more).
+# Nothing could upload a block between the stats read and the kill (no flush, no upload in
+# flight or due, the write delay far away), so every block dirty then must be recovered.
 [ "$recovered" -ge "$dirty" ] || fail "recovered $recovered blocks, but $dirty were dirty"
 [ "$(stat_of recovered_blocks)" = "$recovered" ] ||
   fail "stats recovered_blocks=$(stat_of recovered_blocks), the log says $recovered"
