@@ -57,6 +57,7 @@
 #include "cache_file.h"
 #include "crypto.h"
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -714,30 +715,27 @@ BlockCache::Counters BlockCache::counters() {
 
 void BlockCache::DumpStats(std::string* out) {
   Counters c = counters();
-  auto line = [out](const char* name, uint64_t v) {
-    *out += std::string("block_cache_") + name + " " + std::to_string(v) + "\n";
-  };
-  line("hits", c.hits);
-  line("misses", c.misses);
-  line("shared_fetches", c.shared_fetches);
-  line("bypassed_reads", c.bypassed_reads);
-  line("cached_blocks", c.cached_blocks);
-  line("dirty_blocks", c.dirty_blocks);
-  line("uploads_in_flight", c.uploads_in_flight);
-  line("uploads", c.uploads);
-  line("upload_failures", c.upload_failures);
-  line("retries", c.retries);
-  line("evictions", c.evictions);
-  line("read_ahead_blocks", c.read_ahead_blocks);
-  line("bytes_up", c.bytes_up);
-  line("bytes_down", c.bytes_down);
-  line("requests_read", c.reads_below);
-  line("requests_write", c.writes_below);
-  line("requests_trim", c.trims_below);
-  line("flushes", c.flushes);
-  line("recovered_blocks", c.recovered_blocks);
-  line("reused_clean_blocks", c.reused_clean_blocks);
-  line("writers_waiting", c.writers_waiting);
+  AppendStat(out, "block_cache_hits", c.hits);
+  AppendStat(out, "block_cache_misses", c.misses);
+  AppendStat(out, "block_cache_shared_fetches", c.shared_fetches);
+  AppendStat(out, "block_cache_bypassed_reads", c.bypassed_reads);
+  AppendStat(out, "block_cache_cached_blocks", c.cached_blocks);
+  AppendStat(out, "block_cache_dirty_blocks", c.dirty_blocks);
+  AppendStat(out, "block_cache_uploads_in_flight", c.uploads_in_flight);
+  AppendStat(out, "block_cache_uploads", c.uploads);
+  AppendStat(out, "block_cache_upload_failures", c.upload_failures);
+  AppendStat(out, "block_cache_retries", c.retries);
+  AppendStat(out, "block_cache_evictions", c.evictions);
+  AppendStat(out, "block_cache_read_ahead_blocks", c.read_ahead_blocks);
+  AppendStat(out, "block_cache_bytes_up", c.bytes_up);
+  AppendStat(out, "block_cache_bytes_down", c.bytes_down);
+  AppendStat(out, "block_cache_requests_read", c.reads_below);
+  AppendStat(out, "block_cache_requests_write", c.writes_below);
+  AppendStat(out, "block_cache_requests_trim", c.trims_below);
+  AppendStat(out, "block_cache_flushes", c.flushes);
+  AppendStat(out, "block_cache_recovered_blocks", c.recovered_blocks);
+  AppendStat(out, "block_cache_reused_clean_blocks", c.reused_clean_blocks);
+  AppendStat(out, "block_cache_writers_waiting", c.writers_waiting);
   BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
   // The cache sits over the lower zero map (ARCHITECTURE.md), whose counters would repeat
   // the upper map's names: they are shown as lower_zero_map_*.

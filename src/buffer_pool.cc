@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "stats.h"
+
 namespace s3disk {
 
 BufferPool::~BufferPool() {
@@ -71,14 +73,11 @@ BufferPool::Counters BufferPool::counters() {
 
 void BufferPool::DumpStats(std::string* out) {
   Counters c = counters();
-  auto line = [out](const char* name, uint64_t v) {
-    *out += std::string(name) + " " + std::to_string(v) + "\n";
-  };
-  line("buffer_pool_buffers", c.mapped);
-  line("buffer_pool_spare", c.spare);
-  line("buffer_pool_bytes", c.mapped_bytes);
-  line("buffer_pool_maps", c.maps);
-  line("buffer_pool_unmaps", c.unmaps);
+  AppendStat(out, "buffer_pool_buffers", c.mapped);
+  AppendStat(out, "buffer_pool_spare", c.spare);
+  AppendStat(out, "buffer_pool_bytes", c.mapped_bytes);
+  AppendStat(out, "buffer_pool_maps", c.maps);
+  AppendStat(out, "buffer_pool_unmaps", c.unmaps);
 }
 
 BlockBytes::BlockBytes(size_t n)

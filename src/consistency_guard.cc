@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -390,16 +391,13 @@ void ConsistencyGuard::DumpStats(std::string* out) {
   {
     MutexLock lock(mu_);
     Expire(clock_.NowMs());
-    auto line = [out](const char* name, uint64_t v) {
-      *out += std::string("guard_") + name + " " + std::to_string(v) + "\n";
-    };
-    line("entries_live", Live());
-    line("entries_max", options_.cache_size);
-    line("stale_reads_retried", stale_retries_);
-    line("stale_reads_failed", stale_failures_);
-    line("min_write_delay_waits", delay_waits_);
-    line("cache_full_waits", full_waits_);
-    line("writers_waiting", waiting_);
+    AppendStat(out, "guard_entries_live", Live());
+    AppendStat(out, "guard_entries_max", options_.cache_size);
+    AppendStat(out, "guard_stale_reads_retried", stale_retries_);
+    AppendStat(out, "guard_stale_reads_failed", stale_failures_);
+    AppendStat(out, "guard_min_write_delay_waits", delay_waits_);
+    AppendStat(out, "guard_cache_full_waits", full_waits_);
+    AppendStat(out, "guard_writers_waiting", waiting_);
   }
   below().DumpStats(out);
 }

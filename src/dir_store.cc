@@ -38,6 +38,7 @@
 
 #include "crypto.h"
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -549,19 +550,13 @@ Status DirStore::List(const std::string& prefix,
 }
 
 void DirStore::DumpStats(std::string* out) {
-  auto line = [out](const char* name, const std::atomic<uint64_t>& value) {
-    *out += name;
-    *out += ' ';
-    *out += std::to_string(value.load(std::memory_order_relaxed));
-    *out += '\n';
-  };
-  line("dir_store_gets", gets_);
-  line("dir_store_heads", heads_);
-  line("dir_store_puts", puts_);
-  line("dir_store_deletes", deletes_);
-  line("dir_store_lists", lists_);
-  line("dir_store_bytes_read", bytes_read_);
-  line("dir_store_bytes_written", bytes_written_);
+  AppendStat(out, "dir_store_gets", gets_);
+  AppendStat(out, "dir_store_heads", heads_);
+  AppendStat(out, "dir_store_puts", puts_);
+  AppendStat(out, "dir_store_deletes", deletes_);
+  AppendStat(out, "dir_store_lists", lists_);
+  AppendStat(out, "dir_store_bytes_read", bytes_read_);
+  AppendStat(out, "dir_store_bytes_written", bytes_written_);
 }
 
 }  // namespace s3disk

@@ -15,6 +15,8 @@
 
 #include <vector>
 
+#include "stats.h"
+
 namespace s3disk {
 
 FaultStore::FaultStore(std::unique_ptr<ObjectStore> below, FaultOptions options)
@@ -95,7 +97,7 @@ Status FaultStore::ListSpread(const std::string& prefix, const std::vector<std::
 }
 
 void FaultStore::DumpStats(std::string* out) {
-  *out += "fault_store_faults " + std::to_string(faults_injected()) + "\n";
+  AppendStat(out, "fault_store_faults", faults_injected());
   below_->DumpStats(out);
 }
 

@@ -38,6 +38,7 @@
 #include <vector>
 
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -576,19 +577,13 @@ void FuseFrontend::Unmount() {
 
 std::string FuseFrontend::StatsText() {
   std::string out;
-  auto line = [&out](const char* name, uint64_t value) {
-    out += name;
-    out += ' ';
-    out += std::to_string(value);
-    out += '\n';
-  };
-  line("fuse_reads", reads_);
-  line("fuse_writes", writes_);
-  line("fuse_bytes_read", bytes_read_);
-  line("fuse_bytes_written", bytes_written_);
-  line("fuse_fsyncs", fsyncs_);
-  line("fuse_punch_holes", punch_holes_);
-  line("fuse_errors", errors_);
+  AppendStat(&out, "fuse_reads", reads_);
+  AppendStat(&out, "fuse_writes", writes_);
+  AppendStat(&out, "fuse_bytes_read", bytes_read_);
+  AppendStat(&out, "fuse_bytes_written", bytes_written_);
+  AppendStat(&out, "fuse_fsyncs", fsyncs_);
+  AppendStat(&out, "fuse_punch_holes", punch_holes_);
+  AppendStat(&out, "fuse_errors", errors_);
   if (top_ != nullptr) top_->DumpStats(&out);
   return out;
 }

@@ -23,6 +23,7 @@
 #include <mutex>
 
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -231,11 +232,11 @@ HttpResult CurlTransport::Perform(const HttpRequest& request) {
 
 void CurlTransport::DumpStats(std::string* out) {
   MutexLock lock(mu_);
-  *out += "http_requests " + std::to_string(requests_) + "\n";
-  *out += "http_transport_errors " + std::to_string(transport_errors_) + "\n";
-  *out += "http_handles_created " + std::to_string(handles_created_) + "\n";
-  *out += "http_handles_idle " + std::to_string(idle_.size()) + "\n";
-  *out += "http_max_in_flight " + std::to_string(max_in_flight_) + "\n";
+  AppendStat(out, "http_requests", requests_);
+  AppendStat(out, "http_transport_errors", transport_errors_);
+  AppendStat(out, "http_handles_created", handles_created_);
+  AppendStat(out, "http_handles_idle", idle_.size());
+  AppendStat(out, "http_max_in_flight", max_in_flight_);
 }
 
 }  // namespace s3disk

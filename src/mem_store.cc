@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "crypto.h"
+#include "stats.h"
 
 namespace s3disk {
 
@@ -88,20 +89,14 @@ Status MemStore::ListSized(const std::string& prefix, const SizedFound& found) {
 
 void MemStore::DumpStats(std::string* out) {
   MutexLock lock(mu_);
-  auto line = [out](const char* name, uint64_t value) {
-    *out += name;
-    *out += ' ';
-    *out += std::to_string(value);
-    *out += '\n';
-  };
-  line("mem_store_gets", stats_.gets);
-  line("mem_store_heads", stats_.heads);
-  line("mem_store_puts", stats_.puts);
-  line("mem_store_deletes", stats_.deletes);
-  line("mem_store_lists", stats_.lists);
-  line("mem_store_bytes_read", stats_.bytes_read);
-  line("mem_store_bytes_written", stats_.bytes_written);
-  line("mem_store_objects", objects_.size());
+  AppendStat(out, "mem_store_gets", stats_.gets);
+  AppendStat(out, "mem_store_heads", stats_.heads);
+  AppendStat(out, "mem_store_puts", stats_.puts);
+  AppendStat(out, "mem_store_deletes", stats_.deletes);
+  AppendStat(out, "mem_store_lists", stats_.lists);
+  AppendStat(out, "mem_store_bytes_read", stats_.bytes_read);
+  AppendStat(out, "mem_store_bytes_written", stats_.bytes_written);
+  AppendStat(out, "mem_store_objects", objects_.size());
 }
 
 size_t MemStore::object_count() const {

@@ -46,6 +46,7 @@
 #include "config.h"
 #include "log.h"
 #include "stack.h"
+#include "stats.h"
 #include "sync.h"
 
 #define THREAD_MODEL NBDKIT_THREAD_MODEL_PARALLEL
@@ -102,23 +103,17 @@ int Fail(const Status& st) {
 
 std::string StatsText() {
   std::string out;
-  auto line = [&out](const char* name, const std::atomic<uint64_t>& value) {
-    out += name;
-    out += ' ';
-    out += std::to_string(value.load(std::memory_order_relaxed));
-    out += '\n';
-  };
-  line("nbd_connections", g_counters.connections);
-  line("nbd_reads", g_counters.reads);
-  line("nbd_writes", g_counters.writes);
-  line("nbd_bytes_read", g_counters.bytes_read);
-  line("nbd_bytes_written", g_counters.bytes_written);
-  line("nbd_flushes", g_counters.flushes);
-  line("nbd_fua_writes", g_counters.fua_writes);
-  line("nbd_trims", g_counters.trims);
-  line("nbd_zeros", g_counters.zeros);
-  line("nbd_extents", g_counters.extents);
-  line("nbd_errors", g_counters.errors);
+  AppendStat(&out, "nbd_connections", g_counters.connections);
+  AppendStat(&out, "nbd_reads", g_counters.reads);
+  AppendStat(&out, "nbd_writes", g_counters.writes);
+  AppendStat(&out, "nbd_bytes_read", g_counters.bytes_read);
+  AppendStat(&out, "nbd_bytes_written", g_counters.bytes_written);
+  AppendStat(&out, "nbd_flushes", g_counters.flushes);
+  AppendStat(&out, "nbd_fua_writes", g_counters.fua_writes);
+  AppendStat(&out, "nbd_trims", g_counters.trims);
+  AppendStat(&out, "nbd_zeros", g_counters.zeros);
+  AppendStat(&out, "nbd_extents", g_counters.extents);
+  AppendStat(&out, "nbd_errors", g_counters.errors);
   if (g_opened) g_opened->stack.top->DumpStats(&out);
   return out;
 }

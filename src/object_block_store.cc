@@ -25,6 +25,7 @@
 #include "bucket_meta.h"
 #include "crypto.h"
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -282,19 +283,13 @@ Status ObjectBlockStore::SurveyNonZero(const std::function<void(BlockNum)>& foun
 }
 
 void ObjectBlockStore::DumpStats(std::string* out) {
-  auto line = [out](const char* name, uint64_t value) {
-    *out += name;
-    *out += ' ';
-    *out += std::to_string(value);
-    *out += '\n';
-  };
-  line("object_blocks_read", blocks_read_);
-  line("object_blocks_read_absent", blocks_read_absent_);
-  line("object_blocks_written", blocks_written_);
-  line("object_blocks_deleted", blocks_deleted_);
-  line("object_bytes_read", bytes_read_);
-  line("object_bytes_written", bytes_written_);
-  line("object_bad_blocks", bad_blocks_);
+  AppendStat(out, "object_blocks_read", blocks_read_);
+  AppendStat(out, "object_blocks_read_absent", blocks_read_absent_);
+  AppendStat(out, "object_blocks_written", blocks_written_);
+  AppendStat(out, "object_blocks_deleted", blocks_deleted_);
+  AppendStat(out, "object_bytes_read", bytes_read_);
+  AppendStat(out, "object_bytes_written", bytes_written_);
+  AppendStat(out, "object_bad_blocks", bad_blocks_);
   store_->DumpStats(out);
 }
 

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "s3_sign.h"
 #include "s3_xml.h"
+#include "stats.h"
 
 namespace s3disk {
 namespace {
@@ -562,21 +563,18 @@ Status S3Store::Probe() {
 }
 
 void S3Store::DumpStats(std::string* out) {
-  auto line = [out](const char* name, const std::atomic<uint64_t>& v) {
-    *out += std::string(name) + " " + std::to_string(v.load()) + "\n";
-  };
-  line("s3_gets", gets_);
-  line("s3_heads", heads_);
-  line("s3_puts", puts_);
-  line("s3_deletes", deletes_);
-  line("s3_bulk_deletes", bulk_deletes_);
-  line("s3_list_pages", list_pages_);
-  line("s3_keys_listed", keys_listed_);
-  line("s3_retries", retries_);
-  line("s3_failures", failures_);
-  line("s3_etag_mismatches", etag_mismatches_);
-  line("s3_bytes_read", bytes_read_);
-  line("s3_bytes_written", bytes_written_);
+  AppendStat(out, "s3_gets", gets_);
+  AppendStat(out, "s3_heads", heads_);
+  AppendStat(out, "s3_puts", puts_);
+  AppendStat(out, "s3_deletes", deletes_);
+  AppendStat(out, "s3_bulk_deletes", bulk_deletes_);
+  AppendStat(out, "s3_list_pages", list_pages_);
+  AppendStat(out, "s3_keys_listed", keys_listed_);
+  AppendStat(out, "s3_retries", retries_);
+  AppendStat(out, "s3_failures", failures_);
+  AppendStat(out, "s3_etag_mismatches", etag_mismatches_);
+  AppendStat(out, "s3_bytes_read", bytes_read_);
+  AppendStat(out, "s3_bytes_written", bytes_written_);
   transport_->DumpStats(out);
 }
 

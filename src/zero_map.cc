@@ -20,6 +20,7 @@
 #include <vector>
 
 #include "log.h"
+#include "stats.h"
 
 namespace s3disk {
 
@@ -191,9 +192,9 @@ Status ZeroMap::Start() {
 }
 
 void ZeroMap::DumpStats(std::string* out) {
-  *out += "zero_map_known_zero " + std::to_string(known_zero_.load()) + "\n";
-  *out += "zero_map_reads_elided " + std::to_string(reads_elided_.load()) + "\n";
-  *out += "zero_map_writes_elided " + std::to_string(writes_elided_.load()) + "\n";
+  AppendStat(out, "zero_map_known_zero", known_zero_.load());
+  AppendStat(out, "zero_map_reads_elided", reads_elided_.load());
+  AppendStat(out, "zero_map_writes_elided", writes_elided_.load());
   below().DumpStats(out);
 }
 
