@@ -14,7 +14,6 @@
 //   9. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
 //  10. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
-#include <malloc.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -163,10 +162,6 @@ int Main(int argc, char** argv) {
 
 // No exception may leave main: one last catch turns it into a message and exit status 1.
 int main(int argc, char** argv) {
-  // Block data comes from BufferPool; the rest (request and response bodies, encoded blocks)
-  // is still malloc'd by one thread and freed by another, and with glibc's default of 8 arenas
-  // per core each arena would keep its own free memory.
-  mallopt(M_ARENA_MAX, 2);
   try {
     return s3disk::Main(argc, argv);
   } catch (const std::exception& e) {
