@@ -63,13 +63,14 @@ sync
 (cd "$FS" && find b -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum) >"$WORK/sums_b"
 # A block written whole is uploaded at once, without the write delay: wait until no upload is
 # in flight or starting, so that the blocks still dirty are the ones the delay holds back.
-uploads=-1
+uploads=-1 settled=0
 for _ in $(seq 50); do
   now=$(stat_of uploads)
-  [ "$(stat_of uploads_in_flight)" = 0 ] && [ "$now" = "$uploads" ] && break
+  [ "$(stat_of uploads_in_flight)" = 0 ] && [ "$now" = "$uploads" ] && { settled=1; break; }
   uploads=$now
   sleep 0.2
 done
+[ "$settled" = 1 ] || fail "uploads still running 10 s after the last sync (uploads=$uploads)"
 cat "$MNT/stats" >"$WORK/stats.before_kill"
 dirty=$(stat_of dirty_blocks)
 fsyncs1=$(stat_of fuse_fsyncs)
