@@ -206,6 +206,7 @@ cleanup() {
     wait "$D_TPID" 2>/dev/null
   fi
   server_stop
+  [ -n "${SRV_WORK:-}" ] && [ "${KEEP_WORK:-0}" != 1 ] && rm -rf "$SRV_WORK"
   if [ -n "${WORK:-}" ] && [ -d "$WORK" ] && [ "${KEEP_WORK:-0}" != 1 ]; then
     is_mounted "$WORK/fuse" || is_mounted "$WORK/disk" || rm -rf "$WORK"
   fi

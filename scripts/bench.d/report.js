@@ -127,7 +127,8 @@ const ceilings = [
 const have = ceilings.filter(([m]) => get('ceiling', m));
 if (have.length || get('mem', 'B1_mibs')) {
   out.push('');
-  out.push('Ceilings measured in the same run:');
+  out.push('Ceilings measured in the same run' +
+           (meta.server_data ? ` (the S3 servers' objects in ${meta.server_data})` : '') + ':');
   out.push('');
   for (const [m, label] of have) {
     out.push(`- ${label}: ${fmt(med('ceiling', m))} MiB/s (${spread('ceiling', m)})`);
