@@ -2,18 +2,53 @@
 
 #include <openssl/evp.h>
 
+#include <cstring>
+#include <initializer_list>
 #include <memory>
 #include <stdexcept>
 
 namespace s3disk {
 
+namespace {
+
+// The digests, fetched once: EVP_md5() and its kin make OpenSSL 3 look the algorithm up in
+// its providers again at every use, under a lock (as long as hashing a SigV4 string to sign).
+const EVP_MD* Fetched(const char* name) {
+  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
+  if (md == nullptr) throw std::runtime_error(std::string("EVP_MD_fetch(") + name + ") failed");
+  return md;  // kept for the life of the process
+}
+const EVP_MD* Md5Md() {
+  static const EVP_MD* md = Fetched("MD5");
+  return md;
+}
+const EVP_MD* Sha256Md() {
+  static const EVP_MD* md = Fetched("SHA256");
+  return md;
+}
+const EVP_MD* Sha1Md() {
+  static const EVP_MD* md = Fetched("SHA1");
+  return md;
+}
+
+// One digest of the concatenation of parts into out (exactly the digest's size).
+void Digest(const EVP_MD* md, std::initializer_list<std::span<const uint8_t>> parts,
+            std::span<uint8_t> out) {
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+  unsigned int len = 0;
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx.get(), md, nullptr) == 1;
+  for (std::span<const uint8_t> p : parts) {
+    ok = ok && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) == 1;
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size();
+  if (!ok) throw std::runtime_error(std::string("digest ") + EVP_MD_get0_name(md) + " failed");
+}
+
+}  // namespace
+
 Md5Digest Md5(std::span<const uint8_t> data) {
   Md5Digest digest{};
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_md5(), nullptr) != 1 ||
-      len != digest.size()) {
-    throw std::runtime_error("EVP_Digest(md5) failed");
-  }
+  Digest(Md5Md(), {data}, digest);
   return digest;
 }
 
@@ -76,11 +111,7 @@ std::string Base64Encode(std::span<const uint8_t> data) {
 
 Sha256Digest Sha256(std::span<const uint8_t> data) {
   Sha256Digest digest{};
-  unsigned int len = 0;
-  if (EVP_Digest(data.data(), data.size(), digest.data(), &len, EVP_sha256(), nullptr) != 1 ||
-      len != digest.size()) {
-    throw std::runtime_error("EVP_Digest(sha256) failed");
-  }
+  Digest(Sha256Md(), {data}, digest);
   return digest;
 }
 
@@ -88,29 +119,35 @@ std::string Sha256Hex(std::span<const uint8_t> data) { return HexEncode(Sha256(d
 
 namespace {
 
+// HMAC (RFC 2104) over a fetched digest with 64-byte blocks (SHA-1, SHA-256):
+// H((K ^ opad) || H((K ^ ipad) || data)), K hashed first when longer than a block.
 template <size_t N>
-std::array<uint8_t, N> Hmac(const char* digest, std::span<const uint8_t> key,
+std::array<uint8_t, N> Hmac(const EVP_MD* md, std::span<const uint8_t> key,
                             std::span<const uint8_t> data) {
-  std::array<uint8_t, N> out{};
-  size_t len = 0;
-  // EVP_Q_mac rejects a null key pointer even for an empty key.
-  static const uint8_t kEmpty = 0;
-  if (EVP_Q_mac(nullptr, "HMAC", nullptr, digest, nullptr, key.empty() ? &kEmpty : key.data(),
-                key.size(), data.data(), data.size(), out.data(), out.size(), &len) == nullptr ||
-      len != N) {
-    throw std::runtime_error(std::string("EVP_Q_mac(hmac-") + digest + ") failed");
+  constexpr size_t kBlock = 64;
+  std::array<uint8_t, kBlock> k{};
+  if (key.size() > kBlock) {
+    Digest(md, {key}, std::span<uint8_t>(k.data(), N));
+  } else if (!key.empty()) {
+    memcpy(k.data(), key.data(), key.size());
   }
+  std::array<uint8_t, kBlock> pad;
+  std::array<uint8_t, N> inner, out;
+  for (size_t i = 0; i < kBlock; i++) pad[i] = k[i] ^ 0x36;
+  Digest(md, {pad, data}, inner);
+  for (size_t i = 0; i < kBlock; i++) pad[i] = k[i] ^ 0x5c;
+  Digest(md, {pad, inner}, out);
   return out;
 }
 
 }  // namespace
 
 Sha256Digest HmacSha256(std::span<const uint8_t> key, std::span<const uint8_t> data) {
-  return Hmac<32>("SHA256", key, data);
+  return Hmac<32>(Sha256Md(), key, data);
 }
 
 Sha1Digest HmacSha1(std::span<const uint8_t> key, std::span<const uint8_t> data) {
-  return Hmac<20>("SHA1", key, data);
+  return Hmac<20>(Sha1Md(), key, data);
 }
 
 bool Base64Decode(std::string_view text, std::vector<uint8_t>* out) {

@@ -106,8 +106,25 @@ std::string CanonicalQueryV4(const std::vector<std::pair<std::string, std::strin
   return out;
 }
 
+SigningKeyV4 DeriveSigningKeyV4(std::string_view secret_key, std::string_view day,
+                                std::string_view region, std::string_view service) {
+  std::string secret = "AWS4" + std::string(secret_key);
+  auto k_date = HmacSha256(AsBytes(secret), AsBytes(day));
+  auto k_region = HmacSha256(k_date, AsBytes(region));
+  auto k_service = HmacSha256(k_region, AsBytes(service));
+  return HmacSha256(k_service, AsBytes("aws4_request"));
+}
+
 SigV4Result SignV4(const SigV4Request& request, std::string_view access_id,
                    std::string_view secret_key) {
+  return SignV4WithKey(
+      request, access_id,
+      DeriveSigningKeyV4(secret_key, std::string_view(request.amz_date).substr(0, 8),
+                         request.region, request.service));
+}
+
+SigV4Result SignV4WithKey(const SigV4Request& request, std::string_view access_id,
+                          const SigningKeyV4& key) {
   SigV4Result r;
   auto headers = CanonicalHeaders(request.headers, false);
   std::string canonical_headers;
@@ -124,13 +141,7 @@ SigV4Result SignV4(const SigV4Request& request, std::string_view access_id,
   std::string scope = day + "/" + request.region + "/" + request.service + "/aws4_request";
   r.string_to_sign = "AWS4-HMAC-SHA256\n" + request.amz_date + "\n" + scope + "\n" +
                      Sha256Hex(AsBytes(r.canonical_request));
-
-  std::string secret = "AWS4" + std::string(secret_key);
-  auto k_date = HmacSha256(AsBytes(secret), AsBytes(day));
-  auto k_region = HmacSha256(k_date, AsBytes(request.region));
-  auto k_service = HmacSha256(k_region, AsBytes(request.service));
-  auto k_signing = HmacSha256(k_service, AsBytes("aws4_request"));
-  r.signature = HexEncode(HmacSha256(k_signing, AsBytes(r.string_to_sign)));
+  r.signature = HexEncode(HmacSha256(key, AsBytes(r.string_to_sign)));
   r.authorization = "AWS4-HMAC-SHA256 Credential=" + std::string(access_id) + "/" + scope +
                     ",SignedHeaders=" + r.signed_headers + ",Signature=" + r.signature;
   return r;

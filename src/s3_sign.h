@@ -3,6 +3,7 @@
 // AWS publishes.
 #pragma once
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -55,6 +56,15 @@ struct SigV4Result {
 std::string CanonicalQueryV4(const std::vector<std::pair<std::string, std::string>>& query);
 SigV4Result SignV4(const SigV4Request& request, std::string_view access_id,
                    std::string_view secret_key);
+
+// The SigV4 signing key of one day ("20130524"), region and service: four HMACs that are the
+// same for every request of that day, so a caller signing many may derive it once a day.
+using SigningKeyV4 = std::array<uint8_t, 32>;
+SigningKeyV4 DeriveSigningKeyV4(std::string_view secret_key, std::string_view day,
+                                std::string_view region, std::string_view service);
+// SignV4 with the key DeriveSigningKeyV4 gives for the request's day, region and service.
+SigV4Result SignV4WithKey(const SigV4Request& request, std::string_view access_id,
+                          const SigningKeyV4& key);
 
 // Signature Version 2. The string to sign is
 //   METHOD \n Content-MD5 \n Content-Type \n Date \n CanonicalizedAmzHeaders CanonicalizedResource

@@ -194,8 +194,18 @@ HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
     sr.query = call.query;
     sr.headers = req.headers;
     sr.region = options_.region;
+    SigningKeyV4 key;
+    {
+      const std::string day = sr.amz_date.substr(0, 8);
+      MutexLock lock(key_mu_);
+      if (key_day_ != day) {
+        key_ = DeriveSigningKeyV4(options_.access_key, day, sr.region, sr.service);
+        key_day_ = day;
+      }
+      key = key_;
+    }
     req.headers.emplace_back("Authorization",
-                             SignV4(sr, options_.access_id, options_.access_key).authorization);
+                             SignV4WithKey(sr, options_.access_id, key).authorization);
     return req;
   }
   // V2: x-amz-date stands for the Date line, which is then empty.

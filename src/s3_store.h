@@ -28,7 +28,9 @@
 #include "list_parts.h"
 #include "object_store.h"
 #include "retry.h"
+#include "s3_sign.h"
 #include "s3_xml.h"
+#include "sync.h"
 
 namespace s3disk {
 
@@ -123,6 +125,11 @@ class S3Store : public ObjectStore {
   std::string scheme_, authority_, base_path_;  // from base_url
   std::unique_ptr<HttpTransport> transport_;
   Clock* clock_;
+
+  // SigV4's signing key for the day key_day_: four HMACs a day instead of four per request.
+  mutable Mutex key_mu_;
+  mutable std::string key_day_ GUARDED_BY(key_mu_);
+  mutable SigningKeyV4 key_ GUARDED_BY(key_mu_){};
 
   uint64_t seed_base_ = 0;  // jitter seeds: seed_base_ mixed with a per-request counter
   std::atomic<uint64_t> seed_counter_{0};

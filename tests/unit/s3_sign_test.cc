@@ -39,9 +39,18 @@ TEST_CASE("s3_sign: crypto helpers used by signing") {
   // RFC 4231 test case 2.
   CHECK(HexEncode(HmacSha256(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))) ==
         "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
-  // RFC 2202 test case 2.
+  // RFC 4231 test case 6: a key longer than a block is hashed first.
+  const std::vector<uint8_t> long_key(131, 0xaa);
+  const char* long_msg = "Test Using Larger Than Block-Size Key - Hash Key First";
+  CHECK(HexEncode(HmacSha256(long_key, AsBytes(long_msg))) ==
+        "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  CHECK(HexEncode(HmacSha256({}, {})) ==
+        "b613679a0814d9ec772f95d778c35fc5ff1697c493715653c6c712144292c5ad");
+  // RFC 2202 test cases 2 and 6.
   CHECK(HexEncode(HmacSha1(AsBytes("Jefe"), AsBytes("what do ya want for nothing?"))) ==
         "effcdf6ae5eb2fa2d27416d5f184df9c259a7c79");
+  CHECK(HexEncode(HmacSha1(std::vector<uint8_t>(80, 0xaa), AsBytes(long_msg))) ==
+        "aa4ae5e15272d00e95705637ce8a3b55ed402112");
   std::vector<uint8_t> out;
   REQUIRE(Base64Decode("4gJE4saaMU4BqNR0kLY+lw==", &out));
   CHECK(Base64Encode(out) == "4gJE4saaMU4BqNR0kLY+lw==");
@@ -137,6 +146,18 @@ TEST_CASE("s3_sign: SigV4 test suite get-vanilla, query order, post-vanilla") {
   r.headers.push_back({"x-amz-meta-a", "1"});
   CHECK(SignV4(r, "AKIDEXAMPLE", secret).signature !=
         "5da7c1a2acd57cee7505fc6676e4e544621c30862966e37dddb68e92efbe5d6b");
+}
+
+TEST_CASE("s3_sign: the signing key of AWS's derivation example; signing with it") {
+  // "Examples of how to derive a signing key for Signature Version 4" (AWS General Reference).
+  SigningKeyV4 key = DeriveSigningKeyV4("wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", "20120215",
+                                        "us-east-1", "iam");
+  CHECK(HexEncode(key) == "f4780e2d9f65fa895f9c67b32ce1baf0b0d8a43505a000a1a9e090d414db404d");
+  SigV4Request r = S3Example("GET", "/test.txt", {}, {}, kEmptySha256);
+  SigV4Result plain = SignV4(r, kS3Id, kS3Secret);
+  SigningKeyV4 day = DeriveSigningKeyV4(kS3Secret, "20130524", "us-east-1", "s3");
+  CHECK(SignV4WithKey(r, kS3Id, day).authorization == plain.authorization);
+  CHECK(SignV4WithKey(r, kS3Id, key).signature != plain.signature);
 }
 
 TEST_CASE("s3_sign: SigV4 canonical headers trim and join values") {

@@ -64,19 +64,25 @@ TEST_CASE("s3_store: put sends Content-MD5 and the PUT headers; get returns data
 
 TEST_CASE("s3_store: the signature covers what is sent (V4 recomputed from the request)") {
   Fixture f;
-  REQUIRE(f.store->Put("k", Bytes("abc"), {{"x-amz-meta-a", "1"}}).ok());
-  const Recorded& r = f.fake->log[0];
-  SigV4Request s;
-  s.method = "PUT";
-  s.canonical_uri = "/bucket/k";
-  for (const auto& h : r.headers) {
-    if (h.first != "Authorization") s.headers.push_back(h);
+  // The store keeps the day's signing key: the second day's requests must not use the first's.
+  for (int day = 0; day < 2; day++) {
+    if (day == 1) f.clock.Advance(86'400'000);
+    REQUIRE(f.store->Put("k", Bytes("abc"), {{"x-amz-meta-a", "1"}}).ok());
+    const Recorded& r = f.fake->log.back();
+    SigV4Request s;
+    s.method = "PUT";
+    s.canonical_uri = "/bucket/k";
+    for (const auto& h : r.headers) {
+      if (h.first != "Authorization") s.headers.push_back(h);
+    }
+    s.payload_sha256 = "UNSIGNED-PAYLOAD";  // covered by the signed Content-MD5
+    CHECK(r.Header("content-md5") == Base64Encode(Md5(AsBytes("abc"))));
+    s.amz_date = r.Header("x-amz-date");
+    s.region = "us-east-1";
+    CHECK(r.Header("authorization") == SignV4(s, "AKIDTEST", "s3-store-test-secret").authorization);
   }
-  s.payload_sha256 = "UNSIGNED-PAYLOAD";  // covered by the signed Content-MD5
-  CHECK(r.Header("content-md5") == Base64Encode(Md5(AsBytes("abc"))));
-  s.amz_date = r.Header("x-amz-date");
-  s.region = "us-east-1";
-  CHECK(r.Header("authorization") == SignV4(s, "AKIDTEST", "s3-store-test-secret").authorization);
+  CHECK(f.fake->log[0].Header("x-amz-date").substr(0, 8) !=
+        f.fake->log[1].Header("x-amz-date").substr(0, 8));
 }
 
 TEST_CASE("s3_store: V2 signing, session tokens, unsigned requests and vhost addressing") {
