@@ -211,15 +211,25 @@ Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
     blocks_deleted_++;
     return Status::Ok();
   }
-  Result<EncodedBlock> encoded = codec_->Encode(n, data);
-  if (!encoded.ok()) return encoded.status().WithContext("object_block_store: write block " + key);
-  Metadata meta = std::move(encoded->meta);
+  // A plain codec stores the block as it is: no copy of it to encode.
+  Metadata meta;
+  std::span<const uint8_t> body = data;
+  std::vector<uint8_t> encoded_body;
+  if (!codec_->content_encoding().empty()) {
+    Result<EncodedBlock> encoded = codec_->Encode(n, data);
+    if (!encoded.ok()) {
+      return encoded.status().WithContext("object_block_store: write block " + key);
+    }
+    meta = std::move(encoded->meta);
+    encoded_body = std::move(encoded->body);
+    body = encoded_body;
+  }
   meta["content-type"] = kBlockContentType;
   if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
-  Result<std::string> etag = store_->Put(key, encoded->body, meta);
+  Result<std::string> etag = store_->Put(key, body, meta);
   if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
   blocks_written_++;
-  bytes_written_ += encoded->body.size();
+  bytes_written_ += body.size();
   return Status::Ok();
 }
 
