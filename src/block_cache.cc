@@ -238,7 +238,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     c_.misses++;
     NoteRead(n);
     if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false, lock);
-    BlockBytes block = BlockBytes::Zeros(block_size_);
+    BlockBytes block = BlockBytes::ToFill(block_size_);
     S3DISK_RETURN_IF_ERROR(Fetch(n, block, false, lock));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
@@ -248,7 +248,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) {
   BlockBytes own;
   if (data.empty()) {
-    own = BlockBytes::Zeros(block_size_);
+    own = BlockBytes::ToFill(block_size_);  // used only if the read below succeeds
     data = own;
   }
   if (!MakeRoom()) {

@@ -66,6 +66,9 @@ class BlockBytes {
  public:
   BlockBytes() = default;
   static BlockBytes Zeros(size_t n);
+  // n bytes whose contents are unspecified (what an earlier user left), for a buffer that is
+  // filled whole before it is read: a fetch's (ReadBlock fills its buffer when it succeeds).
+  static BlockBytes ToFill(size_t n) { return BlockBytes(n); }
   static BlockBytes Copy(std::span<const uint8_t> from);
   BlockBytes(BlockBytes&& o) noexcept
       : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
