@@ -4,8 +4,9 @@
 //                 Other readers wait for it (one shared fetch); a whole-block write takes it over
 //   CLEAN      -- data equals below; in lru_; the only state that may be evicted
 //   DIRTY      -- data newer than below; in dirty_ keyed by its due time
-//   WRITING    -- one upload of a snapshot of data is in flight (by a worker, Pump or Flush)
-//   REDIRTIED  -- WRITING, and data was rewritten since the snapshot: uploaded again after
+//   WRITING    -- one upload of data is in flight (by a worker, Pump or Flush); it reads
+//                 data's own buffer, which is lent to it (data_lent) until it ends
+//   REDIRTIED  -- WRITING, and data was rewritten since the upload began: uploaded again after
 //
 //   absent -> READING -> CLEAN (fetch ok) | absent (fetch failed, or a trim ran meanwhile)
 //   absent/READING/CLEAN -> DIRTY (write; due = now + write delay; written whole: now, or a
@@ -29,6 +30,8 @@
 //   | at most one upload per block in flight              | only DIRTY can be claimed        |
 //   | an upload never overwrites newer data below: a      | REDIRTIED -> DIRTY -> uploaded   |
 //   |   rewrite during it is uploaded after it            |   again                          |
+//   | an upload sends the bytes it began with: a lent     | Write moves it to lent (Unlend)  |
+//   |   buffer is never written nor freed until it ends   |   first; UploadOne frees lent    |
 //   | a trimmed block is not resurrected by an upload     | Trim waits for in-flight uploads |
 //   |                                                     |   in its range, then sets zero   |
 //   | a fetch that raced a trim or a write is not cached  | trim_epoch_ and the entry id     |
@@ -393,12 +396,18 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     break;
   }
   if (zero && whole) {
+    Unlend(e);
     e->zero = true;
     e->data = BlockBytes();
   } else if (whole) {
+    Unlend(e);
     e->zero = false;
     e->data = BlockBytes::Copy(data);
   } else {
+    if (e->data_lent) {
+      Unlend(e);
+      e->data = BlockBytes::Copy(e->lent);  // the upload keeps the old bytes
+    }
     if (e->zero) e->data = BlockBytes::Zeros(block_size_);
     e->zero = false;
     memcpy(e->data.data() + offset, data.data(), data.size());
@@ -452,8 +461,12 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   }
   const BlockNum n = e->n;
   const bool zero = e->zero;
-  BlockBytes snapshot;
-  if (!zero) snapshot = BlockBytes::Copy(e->data);
+  // The upload reads the entry's buffer itself: writes meanwhile replace it (Unlend).
+  std::span<const uint8_t> body;
+  if (!zero) {
+    body = e->data;
+    e->data_lent = true;
+  }
   const uint64_t seq = e->seq;
   e->urgent = false;
   e->upload_started_ms = clock_.NowMs();
@@ -466,8 +479,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   int64_t backoff_ms = options_.retry_initial_ms;
   for (;;) {
     attempts++;
-    st = below().WriteBlock(n,
-                            zero ? std::span<const uint8_t>() : std::span<const uint8_t>(snapshot));
+    st = below().WriteBlock(n, body);
     if (st.ok() || attempts >= options_.upload_attempts) break;
     LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
              st.ToString().c_str(), static_cast<long long>(backoff_ms));
@@ -480,6 +492,8 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   c_.writes_below += attempts;
   c_.retries += attempts - 1;
   Entry& after = entries_.at(n);  // WRITING/REDIRTIED entries are never erased
+  after.data_lent = false;
+  after.lent = BlockBytes();
   if (st.ok()) {
     c_.uploads++;
     if (!zero) c_.bytes_up += block_size_;

@@ -129,9 +129,13 @@ class BlockCache : public ForwardingBlockStore {
   struct Entry {
     BlockNum n = 0;
     State state = State::kReading;
-    uint64_t id = 0;             // unique per entry, so a fetch knows its own entry
-    bool zero = false;           // data is all zeros (data may then be empty)
-    BlockBytes data;             // block_size bytes unless zero
+    uint64_t id = 0;    // unique per entry, so a fetch knows its own entry
+    bool zero = false;  // data is all zeros (data may then be empty)
+    BlockBytes data;    // block_size bytes unless zero
+    // The upload in flight reads data's own buffer (no copy): data is then never changed in
+    // place nor freed; a write first moves it to lent, which the upload still reads.
+    bool data_lent = false;
+    BlockBytes lent;             // an upload's buffer once data was replaced; freed when it ends
     uint64_t seq = 0;            // write sequence of the current data
     uint64_t stored_seq = 0;     // highest seq known to be below
     int64_t due_ms = 0;          // kDirty: upload time (key in dirty_)
@@ -153,6 +157,11 @@ class BlockCache : public ForwardingBlockStore {
     return e.state == State::kDirty || e.state == State::kWriting || e.state == State::kRedirtied;
   }
   bool HasData(const Entry& e) const { return e.state != State::kReading; }
+  // Before e's data changes: an upload in flight that reads data's buffer keeps it.
+  static void Unlend(Entry* e) {
+    if (e->data_lent) e->lent = std::move(e->data);
+    e->data_lent = false;
+  }
   // Copies e's data (or a part) into buf.
   static void CopyOut(const Entry& e, uint32_t offset, std::span<uint8_t> buf);
 

@@ -188,6 +188,42 @@ TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploa
   CHECK(f.cache->counters().dirty_blocks == 0);
 }
 
+TEST_CASE("block_cache: an upload in flight sends the data it started with, whatever follows") {
+  // The upload reads the entry's own buffer (no snapshot copy): a rewrite must not touch it.
+  enum class Rewrite { kPart, kWhole, kZero };
+  for (Rewrite how : {Rewrite::kPart, Rewrite::kWhole, Rewrite::kZero}) {
+    Fixture f;
+    Gate gate;
+    f.below->write_gate = &gate;
+    f.Write(5, 1);
+    std::thread pump([&] { f.cache->Pump(); });
+    gate.WaitArrived(1);  // the upload of version 1 is in flight
+    std::vector<uint8_t> want = Fill(1);
+    if (how == Rewrite::kPart) {
+      REQUIRE(f.cache->WritePart(5, 10, std::vector<uint8_t>(20, 2)).ok());
+      std::fill(want.begin() + 10, want.begin() + 30, 2);
+      // A second part goes into the new copy, not into the buffer being uploaded.
+      REQUIRE(f.cache->WritePart(5, 100, std::vector<uint8_t>(5, 3)).ok());
+      std::fill(want.begin() + 100, want.begin() + 105, 3);
+    } else if (how == Rewrite::kWhole) {
+      f.Write(5, 2);
+      want = Fill(2);
+    } else {
+      REQUIRE(f.cache->WriteBlock(5, {}).ok());
+      want = Fill(0);
+    }
+    CHECK(f.Read(5) == want);
+    gate.Open();
+    pump.join();
+    CHECK(f.below->Block(5) == Fill(1));
+    CHECK(f.Read(5) == want);
+    f.clock.Advance(250);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->Block(5) == want);
+    CHECK(f.cache->counters().dirty_blocks == 0);
+  }
+}
+
 TEST_CASE("block_cache: reads do not wait behind a stuck upload") {
   Fixture f;
   f.below->SetBlock(2, Fill(9));
