@@ -338,7 +338,13 @@ bool BlockCache::RunReadAhead(Lock& lock) {
 
 Status BlockCache::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
-  return Write(n, 0, data, data.empty() || IsAllZero(data));
+  return Write(n, 0, data, data.empty() || IsAllZero(data), nullptr);
+}
+
+Status BlockCache::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) {
+  S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), false));
+  const bool zero = IsAllZero(data);
+  return Write(n, 0, data, zero, zero ? nullptr : &md5);
 }
 
 Status BlockCache::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
@@ -348,10 +354,11 @@ Status BlockCache::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_
                           n, offset, data.size());
   }
   if (offset == 0 && data.size() == block_size_) return WriteBlock(n, data);
-  return Write(n, offset, data, false);
+  return Write(n, offset, data, false, nullptr);
 }
 
-Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero) {
+Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero,
+                         const Md5Digest* md5) {
   if (options_.read_only) {
     return Status::Errorf(EROFS, "cache: write block " S3DISK_BLOCK_FMT ": read-only mount", n);
   }
@@ -395,6 +402,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     }
     break;
   }
+  e->md5.reset();
   if (zero && whole) {
     Unlend(e);
     e->zero = true;
@@ -403,6 +411,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     Unlend(e);
     e->zero = false;
     e->data = BlockBytes::Copy(data);
+    if (md5 != nullptr) e->md5 = *md5;
   } else {
     if (e->data_lent) {
       Unlend(e);
@@ -463,8 +472,10 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   const bool zero = e->zero;
   // The upload reads the entry's buffer itself: writes meanwhile replace it (Unlend).
   std::span<const uint8_t> body;
+  std::optional<Md5Digest> md5;
   if (!zero) {
     body = e->data;
+    md5 = e->md5;
     e->data_lent = true;
   }
   const uint64_t seq = e->seq;
@@ -479,7 +490,7 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   int64_t backoff_ms = options_.retry_initial_ms;
   for (;;) {
     attempts++;
-    st = below().WriteBlock(n, body);
+    st = md5.has_value() ? below().WriteBlockMd5(n, body, *md5) : below().WriteBlock(n, body);
     if (st.ok() || attempts >= options_.upload_attempts) break;
     LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
              st.ToString().c_str(), static_cast<long long>(backoff_ms));
@@ -641,6 +652,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     if (e.state == State::kReading) return;
     e.zero = true;
     e.data = BlockBytes();
+    e.md5.reset();
     e.seq = next_seq_++;
     e.stored_seq = e.seq;
     e.urgent = false;

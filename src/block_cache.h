@@ -38,6 +38,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -90,6 +91,8 @@ class BlockCache : public ForwardingBlockStore {
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  // The digest stays with the block and goes below with its upload (and into the cache file).
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
@@ -132,6 +135,9 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t id = 0;    // unique per entry, so a fetch knows its own entry
     bool zero = false;  // data is all zeros (data may then be empty)
     BlockBytes data;    // block_size bytes unless zero
+    // data's MD5, when the write that stored it brought one (WriteBlockMd5); reset whenever
+    // data changes otherwise.
+    std::optional<Md5Digest> md5;
     // The upload in flight reads data's own buffer (no copy): data is then never changed in
     // place nor freed; a write first moves it to lent, which the upload still reads.
     bool data_lent = false;
@@ -178,8 +184,10 @@ class BlockCache : public ForwardingBlockStore {
 
   // The read path: serve buf (a part at offset) from the cache, or fetch block n.
   Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
-  // Stores data (a part at offset, or a whole block; zero = all zeros) into the cache.
-  Status Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero);
+  // Stores data (a part at offset, or a whole block; zero = all zeros; md5: a whole block's,
+  // or null) into the cache.
+  Status Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero,
+               const Md5Digest* md5);
   // Fetches block n from below into a new cache entry, as the reader or as read-ahead.
   // Called with the lock held; drops it around the call below. Returns the fetch status;
   // data (when not null, block_size bytes) receives the block.
@@ -218,6 +226,7 @@ class BlockCache : public ForwardingBlockStore {
     bool zero = false;
     uint64_t seq = 0;
     BlockBytes data;
+    std::optional<Md5Digest> md5;  // data's, if known
   };
   void FilePut(Entry* e) REQUIRES(mu_);
   void FileMarkClean(Entry* e) REQUIRES(mu_);

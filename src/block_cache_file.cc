@@ -29,6 +29,7 @@ void BlockCache::FilePut(Entry* e) {
   op.zero = e->zero;
   op.seq = e->seq;
   if (!e->zero) op.data = BlockBytes::Copy(e->data);
+  op.md5 = e->md5;
   QueueFileOp(std::move(op));
 }
 
@@ -76,7 +77,8 @@ void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
     Status st;
     switch (op.kind) {
       case FileOp::Kind::kPut:
-        st = file.Put(op.slot, op.n, op.dirty, op.seq, op.data, op.zero);
+        st = file.Put(op.slot, op.n, op.dirty, op.seq, op.data, op.zero,
+                      op.md5.has_value() ? &*op.md5 : nullptr);
         break;
       case FileOp::Kind::kMarkClean:
         st = file.MarkClean(op.slot);

@@ -39,6 +39,10 @@ Status BlockStore::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_
   return WriteBlock(n, block);
 }
 
+Status BlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest&) {
+  return WriteBlock(n, data);
+}
+
 Status BlockStore::Trim(BlockNum first, uint64_t count) {
   for (uint64_t i = 0; i < count; i++) {
     S3DISK_RETURN_IF_ERROR(WriteBlock(static_cast<BlockNum>(first + i), {}));

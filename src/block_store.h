@@ -12,6 +12,7 @@
 #include <span>
 #include <string>
 
+#include "crypto.h"
 #include "status.h"
 
 namespace s3disk {
@@ -32,6 +33,11 @@ class BlockStore {
   virtual Status ReadBlock(BlockNum n, std::span<uint8_t> buf) = 0;
   // Stores block n. data is exactly block_size() bytes, or empty meaning all zeros.
   virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data) = 0;
+  // WriteBlock of block_size() bytes whose MD5 the caller has already computed (blocks hash
+  // faster several at once: md5_many.h). A layer that stores the bytes as they are passes md5
+  // down with them, so the object store need not hash them again; a layer that changes them
+  // drops it. Default: WriteBlock.
+  virtual Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5);
 
   // Reads buf.size() bytes at offset inside block n. Default: read the whole block and copy.
   virtual Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
@@ -70,6 +76,9 @@ class ForwardingBlockStore : public BlockStore {
   }
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
     return below_->WriteBlock(n, data);
+  }
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override {
+    return below_->WriteBlockMd5(n, data, md5);
   }
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override {
     return below_->ReadPart(n, offset, buf);

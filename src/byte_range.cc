@@ -13,6 +13,8 @@
 
 #include <algorithm>
 
+#include "md5_many.h"
+
 namespace s3disk {
 
 std::vector<BlockPiece> SplitRange(uint64_t offset, uint64_t length, uint32_t block_size) {
@@ -62,11 +64,31 @@ Status ByteRange::Read(uint64_t offset, std::span<uint8_t> buf) {
 
 Status ByteRange::Write(uint64_t offset, std::span<const uint8_t> data) {
   S3DISK_RETURN_IF_ERROR(CheckRange("write", offset, data.size()));
-  for (const BlockPiece& p : SplitRange(offset, data.size(), block_size_)) {
-    std::span<const uint8_t> part = data.subspan(p.buf_offset, p.length);
+  const std::vector<BlockPiece> pieces = SplitRange(offset, data.size(), block_size_);
+  auto part = [&](const BlockPiece& p) { return data.subspan(p.buf_offset, p.length); };
+  // The whole blocks with data are hashed here, together, when there are enough of them for
+  // that to beat hashing each alone where it is stored; their digests go down with them.
+  std::vector<std::span<const uint8_t>> hashed;
+  if (Md5ManyVectorized()) {
+    for (const BlockPiece& p : pieces) {
+      if (p.length == block_size_ && !IsAllZero(part(p))) hashed.push_back(part(p));
+    }
+    if (hashed.size() < kMinBlocksHashedTogether) hashed.clear();
+  }
+  std::vector<Md5Digest> digests(hashed.size());
+  Md5Many(hashed, digests);
+  size_t next_hashed = 0;
+  for (const BlockPiece& p : pieces) {
+    std::span<const uint8_t> bytes = part(p);
     MutexLock lock(Stripe(p.block));
-    Status st = p.length == block_size_ ? store_.WriteBlock(p.block, part)
-                                        : store_.WritePart(p.block, p.offset, part);
+    Status st;
+    if (next_hashed < hashed.size() && hashed[next_hashed].data() == bytes.data()) {
+      st = store_.WriteBlockMd5(p.block, bytes, digests[next_hashed++]);
+    } else if (p.length == block_size_) {
+      st = store_.WriteBlock(p.block, bytes);
+    } else {
+      st = store_.WritePart(p.block, p.offset, bytes);
+    }
     S3DISK_RETURN_IF_ERROR(st);
   }
   return Status::Ok();

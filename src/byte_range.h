@@ -2,9 +2,12 @@
 //
 // SplitRange cuts [offset, offset + length) into per-block pieces. ByteRange runs them:
 // whole-block pieces go straight to ReadBlock/WriteBlock on the caller's buffer (no copy),
-// partial ones to ReadPart/WritePart. Writes to one block are serialized by striped locks
-// (block n uses stripe n % kStripes), so the read-modify-write of a partial write is atomic
-// against other writes to the same block. Reads take no lock.
+// partial ones to ReadPart/WritePart. A write of kMinBlocksHashedTogether or more whole
+// blocks with data hashes them side by side (md5_many.h) and passes each digest down with its
+// block (WriteBlockMd5), when this machine can do that faster than one block at a time. Writes to
+// one block are serialized by striped locks (block n uses stripe n % kStripes), so the
+// read-modify-write of a partial write is atomic against other writes to the same block. Reads take
+// no lock.
 #pragma once
 
 #include <array>
@@ -47,6 +50,8 @@ class ByteRange {
   Status Flush();
 
   static constexpr uint32_t kStripes = 1024;
+  // Md5Many of 2 buffers is no faster than 2 Md5 calls; of 3, 1.3 times (of 8, 3.5 times).
+  static constexpr size_t kMinBlocksHashedTogether = 3;
   // At most kStripes, so the blocks of one chunk map to distinct stripes; 1000 matches the
   // DeleteObjects batch size of the object layer.
   static constexpr uint32_t kZeroChunkBlocks = 1000;

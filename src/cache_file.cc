@@ -306,7 +306,7 @@ Status CacheFile::WriteRecord(uint32_t slot, const Found& f) {
 }
 
 Status CacheFile::Put(uint32_t slot, BlockNum n, bool dirty, uint64_t seq,
-                      std::span<const uint8_t> data, bool zero) {
+                      std::span<const uint8_t> data, bool zero, const Md5Digest* md5) {
   if (slot >= slots_ || (!zero && data.size() != block_size_)) {
     return Status(EINVAL, "cache_file: bad Put call");
   }
@@ -321,7 +321,7 @@ Status CacheFile::Put(uint32_t slot, BlockNum n, bool dirty, uint64_t seq,
     zeros.assign(block_size_, 0);
     f.md5 = Md5(zeros);
   } else {
-    f.md5 = Md5(data);
+    f.md5 = md5 != nullptr ? *md5 : Md5(data);
     S3DISK_RETURN_IF_ERROR(
         PwriteAll(fd_, data.data(), data.size(), SlotOffset(slot) + kRecordArea, path_));
   }

@@ -57,8 +57,9 @@ class CacheFile {
   // (EBADMSG on mismatch: a torn write). A zero record fills zeros.
   Status ReadData(const Found& f, std::span<uint8_t> data);
   // Writes the block into slot: data first (unless zero), then the record. Not synced.
+  // md5: data's, when the caller knows it (else it is computed here).
   Status Put(uint32_t slot, BlockNum n, bool dirty, uint64_t seq, std::span<const uint8_t> data,
-             bool zero);
+             bool zero, const Md5Digest* md5 = nullptr);
   // Rewrites slot's record as clean, for the data last Put there (after an upload).
   Status MarkClean(uint32_t slot);
   // Empties slot (its record no longer names a block).

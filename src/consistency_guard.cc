@@ -161,13 +161,23 @@ void ConsistencyGuard::Complete(Record* r, bool ok, int64_t now_ms) {
 }
 
 Status ConsistencyGuard::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
+  return Write(n, data, nullptr);
+}
+
+Status ConsistencyGuard::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data,
+                                       const Md5Digest& md5) {
+  return Write(n, data, &md5);
+}
+
+Status ConsistencyGuard::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   Expect want;
   if (data.empty() || IsAllZero(data)) {
     want.kind = Kind::kZero;
+    md5 = nullptr;
   } else {
     want.kind = Kind::kMd5;
-    want.md5 = Md5(data);
+    want.md5 = md5 != nullptr ? *md5 : Md5(data);
   }
   uint64_t seq = 0;
   {
@@ -204,7 +214,7 @@ Status ConsistencyGuard::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
       break;
     }
   }
-  Status st = below().WriteBlock(n, data);
+  Status st = md5 != nullptr ? below().WriteBlockMd5(n, data, *md5) : below().WriteBlock(n, data);
   MutexLock lock(mu_);
   auto it = blocks_.find(n);
   if (it != blocks_.end() && it->second.seq == seq) {  // always: a writing record stays

@@ -45,6 +45,7 @@ class ConsistencyGuard : public ForwardingBlockStore {
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   // Read-modify-write through this layer, so the write is recorded like any other.
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
@@ -95,6 +96,8 @@ class ConsistencyGuard : public ForwardingBlockStore {
   // Returns false if it waited (the caller re-checks everything).
   bool WaitForRoom(MutexLock& lock, uint64_t freed, bool* counted) REQUIRES(mu_);
   void Complete(Record* r, bool ok, int64_t now_ms) REQUIRES(mu_);
+  // WriteBlock and WriteBlockMd5 (md5: data's, or null).
+  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
 
   ConsistencyGuardOptions options_;
   Clock& clock_;

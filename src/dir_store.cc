@@ -388,6 +388,11 @@ Status DirStore::MakeParents(const std::string& key) {
 
 Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_t> data,
                                   const Metadata& meta) {
+  return PutMd5(key, data, meta, Md5(data));
+}
+
+Result<std::string> DirStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
+                                     const Metadata& meta, const Md5Digest& md5) {
   puts_.fetch_add(1, std::memory_order_relaxed);
   const std::string context = "put " + key;
   Status st = ValidateKey(key);
@@ -399,7 +404,7 @@ Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_
   const std::string path = dir_ + "/" + key;
   const std::string parent = ParentOf(path);
   const std::string header = EncodeHeader(meta, data);
-  const std::string etag = Md5Hex(data);
+  const std::string etag = HexEncode(md5);
 
   // Create the temp file (and the parent directories if they are missing).
   std::string tmp;

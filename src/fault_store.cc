@@ -58,6 +58,13 @@ Result<std::string> FaultStore::Put(const std::string& key, std::span<const uint
   return Fault("put", key);
 }
 
+Result<std::string> FaultStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
+                                       const Metadata& meta, const Md5Digest& md5) {
+  if (!ShouldFail()) return below_->PutMd5(key, data, meta, md5);
+  if (fail_after_) (void)below_->PutMd5(key, data, meta, md5);
+  return Fault("put", key);
+}
+
 Status FaultStore::Delete(const std::string& key) {
   if (!ShouldFail()) return below_->Delete(key);
   if (fail_after_) (void)below_->Delete(key);

@@ -48,9 +48,14 @@ Result<ObjectInfo> MemStore::Head(const std::string& key) {
 
 Result<std::string> MemStore::Put(const std::string& key, std::span<const uint8_t> data,
                                   const Metadata& meta) {
+  return PutMd5(key, data, meta, Md5(data));
+}
+
+Result<std::string> MemStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
+                                     const Metadata& meta, const Md5Digest& md5) {
   auto obj = std::make_shared<Object>();
   obj->data.assign(data.begin(), data.end());
-  obj->info.etag = Md5Hex(data);
+  obj->info.etag = HexEncode(md5);
   obj->info.size = data.size();
   obj->info.meta = meta;
   std::string etag = obj->info.etag;

@@ -203,6 +203,15 @@ Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
 }
 
 Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
+  return Write(n, data, nullptr);
+}
+
+Status ObjectBlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data,
+                                       const Md5Digest& md5) {
+  return Write(n, data, &md5);
+}
+
+Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   if (options_.read_only) return ReadOnlyError("write", n);
   const std::string key = Key(n);
@@ -223,12 +232,15 @@ Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
     meta = std::move(encoded->meta);
     encoded_body = std::move(encoded->body);
     body = encoded_body;
+    md5 = nullptr;  // of the block, not of the body
   }
   meta["content-type"] = kBlockContentType;
   if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
-  Result<std::string> etag = store_->Put(key, body, meta);
+  Result<std::string> etag =
+      md5 != nullptr ? store_->PutMd5(key, body, meta, *md5) : store_->Put(key, body, meta);
   if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
   blocks_written_++;
+  if (md5 != nullptr) blocks_written_hashed_above_++;
   bytes_written_ += body.size();
   return Status::Ok();
 }
@@ -296,6 +308,7 @@ void ObjectBlockStore::DumpStats(std::string* out) {
   AppendStat(out, "object_blocks_read", blocks_read_);
   AppendStat(out, "object_blocks_read_absent", blocks_read_absent_);
   AppendStat(out, "object_blocks_written", blocks_written_);
+  AppendStat(out, "object_blocks_written_hashed_above", blocks_written_hashed_above_);
   AppendStat(out, "object_blocks_deleted", blocks_deleted_);
   AppendStat(out, "object_bytes_read", bytes_read_);
   AppendStat(out, "object_bytes_written", bytes_written_);

@@ -60,6 +60,8 @@ class ObjectBlockStore : public BlockStore {
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  // With a plain codec the body is data itself, so md5 goes to the store with it.
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
   // The default read-modify-write, but refused up front (nothing sent) when read-only.
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
@@ -84,6 +86,8 @@ class ObjectBlockStore : public BlockStore {
   // Turns a stored object into the block's bytes in buf (only on success).
   Status DecodeBody(BlockNum n, const Object& obj, std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;
+  // WriteBlock and WriteBlockMd5 (md5: data's, or null).
+  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
 
   std::shared_ptr<ObjectStore> store_;
   const ObjectBlockOptions options_;
@@ -93,6 +97,7 @@ class ObjectBlockStore : public BlockStore {
   std::atomic<uint64_t> blocks_read_{0};
   std::atomic<uint64_t> blocks_read_absent_{0};
   std::atomic<uint64_t> blocks_written_{0};
+  std::atomic<uint64_t> blocks_written_hashed_above_{0};  // stored with a digest from above
   std::atomic<uint64_t> blocks_deleted_{0};
   std::atomic<uint64_t> bytes_read_{0};
   std::atomic<uint64_t> bytes_written_{0};

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "crypto.h"
 #include "status.h"
 
 namespace s3disk {
@@ -47,6 +48,10 @@ class ObjectStore {
   // durably; returns its ETag.
   virtual Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                                   const Metadata& meta) = 0;
+  // Put of a body whose MD5 the caller has already computed (the backends hash every body
+  // they store: for Content-MD5, the ETag or the record of it). Default: Put.
+  virtual Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
+                                     const Metadata& meta, const Md5Digest& md5);
   // Removes the object; an absent object is success.
   virtual Status Delete(const std::string& key) = 0;
   // Removes many objects. Default: Delete each; backends with bulk delete override.

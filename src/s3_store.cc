@@ -338,9 +338,13 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
 
 Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t> data,
                                  const Metadata& meta) {
+  return PutMd5(key, data, meta, Md5(data));
+}
+
+// The one MD5 of the body serves both the Content-MD5 header and the ETag check.
+Result<std::string> S3Store::PutMd5(const std::string& key, std::span<const uint8_t> data,
+                                    const Metadata& meta, const Md5Digest& digest) {
   puts_++;
-  // One pass of MD5 over the body serves both the Content-MD5 header and the ETag check.
-  const Md5Digest digest = Md5(data);
   std::string md5 = HexEncode(digest);
   Call call;
   call.method = "PUT";

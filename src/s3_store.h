@@ -72,6 +72,8 @@ class S3Store : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta) override;
+  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
+                             const Metadata& meta, const Md5Digest& md5) override;
   Status Delete(const std::string& key) override;
   Status DeleteMany(const std::vector<std::string>& keys) override;
   Status List(const std::string& prefix,

@@ -224,6 +224,60 @@ TEST_CASE("block_cache: an upload in flight sends the data it started with, what
   }
 }
 
+TEST_CASE("block_cache: a block's digest goes below with its upload while its data is unchanged") {
+  // The fake below refuses a digest that is not its data's (the upload would fail).
+  auto hashed_write = [](Fixture& f, BlockNum n, uint8_t v) {
+    REQUIRE(f.cache->WriteBlockMd5(n, Fill(v), Md5(Fill(v))).ok());
+  };
+  SECTION("whole: uploaded with it") {
+    Fixture f;
+    hashed_write(f, 1, 1);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->md5_given() == 1);
+    CHECK(f.below->Block(1) == Fill(1));
+  }
+  SECTION("changed by a part: uploaded without it") {
+    Fixture f;
+    hashed_write(f, 2, 2);
+    REQUIRE(f.cache->WritePart(2, 10, std::vector<uint8_t>(5, 9)).ok());
+    f.clock.Advance(250);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->md5_given() == 0);
+    std::vector<uint8_t> want = Fill(2);
+    std::fill(want.begin() + 10, want.begin() + 15, 9);
+    CHECK(f.below->Block(2) == want);
+  }
+  SECTION("rewritten whole without one, or zeroed: uploaded without it") {
+    Fixture f;
+    hashed_write(f, 3, 3);
+    f.Write(3, 4);
+    hashed_write(f, 4, 4);
+    REQUIRE(f.cache->WriteBlockMd5(4, Fill(0), Md5(Fill(0))).ok());
+    CHECK(f.cache->Pump() == 2);
+    CHECK(f.below->md5_given() == 0);
+    CHECK(f.below->Block(3) == Fill(4));
+    CHECK(f.below->calls() == std::vector<std::string>{"write 3", "write 4 zero"});
+  }
+  SECTION("rewritten during its upload: each upload sends its own data's digest") {
+    Fixture f;
+    Gate gate;
+    f.below->write_gate = &gate;
+    hashed_write(f, 5, 1);
+    std::thread pump([&] { f.cache->Pump(); });
+    gate.WaitArrived(1);
+    hashed_write(f, 5, 2);
+    gate.Open();
+    pump.join();
+    f.below->write_gate = nullptr;
+    CHECK(f.below->Block(5) == Fill(1));
+    f.clock.Advance(250);
+    CHECK(f.cache->Pump() == 1);
+    CHECK(f.below->Block(5) == Fill(2));
+    CHECK(f.below->md5_given() == 2);
+    CHECK(f.cache->counters().upload_failures == 0);
+  }
+}
+
 TEST_CASE("block_cache: reads do not wait behind a stuck upload") {
   Fixture f;
   f.below->SetBlock(2, Fill(9));

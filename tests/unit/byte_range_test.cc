@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "fakes.h"
+#include "md5_many.h"
 
 namespace Catch {
 template <>
@@ -74,6 +75,24 @@ TEST_CASE("byte_range: whole blocks go whole, partial ends go as parts") {
   REQUIRE(f.range.Read(999, end).ok());  // the last byte
   REQUIRE(f.range.Write(999, end).ok());
   CHECK(f.store.calls() == Calls{"read 9 99+1", "part 9 99+1"});
+}
+
+TEST_CASE("byte_range: whole blocks of one write are hashed together, and only those") {
+  Fixture f;
+  Bytes data = Seq(560, 1);  // blocks 1..5 whole (block 3 zeros), 0 and 6 partial
+  std::fill(data.begin() + 250, data.begin() + 350, 0);
+  REQUIRE(f.range.Write(50, data).ok());
+  CHECK(f.store.calls() == Calls{"part 0 50+50", "write 1", "write 2", "write 3", "write 4",
+                                 "write 5", "part 6 0+10"});
+  // The fake refuses a digest that is not its block's; zero blocks are not hashed.
+  CHECK(f.store.md5_given() == (Md5ManyVectorized() ? 4u : 0u));
+  Bytes back(560);
+  REQUIRE(f.range.Read(50, back).ok());
+  CHECK(back == data);
+
+  // Two whole blocks hash no faster together: each goes without a digest.
+  REQUIRE(f.range.Write(100, Seq(200, 9)).ok());
+  CHECK(f.store.md5_given() == (Md5ManyVectorized() ? 4u : 0u));
 }
 
 TEST_CASE("byte_range: nothing past the end reaches the store") {

@@ -224,6 +224,15 @@ TEST_CASE("guard: forever needs an entry per block, and the delay fits in the en
   CHECK(g.status().code() == EINVAL);
 }
 
+TEST_CASE("guard: a write's digest, when given, is what reads are checked against") {
+  Fixture f;
+  const Bytes data(kBs, 5);
+  REQUIRE(f.guard->WriteBlockMd5(4, data, Md5(data)).ok());
+  f.store->Stale(4, Bytes(kBs, 1), 1);  // one stale read, then the new data
+  CHECK(f.Read(4) == data);
+  CHECK(f.Stat("guard_stale_reads_retried") == "1");
+}
+
 TEST_CASE("guard: once the entry expired, any data goes through") {
   Fixture f;
   f.Write(0x2a, Fill(2));

@@ -23,6 +23,9 @@
 //
 // Both: FailNext(calls, errno) makes the next `calls` recorded calls fail with that errno
 // (the call is still recorded; the failed call changes nothing). Thread-safe.
+// A WriteBlockMd5 (PutMd5) is recorded as the WriteBlock (Put) it stands for, after checking
+// that the digest given is the data's (EBADMSG, recording nothing, if not); md5_given()
+// counts those calls.
 #pragma once
 
 #include <algorithm>
@@ -60,6 +63,10 @@ class CallRecorder {
     std::lock_guard lock(rec_mu_);
     calls_.clear();
   }
+  size_t md5_given() const {
+    std::lock_guard lock(rec_mu_);
+    return md5_given_;
+  }
   // How many recorded calls start with prefix ("get ", "put 0000002a", "trim").
   size_t CountCalls(std::string_view prefix) const {
     std::lock_guard lock(rec_mu_);
@@ -79,9 +86,18 @@ class CallRecorder {
     }
     return Status::Ok();
   }
+  // For the *Md5 calls: EBADMSG unless md5 is data's; counts them.
+  Status CheckGivenMd5(const std::string& what, std::span<const uint8_t> data,
+                       const Md5Digest& md5) {
+    if (md5 != Md5(data)) return Status(EBADMSG, "fake: " + what + ": the MD5 given is wrong");
+    std::lock_guard lock(rec_mu_);
+    md5_given_++;
+    return Status::Ok();
+  }
 
  private:
   mutable std::mutex rec_mu_;
+  size_t md5_given_ = 0;
   std::vector<std::string> calls_;
   int fail_calls_ = 0;
   int fail_code_ = 0;
@@ -115,6 +131,11 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     std::lock_guard lock(mu_);
     objects_[key] = std::move(obj);
     return etag;
+  }
+  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
+                             const Metadata& meta, const Md5Digest& md5) override {
+    S3DISK_RETURN_IF_ERROR(CheckGivenMd5("put " + key, data, md5));
+    return Put(key, data, meta);
   }
   Status Delete(const std::string& key) override {
     S3DISK_RETURN_IF_ERROR(Record("delete " + key));
@@ -228,6 +249,10 @@ class RecordingBlockStore : public BlockStore, public CallRecorder {
       blocks_[n].assign(data.begin(), data.end());
     }
     return Status::Ok();
+  }
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override {
+    S3DISK_RETURN_IF_ERROR(CheckGivenMd5("write " + Hex(n), data, md5));
+    return WriteBlock(n, data);
   }
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override {
     if (!native_parts_) return BlockStore::ReadPart(n, offset, buf);

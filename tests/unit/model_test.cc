@@ -44,6 +44,10 @@ class SharedBucket : public ObjectStore {
                           const Metadata& meta) override {
     return mem_->Put(key, data, meta);
   }
+  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
+                             const Metadata& meta, const Md5Digest& md5) override {
+    return mem_->PutMd5(key, data, meta, md5);
+  }
   Status Delete(const std::string& key) override { return mem_->Delete(key); }
   Status DeleteMany(const std::vector<std::string>& keys) override {
     return mem_->DeleteMany(keys);

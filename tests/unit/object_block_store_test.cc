@@ -296,6 +296,7 @@ TEST_CASE("object_block_store: counters, then the store's") {
         "object_blocks_read 1\n"
         "object_blocks_read_absent 1\n"
         "object_blocks_written 1\n"
+        "object_blocks_written_hashed_above 0\n"
         "object_blocks_deleted 1\n"
         "object_bytes_read 64\n"
         "object_bytes_written 64\n"
@@ -320,6 +321,29 @@ ObjectBlockOptions WithCodec(std::shared_ptr<const Codec> codec) {
   ObjectBlockOptions o = Fixture::Options();
   o.codec = std::move(codec);
   return o;
+}
+
+TEST_CASE("object_block_store: a digest given with a plain block goes to the store") {
+  Fixture f;
+  REQUIRE(f.blocks.WriteBlockMd5(3, Pattern(7), Md5(Pattern(7))).ok());
+  CHECK(f.objects->md5_given() == 1);  // the fake checked it is the body's
+  CHECK(f.objects->Peek("vol/00000003")->data == Pattern(7));
+  std::string stats;
+  f.blocks.DumpStats(&stats);
+  CHECK(stats.find("object_blocks_written_hashed_above 1\n") != std::string::npos);
+  // Zeros are a delete, whatever digest comes with them.
+  REQUIRE(f.blocks.WriteBlockMd5(3, Bytes(kBlockSize, 0), Md5(Bytes(kBlockSize, 0))).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000003", "delete vol/00000003"});
+  CHECK(f.objects->md5_given() == 1);
+}
+
+TEST_CASE("object_block_store: a codec that changes the bytes drops the block's digest") {
+  Fixture f(WithCodec(MakeCodec("deflate:9", false)));
+  REQUIRE(f.blocks.WriteBlockMd5(2, Pattern(1), Md5(Pattern(1))).ok());
+  CHECK(f.objects->md5_given() == 0);
+  auto obj = f.objects->Peek("vol/00000002");
+  REQUIRE(obj);
+  CHECK(obj->info.etag == Md5Hex(obj->data));  // of the compressed body, computed below
 }
 
 TEST_CASE("object_block_store: a compressing codec stores the encoded body and headers") {

@@ -113,6 +113,17 @@ TEST_CASE("zero_map: a data write makes the block non-zero") {
   CHECK(f.below->calls() == Calls{"write 7", "read 7"});
 }
 
+TEST_CASE("zero_map: a block's digest goes below with its data, not with zeros") {
+  Fixture f(true);
+  f.Started();
+  const Bytes seven(kBlockSize, 7), zeros(kBlockSize, 0);
+  REQUIRE(f.map->WriteBlockMd5(7, seven, Md5(seven)).ok());
+  REQUIRE(f.map->WriteBlockMd5(7, zeros, Md5(zeros)).ok());
+  CHECK(f.below->calls() == Calls{"write 7", "write 7 zero"});
+  CHECK(f.below->md5_given() == 1);  // the fake checked it
+  CHECK(f.map->KnownZero(7));
+}
+
 TEST_CASE("zero_map: a partial write to a zero block sends no read") {
   Fixture f(true);
   f.Started();
