@@ -14,10 +14,13 @@
 // - A miss is fetched by the reading thread itself (reads never queue behind uploads);
 //   concurrent misses of one block share one fetch. When the cache is full of blocks that
 //   cannot be evicted (dirty, uploading, being fetched), a read bypasses the cache.
-// - After read_ahead_trigger sequential block reads, the next read_ahead_blocks blocks are
-//   fetched by the workers; as the run goes on the window widens, up to
-//   read_ahead_max_blocks (a fetch per worker keeps a cold sequential read at the store's
-//   parallel speed). Read-ahead only evicts clean blocks and never blocks the reader.
+// - After read_ahead_trigger sequential block reads (a few blocks out of order still count),
+//   the next read_ahead_blocks blocks are fetched by the workers; as the run goes on the
+//   window widens, up to read_ahead_max_blocks (a fetch per worker keeps a cold sequential
+//   read at the store's parallel speed). The window is topped up a batch at a time: one
+//   worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends side by
+//   side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
+//   the reader.
 // - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
 //   waits for them, then flushes below. A failed upload is retried with backoff (clock
 //   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
@@ -119,6 +122,11 @@ class BlockCache : public ForwardingBlockStore {
   };
   Counters counters();
   uint64_t max_dirty_blocks() const { return max_dirty_; }
+  // Read-ahead blocks one worker fetches at once (ReadBlocks): S3 sends them side by side and
+  // hashes them in one pass (md5_many.h: 8 bodies cost about what 2 cost one by one).
+  static constexpr uint64_t kFetchBatchBlocks = 8;
+  // How far out of order the reads of one sequential run may come (NoteRead).
+  static constexpr int64_t kReorderBlocks = 8;
   uint64_t read_ahead_max_blocks() const { return read_ahead_max_; }
 
  private:
@@ -192,6 +200,14 @@ class BlockCache : public ForwardingBlockStore {
   // Called with the lock held; drops it around the call below. Returns the fetch status;
   // data (when not null, block_size bytes) receives the block.
   Status Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) REQUIRES(mu_);
+  // Read-ahead of the blocks not cached yet, as far as there is room, in one ReadBlocks below
+  // (fetched side by side and checked together where the store can). Drops the lock for it.
+  void FetchMany(const std::vector<BlockNum>& ns, Lock& lock) REQUIRES(mu_);
+  // A fetch of block n into the new entry id ended with st (data: the block; own: its buffer,
+  // when the fetch had its own): caches it, or drops the entry if the fetch failed or raced a
+  // trim (epoch) or a write (the entry is no longer that fetch's). Counts the read.
+  void Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& st, bool zero, BlockBytes own,
+               std::span<const uint8_t> data, bool read_ahead) REQUIRES(mu_);
   void NoteRead(BlockNum n) REQUIRES(mu_);
 
   // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
@@ -266,7 +282,8 @@ class BlockCache : public ForwardingBlockStore {
   uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;   // bumped at every trim start and end
   int64_t last_read_ GUARDED_BY(mu_) = -2;
   uint32_t run_length_ GUARDED_BY(mu_) = 0;
-  uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;  // first block not yet scheduled
+  uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;   // first block not yet scheduled
+  uint64_t read_ahead_batch_ GUARDED_BY(mu_) = 1;  // blocks a read-ahead job takes
   bool stopping_ GUARDED_BY(mu_) = false;
   bool started_ GUARDED_BY(mu_) = false;
   Counters c_ GUARDED_BY(mu_);

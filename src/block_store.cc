@@ -39,6 +39,28 @@ Status BlockStore::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_
   return WriteBlock(n, block);
 }
 
+std::vector<Status> BlockStore::ReadBlocks(std::span<const BlockNum> ns,
+                                           std::span<const std::span<uint8_t>> bufs) {
+  std::vector<Status> out;
+  out.reserve(ns.size());
+  for (size_t i = 0; i < ns.size(); i++) out.push_back(ReadBlock(ns[i], bufs[i]));
+  return out;
+}
+
+void ReadSomeBlocks(BlockStore& store, std::span<const BlockNum> ns,
+                    std::span<const std::span<uint8_t>> bufs, const std::vector<size_t>& which,
+                    std::vector<Status>& out) {
+  if (which.empty()) return;
+  std::vector<BlockNum> some_ns;
+  std::vector<std::span<uint8_t>> some_bufs;
+  for (size_t i : which) {
+    some_ns.push_back(ns[i]);
+    some_bufs.push_back(bufs[i]);
+  }
+  std::vector<Status> got = store.ReadBlocks(some_ns, some_bufs);
+  for (size_t k = 0; k < which.size(); k++) out[which[k]] = std::move(got[k]);
+}
+
 Status BlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest&) {
   return WriteBlock(n, data);
 }

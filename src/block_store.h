@@ -11,6 +11,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "crypto.h"
 #include "status.h"
@@ -29,8 +30,14 @@ class BlockStore {
   virtual uint32_t block_size() const = 0;
   virtual uint64_t num_blocks() const = 0;
 
-  // Fills buf (exactly block_size() bytes) with block n.
+  // Fills buf (exactly block_size() bytes) with block n. On failure buf is unspecified (a
+  // store may have received a body there that then failed its check).
   virtual Status ReadBlock(BlockNum n, std::span<uint8_t> buf) = 0;
+  // Reads several blocks: bufs[i] (block_size() bytes) receives block ns[i]; one Status per
+  // block, in the same order. Layers that can fetch blocks side by side and check them
+  // together (the object layer over S3) override; default: ReadBlock of each in turn.
+  virtual std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                         std::span<const std::span<uint8_t>> bufs);
   // Stores block n. data is exactly block_size() bytes, or empty meaning all zeros.
   virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data) = 0;
   // WriteBlock of block_size() bytes whose MD5 the caller has already computed (blocks hash
@@ -74,6 +81,10 @@ class ForwardingBlockStore : public BlockStore {
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override {
     return below_->ReadBlock(n, buf);
   }
+  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                 std::span<const std::span<uint8_t>> bufs) override {
+    return below_->ReadBlocks(ns, bufs);
+  }
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
     return below_->WriteBlock(n, data);
   }
@@ -102,6 +113,12 @@ class ForwardingBlockStore : public BlockStore {
  private:
   std::unique_ptr<BlockStore> below_;
 };
+
+// ReadBlocks on store of the blocks at the indexes `which` of ns and bufs; each Status goes to
+// the same index of out. For layers that answer some blocks of a ReadBlocks themselves.
+void ReadSomeBlocks(BlockStore& store, std::span<const BlockNum> ns,
+                    std::span<const std::span<uint8_t>> bufs, const std::vector<size_t>& which,
+                    std::vector<Status>& out);
 
 // True if every byte of data is zero (fast, word at a time).
 bool IsAllZero(std::span<const uint8_t> data);

@@ -434,7 +434,9 @@ Status Codec::Decode(BlockNum n, std::span<const uint8_t> body, const Metadata& 
                             "is %zu",
                             n, body.size(), block.size());
     }
-    if (!body.empty()) memcpy(block.data(), body.data(), body.size());
+    // (A body received in place is the block already.)
+    if (!body.empty() && body.data() != block.data())
+      memcpy(block.data(), body.data(), body.size());
     return Status::Ok();
   }
   Status st = Decompress(layers.compression, body, block);

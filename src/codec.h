@@ -87,7 +87,7 @@ class Codec {
 
   Result<EncodedBlock> Encode(BlockNum n, std::span<const uint8_t> block) const;
   // Fills block (exactly one block: its size is the block size) from body, or fails with
-  // EBADMSG (leaving block unspecified).
+  // EBADMSG (leaving block unspecified). A plain body may be block itself.
   Status Decode(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
                 std::span<uint8_t> block) const;
   // Checks only the encoding and encryption of a stored object, not its data: when this codec

@@ -307,6 +307,25 @@ Status ConsistencyGuard::Trim(BlockNum first, uint64_t count) {
   return st;
 }
 
+std::vector<Status> ConsistencyGuard::ReadBlocks(std::span<const BlockNum> ns,
+                                                 std::span<const std::span<uint8_t>> bufs) {
+  std::vector<Status> out(ns.size());
+  std::vector<size_t> unchecked, checked;
+  {
+    MutexLock lock(mu_);
+    Expire(clock_.NowMs());
+    for (size_t i = 0; i < ns.size(); i++) {
+      const Record* latest = ns[i] < num_blocks() ? Latest(ns[i]) : nullptr;
+      const bool any = latest == nullptr || latest->now.kind == Kind::kAny ||
+                       (latest->writing && latest->before.kind == Kind::kAny);
+      (any ? unchecked : checked).push_back(i);
+    }
+  }
+  ReadSomeBlocks(below(), ns, bufs, unchecked, out);
+  for (size_t i : checked) out[i] = ReadBlock(ns[i], bufs[i]);
+  return out;
+}
+
 Status ConsistencyGuard::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, buf.size(), false));
   // What the read may return: the newest record's content, or while it is being written,

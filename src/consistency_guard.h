@@ -44,6 +44,9 @@ class ConsistencyGuard : public ForwardingBlockStore {
                                                           Clock& clock);
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  // The blocks with no live record go below together; the others are read one by one, checked.
+  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                 std::span<const std::span<uint8_t>> bufs) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
   Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;

@@ -4,8 +4,9 @@
 // Invariants:
 //   | what                  | rule                                                          |
 //   |-----------------------|---------------------------------------------------------------|
-//   | draws                 | exactly one per operation (per key for DeleteMany), in call    |
-//   |                       | order, so one seed and one sequence of calls give one pattern  |
+//   | draws                 | exactly one per operation (per key for DeleteMany, GetMany),   |
+//   |                       | in call order, so one seed and one sequence of calls give one  |
+//   |                       | pattern                                                        |
 //   | faults_               | == number of draws that failed                                 |
 //   | mu_                   | never held while calling below_                                |
 //   | a failing op, !after  | does not reach below_                                          |
@@ -44,6 +45,27 @@ Status FaultStore::Fault(const char* op, const std::string& key) const {
 Result<Object> FaultStore::Get(const std::string& key) {
   if (ShouldFail()) return Fault("get", key);
   return below_->Get(key);
+}
+
+std::vector<Result<Object>> FaultStore::GetMany(const std::vector<std::string>& keys,
+                                                std::span<const std::span<uint8_t>> into) {
+  std::vector<Result<Object>> out(keys.size(), Status(EIO, "unset"));
+  std::vector<std::string> pass;
+  std::vector<std::span<uint8_t>> pass_into;
+  std::vector<size_t> where;
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (ShouldFail()) {
+      out[i] = Fault("get", keys[i]);
+    } else {
+      pass.push_back(keys[i]);
+      if (!into.empty()) pass_into.push_back(into[i]);
+      where.push_back(i);
+    }
+  }
+  if (pass.empty()) return out;
+  std::vector<Result<Object>> got = below_->GetMany(pass, pass_into);
+  for (size_t k = 0; k < got.size(); k++) out[where[k]] = std::move(got[k]);
+  return out;
 }
 
 Result<ObjectInfo> FaultStore::Head(const std::string& key) {

@@ -32,6 +32,9 @@ class FaultStore : public ObjectStore {
   FaultStore(std::unique_ptr<ObjectStore> below, FaultOptions options);
 
   Result<Object> Get(const std::string& key) override;
+  // Draws once per key, in order; the keys that do not fail go below in one GetMany.
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta) override;

@@ -4,7 +4,9 @@
 // HttpTransport is the seam: S3Store talks to it, unit tests replace it with a scripted fake.
 // CurlTransport keeps a pool of idle easy handles so connections are reused (keep-alive) and
 // any number of requests can be in flight at once: a request takes an idle handle or makes a
-// new one, and gives it back when done; no lock is held while a request runs.
+// new one, and gives it back when done; no lock is held while a request runs. PerformMany
+// runs several requests side by side on the calling thread (a libcurl multi handle, also
+// pooled: the connections of its transfers stay open in it for the next batch).
 #pragma once
 
 #include <cstdint>
@@ -27,6 +29,9 @@ struct HttpRequest {
   std::string url;                // absolute, already percent-encoded
   HttpHeaders headers;            // sent as given (a Host header overrides the URL's)
   std::span<const uint8_t> body;  // must outlive Perform
+  // Where a success (2xx) response's body goes when its Content-Length is exactly this size
+  // (then HttpResponse::body_in_place): a block lands in its final buffer with no copy.
+  std::span<uint8_t> body_into;
 };
 
 struct HttpResponse {
@@ -34,8 +39,17 @@ struct HttpResponse {
   long status = 0;
   // Header names in lowercase, values trimmed, in the order received (final response only).
   HttpHeaders headers;
-  std::vector<uint8_t> body;
+  std::vector<uint8_t> body;  // empty when body_in_place
+  // The body went to the request's body_into (in_place) instead; in_place_filled bytes came.
+  bool body_in_place = false;
+  std::span<uint8_t> in_place;
+  size_t in_place_filled = 0;
 
+  // The body received, wherever it went.
+  std::span<const uint8_t> Body() const {
+    if (body_in_place) return std::span<const uint8_t>(in_place).first(in_place_filled);
+    return body;
+  }
   // The first header of that (lowercase) name, or nullptr.
   const std::string* Header(std::string_view lowercase_name) const;
 };
@@ -51,6 +65,9 @@ class HttpTransport {
   virtual ~HttpTransport() = default;
   // Sends one request. Thread-safe; never throws.
   virtual HttpResult Perform(const HttpRequest& request) = 0;
+  // Sends several requests at once and waits for all of them; results in the same order.
+  // Default: Perform each in turn.
+  virtual std::vector<HttpResult> PerformMany(std::span<const HttpRequest> requests);
   virtual void DumpStats(std::string*) {}
 };
 
@@ -70,16 +87,28 @@ class CurlTransport : public HttpTransport {
   ~CurlTransport() override;
 
   HttpResult Perform(const HttpRequest& request) override;
+  std::vector<HttpResult> PerformMany(std::span<const HttpRequest> requests) override;
   void DumpStats(std::string* out) override;
 
  private:
+  struct Transfer;  // one request on one easy handle (http.cc)
+
   explicit CurlTransport(HttpOptions options) : options_(std::move(options)) {}
   void* TakeHandle();               // CURL*
   void ReturnHandle(void* handle);  // CURL*
+  void* TakeMulti();                // CURLM*
+  void ReturnMulti(void* multi);    // CURLM*
+  // Sets up t's easy handle for its request; Finish reads the outcome and frees what Start
+  // made (not the handle).
+  void Start(Transfer& t);
+  void Finish(Transfer& t, int curl_code);
 
   const HttpOptions options_;
   Mutex mu_;
   std::vector<void*> idle_ GUARDED_BY(mu_);
+  std::vector<void*> idle_multis_ GUARDED_BY(mu_);
+  uint64_t batches_ GUARDED_BY(mu_) = 0;
+  uint64_t connections_opened_ GUARDED_BY(mu_) = 0;
   uint64_t handles_created_ GUARDED_BY(mu_) = 0;
   uint64_t requests_ GUARDED_BY(mu_) = 0;
   uint64_t in_flight_ GUARDED_BY(mu_) = 0;

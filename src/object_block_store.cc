@@ -25,6 +25,7 @@
 #include "bucket_meta.h"
 #include "crypto.h"
 #include "log.h"
+#include "md5_many.h"
 #include "stats.h"
 
 namespace s3disk {
@@ -80,15 +81,23 @@ Status ObjectBlockStore::ReadOnlyError(const char* op, BlockNum n) const {
                         n);
 }
 
-Status ObjectBlockStore::DecodeBody(BlockNum n, const Object& obj, std::span<uint8_t> buf) {
-  auto enc = obj.info.meta.find(kContentEncodingHeader);
-  if (enc == obj.info.meta.end() || enc->second.empty()) {
-    // Plain: the codec checks the size (and refuses it when encrypting) before copying.
-    return codec_->Decode(n, obj.data, obj.info.meta, buf);
+Status ObjectBlockStore::DecodeBody(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
+                                    std::span<uint8_t> buf) {
+  auto enc = meta.find(kContentEncodingHeader);
+  if (enc == meta.end() || enc->second.empty()) {
+    // Plain: the codec checks the size (and refuses it when encrypting) before copying (a
+    // body received in place is already there).
+    return codec_->Decode(n, body, meta, buf);
   }
   // Encoded: decompression may fill part of its output before failing; hand up nothing then.
+  // A body received in place is buf itself: decode it from a copy.
+  std::vector<uint8_t> received;
+  if (body.data() == buf.data()) {
+    received.assign(body.begin(), body.end());
+    body = received;
+  }
   std::vector<uint8_t> scratch(buf.size());
-  S3DISK_RETURN_IF_ERROR(codec_->Decode(n, obj.data, obj.info.meta, scratch));
+  S3DISK_RETURN_IF_ERROR(codec_->Decode(n, body, meta, scratch));
   memcpy(buf.data(), scratch.data(), buf.size());
   return Status::Ok();
 }
@@ -170,7 +179,53 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, buf.size(), false));
   const std::string key = Key(n);
-  Result<Object> obj = store_->Get(key);
+  const std::span<uint8_t> into[1] = {buf};  // a plain block lands in buf: no copy
+  std::vector<Result<Object>> obj = store_->GetMany({key}, into);
+  return FinishRead(n, key, obj[0], ExpectedMd5(obj[0]), nullptr, buf);
+}
+
+std::vector<Status> ObjectBlockStore::ReadBlocks(std::span<const BlockNum> ns,
+                                                 std::span<const std::span<uint8_t>> bufs) {
+  std::vector<Status> out(ns.size());
+  std::vector<size_t> valid;
+  std::vector<std::string> keys;
+  std::vector<std::span<uint8_t>> into;
+  for (size_t i = 0; i < ns.size(); i++) {
+    out[i] = CheckBlock(ns[i], bufs[i].size(), false);
+    if (!out[i].ok()) continue;
+    valid.push_back(i);
+    keys.push_back(Key(ns[i]));
+    into.push_back(bufs[i]);
+  }
+  if (keys.empty()) return out;
+  std::vector<Result<Object>> objs = store_->GetMany(keys, into);
+  // The bodies the store did not check are hashed here together (md5_many.h).
+  std::vector<std::string> expected(objs.size());
+  std::vector<std::span<const uint8_t>> bodies;
+  for (size_t k = 0; k < objs.size(); k++) {
+    expected[k] = ExpectedMd5(objs[k]);
+    if (!expected[k].empty()) bodies.push_back(Body(*objs[k], into[k]));
+  }
+  std::vector<Md5Digest> digests(bodies.size());
+  Md5Many(bodies, digests);
+  for (size_t k = 0, d = 0; k < objs.size(); k++) {
+    const size_t i = valid[k];
+    const Md5Digest* md5 = expected[k].empty() ? nullptr : &digests[d++];
+    out[i] = FinishRead(ns[i], keys[k], objs[k], expected[k], md5, bufs[i]);
+  }
+  return out;
+}
+
+std::string ObjectBlockStore::ExpectedMd5(const Result<Object>& obj) const {
+  // A store that verified the body against its ETag (S3Store) saves a second MD5 pass; the
+  // others (DirStore's recorded MD5, MemStore) are checked here.
+  if (!obj.ok() || !options_.verify_etag || obj->info.md5_verified) return "";
+  return Md5Etag(obj->info.etag);
+}
+
+Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
+                                    const std::string& expected, const Md5Digest* md5,
+                                    std::span<uint8_t> buf) {
   if (!obj.ok()) {
     if (obj.status().code() == ENOENT) {
       blocks_read_absent_++;
@@ -179,13 +234,10 @@ Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
     }
     return obj.status().WithContext("object_block_store: read block " + key);
   }
-  bytes_read_ += obj->data.size();
-  // A store that verified the body against its ETag (S3Store) saves a second MD5 pass; the
-  // others (DirStore's recorded MD5, MemStore) are checked here.
-  std::string expected =
-      options_.verify_etag && !obj->info.md5_verified ? Md5Etag(obj->info.etag) : std::string();
+  const std::span<const uint8_t> body = Body(*obj, buf);
+  bytes_read_ += body.size();
   if (!expected.empty()) {
-    std::string actual = Md5Hex(obj->data);
+    std::string actual = HexEncode(md5 != nullptr ? *md5 : Md5(body));
     if (actual != expected) {
       bad_blocks_++;
       return Status::Errorf(
@@ -193,7 +245,7 @@ Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
           n, expected.c_str(), actual.c_str());
     }
   }
-  Status st = DecodeBody(n, *obj, buf);
+  Status st = DecodeBody(n, body, obj->info.meta, buf);
   if (!st.ok()) {
     bad_blocks_++;
     return st.WithContext("object_block_store: read block " + key);

@@ -5,6 +5,14 @@
 
 namespace s3disk {
 
+std::vector<Result<Object>> ObjectStore::GetMany(const std::vector<std::string>& keys,
+                                                 std::span<const std::span<uint8_t>>) {
+  std::vector<Result<Object>> out;
+  out.reserve(keys.size());
+  for (const auto& key : keys) out.push_back(Get(key));
+  return out;
+}
+
 Result<std::string> ObjectStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
                                         const Metadata& meta, const Md5Digest&) {
   return Put(key, data, meta);

@@ -32,8 +32,10 @@ struct ObjectInfo {
 };
 
 struct Object {
-  std::vector<uint8_t> data;
+  std::vector<uint8_t> data;  // empty when in_place
   ObjectInfo info;
+  // The body (info.size bytes) was written to the buffer the caller gave GetMany for it.
+  bool in_place = false;
 };
 
 class ObjectStore {
@@ -42,6 +44,13 @@ class ObjectStore {
 
   // The object, or ENOENT if absent.
   virtual Result<Object> Get(const std::string& key) = 0;
+  // Get of several keys (ENOENT for each absent one), in the same order. into is empty, or
+  // holds a buffer per key: a backend may write a body of exactly that buffer's size there
+  // instead of into Object::data (Object::in_place), saving a copy. A backend that can fetch
+  // the keys side by side and check their bodies together (S3Store) overrides; default: Get
+  // of each in turn.
+  virtual std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                              std::span<const std::span<uint8_t>> into);
   // The object's ETag, size and metadata, or ENOENT if absent.
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Stores the object atomically (a reader sees the old or the new one, never a mix) and

@@ -26,6 +26,7 @@
 #include "crypto.h"
 #include "list_parts.h"
 #include "log.h"
+#include "md5_many.h"
 #include "s3_sign.h"
 #include "s3_xml.h"
 #include "stats.h"
@@ -167,6 +168,7 @@ HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
   req.method = call.method;
   req.url = url.url;
   req.body = call.body;
+  req.body_into = call.body_into;
   req.headers = call.headers;
   req.headers.emplace_back("Host", url.host);
   if (options_.access_id.empty()) return req;  // unsigned
@@ -247,7 +249,7 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
       if (!st.ok()) d = {RetryVerdict::kRetry, st.code(), st.message()};
     }
     if (d.verdict == RetryVerdict::kOk) {
-      bytes_read_ += r.body.size();
+      bytes_read_ += r.Body().size();
       return std::move(res.response);
     }
     if (d.verdict == RetryVerdict::kFail) {
@@ -277,46 +279,134 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
   }
 }
 
+std::string S3Store::CheckableEtag(const HttpResponse& r) const {
+  if (!options_.verify_etag) return "";
+  const std::string* etag = r.Header("etag");
+  if (etag == nullptr) return "";
+  std::string want = NormalizeEtag(*etag);
+  if (want.find('-') != std::string::npos) return "";  // multipart: not an MD5
+  return want;
+}
+
+Status S3Store::EtagMismatch(const std::string& key, const std::string& want,
+                             const std::string& got, size_t body_bytes) {
+  etag_mismatches_++;
+  LOG_WARN("s3: get %s: ETag %s does not match the MD5 %s of the %zu bytes received", key.c_str(),
+           want.c_str(), got.c_str(), body_bytes);
+  return Status::Errorf(EBADMSG, "ETag %s does not match the body's MD5 %s", want.c_str(),
+                        got.c_str());
+}
+
+Object S3Store::ToObject(HttpResponse&& r, std::string verified_md5) {
+  Object obj;
+  if (!verified_md5.empty()) {
+    obj.info.etag = std::move(verified_md5);
+    obj.info.md5_verified = true;
+  } else if (const std::string* etag = r.Header("etag")) {
+    obj.info.etag = NormalizeEtag(*etag);  // unchecked (--no-verify-etag, multipart)
+  }
+  obj.info.size = r.Body().size();
+  obj.info.meta = ExtractMeta(r);
+  obj.in_place = r.body_in_place;
+  obj.data = std::move(r.body);
+  return obj;
+}
+
 Result<Object> S3Store::Get(const std::string& key) {
   gets_++;
+  return Fetch(key, {});
+}
+
+Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
   Call call;
   call.method = "GET";
   call.key = key;
+  call.body_into = into;
   call.what = "get " + key;
   // The MD5 of the body is computed once, here, and handed up as verified: the layer above
   // then does not hash the body again.
   std::string verified_md5;
   call.validate = [this, &key, &verified_md5](const HttpResponse& r) -> Status {
     verified_md5.clear();
-    if (!options_.verify_etag) return Status::Ok();
-    const std::string* etag = r.Header("etag");
-    if (etag == nullptr) return Status::Ok();
-    std::string want = NormalizeEtag(*etag);
-    if (want.find('-') != std::string::npos) return Status::Ok();  // multipart: not an MD5
-    std::string got = Md5Hex(r.body);
-    if (want == got) {
-      verified_md5 = std::move(got);
-      return Status::Ok();
-    }
-    etag_mismatches_++;
-    LOG_WARN("s3: get %s: ETag %s does not match the MD5 %s of the %zu bytes received", key.c_str(),
-             want.c_str(), got.c_str(), r.body.size());
-    return Status::Errorf(EBADMSG, "ETag %s does not match the body's MD5 %s", want.c_str(),
-                          got.c_str());
+    std::string want = CheckableEtag(r);
+    if (want.empty()) return Status::Ok();
+    std::string got = Md5Hex(r.Body());
+    if (want != got) return EtagMismatch(key, want, got, r.Body().size());
+    verified_md5 = std::move(got);
+    return Status::Ok();
   };
   auto r = Execute(call);
   if (!r.ok()) return r.status();
-  Object obj;
-  if (!verified_md5.empty()) {
-    obj.info.etag = std::move(verified_md5);
-    obj.info.md5_verified = true;
-  } else if (const std::string* etag = r->Header("etag")) {
-    obj.info.etag = NormalizeEtag(*etag);  // unchecked (--no-verify-etag, multipart)
+  return ToObject(std::move(*r), std::move(verified_md5));
+}
+
+std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& keys,
+                                             std::span<const std::span<uint8_t>> into) {
+  auto into_of = [&](size_t i) { return into.empty() ? std::span<uint8_t>() : into[i]; };
+  gets_ += keys.size();
+  if (keys.size() < 2) {
+    std::vector<Result<Object>> out;
+    for (size_t i = 0; i < keys.size(); i++) out.push_back(Fetch(keys[i], into_of(i)));
+    return out;
   }
-  obj.info.size = r->body.size();
-  obj.info.meta = ExtractMeta(*r);
-  obj.data = std::move(r->body);
-  return obj;
+  batched_gets_ += keys.size();
+  std::vector<HttpRequest> requests;
+  requests.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    Call call;
+    call.method = "GET";
+    call.key = keys[i];
+    call.body_into = into_of(i);
+    requests.push_back(Sign(call, BuildUrl(call)));
+  }
+  std::vector<HttpResult> results = transport_->PerformMany(requests);
+  std::vector<Result<Object>> out(keys.size(), Status(EIO, "s3: get: no answer"));
+  std::vector<size_t> alone, check;  // to fetch again alone; to check against their ETags
+  std::vector<std::string> want;
+  for (size_t i = 0; i < keys.size(); i++) {
+    HttpResponse& r = results[i].response;
+    RetryDecision d =
+        ClassifyHttp(results[i].curl_code, r.status, r.headers,
+                     std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    if (d.verdict == RetryVerdict::kOk) {
+      std::string etag = CheckableEtag(r);
+      if (etag.empty()) {
+        bytes_read_ += r.Body().size();
+        out[i] = ToObject(std::move(r), "");
+      } else {
+        check.push_back(i);
+        want.push_back(std::move(etag));
+      }
+    } else if (d.verdict == RetryVerdict::kFail && d.err == ENOENT) {
+      out[i] = Status(ENOENT, "s3: get " + keys[i] + ": not found");
+    } else {
+      LOG_INFO("s3: get %s: %s; fetching it again alone", keys[i].c_str(), d.reason.c_str());
+      alone.push_back(i);
+    }
+  }
+  // The bodies are hashed together (md5_many.h): one pass costs about what one body alone does.
+  std::vector<std::span<const uint8_t>> bodies;
+  for (size_t i : check) bodies.push_back(results[i].response.Body());
+  std::vector<Md5Digest> digests(bodies.size());
+  Md5Many(bodies, digests);
+  for (size_t k = 0; k < check.size(); k++) {
+    const size_t i = check[k];
+    HttpResponse& r = results[i].response;
+    std::string got = HexEncode(digests[k]);
+    if (got != want[k]) {
+      (void)EtagMismatch(keys[i], want[k], got, r.Body().size());
+      alone.push_back(i);
+      continue;
+    }
+    bytes_read_ += r.Body().size();
+    out[i] = ToObject(std::move(r), std::move(got));
+  }
+  // What did not come back whole is fetched again on its own, with Get's retries and errors.
+  for (size_t i : alone) {
+    retries_++;
+    out[i] = Fetch(keys[i], into_of(i));
+  }
+  return out;
 }
 
 Result<ObjectInfo> S3Store::Head(const std::string& key) {
@@ -578,6 +668,7 @@ Status S3Store::Probe() {
 
 void S3Store::DumpStats(std::string* out) {
   AppendStat(out, "s3_gets", gets_);
+  AppendStat(out, "s3_gets_batched", batched_gets_);
   AppendStat(out, "s3_heads", heads_);
   AppendStat(out, "s3_puts", puts_);
   AppendStat(out, "s3_deletes", deletes_);

@@ -69,6 +69,11 @@ class S3Store : public ObjectStore {
       S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
 
   Result<Object> Get(const std::string& key) override;
+  // The GETs go out side by side (HttpTransport::PerformMany) and their bodies are checked
+  // against their ETags in one pass (md5_many.h); one that fails in any way is fetched again
+  // alone, as Get does it (with its retries).
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta) override;
@@ -99,7 +104,8 @@ class S3Store : public ObjectStore {
     std::vector<std::pair<std::string, std::string>> query;
     HttpHeaders headers;  // besides the signing headers
     std::span<const uint8_t> body;
-    std::string what;  // "get 0000002a", for messages
+    std::span<uint8_t> body_into;  // see HttpRequest::body_into
+    std::string what;              // "get 0000002a", for messages
     // Extra check of a 2xx response; a failure (EBADMSG) is retried like a transport error.
     std::function<Status(const HttpResponse&)> validate;
   };
@@ -112,6 +118,15 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
+  // Get without counting it, the body into `into` when it fits exactly (Object::in_place).
+  Result<Object> Fetch(const std::string& key, std::span<uint8_t> into);
+  // The MD5 (lowercase hex) r's body must have, or "" when it cannot be checked (no ETag, a
+  // multipart one, or ETag checks off).
+  std::string CheckableEtag(const HttpResponse& r) const;
+  // Counts and logs a body whose MD5 is not its ETag; the error to retry with.
+  Status EtagMismatch(const std::string& key, const std::string& want, const std::string& got,
+                      size_t body_bytes);
+  static Object ToObject(HttpResponse&& r, std::string verified_md5);
   Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
                   const SizedFound& found);
   // Lists the keys under prefix in parts cut at cuts, over list_threads threads.
@@ -138,6 +153,7 @@ class S3Store : public ObjectStore {
   std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};
   std::atomic<uint64_t> list_pages_{0}, keys_listed_{0}, retries_{0}, failures_{0};
   std::atomic<uint64_t> etag_mismatches_{0}, bytes_read_{0}, bytes_written_{0};
+  std::atomic<uint64_t> batched_gets_{0};  // of gets_, sent by GetMany side by side
 };
 
 }  // namespace s3disk

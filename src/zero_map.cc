@@ -77,6 +77,24 @@ Status ZeroMap::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   return below().ReadBlock(n, buf);
 }
 
+std::vector<Status> ZeroMap::ReadBlocks(std::span<const BlockNum> ns,
+                                        std::span<const std::span<uint8_t>> bufs) {
+  std::vector<Status> out(ns.size());
+  std::vector<size_t> below_ones;
+  for (size_t i = 0; i < ns.size(); i++) {
+    out[i] = CheckBlock(ns[i], bufs[i].size(), false);
+    if (!out[i].ok()) continue;
+    if (Get(ns[i]) == State::kZero) {
+      reads_elided_++;
+      memset(bufs[i].data(), 0, bufs[i].size());
+    } else {
+      below_ones.push_back(i);
+    }
+  }
+  ReadSomeBlocks(below(), ns, bufs, below_ones, out);
+  return out;
+}
+
 Status ZeroMap::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, 0, true));
   if (Get(n) == State::kZero && uint64_t{offset} + buf.size() <= block_size()) {

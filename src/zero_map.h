@@ -25,6 +25,8 @@ class ZeroMap : public ForwardingBlockStore {
   ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start);
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                 std::span<const std::span<uint8_t>> bufs) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
   Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;

@@ -64,6 +64,18 @@ struct Fixture {
     return buf;
   }
   void Write(BlockNum n, uint8_t v) { REQUIRE(cache->WriteBlock(n, Fill(v)).ok()); }
+  // Blocks 0..count-1 below hold n + 1 in every byte.
+  void FillBelow(BlockNum count) {
+    for (BlockNum n = 0; n < count; n++) below->SetBlock(n, Fill(static_cast<uint8_t>(n + 1)));
+  }
+  // Defaults with read-ahead: a first window of `window` blocks after 2 sequential reads.
+  static BlockCacheOptions ReadAhead(uint32_t window, uint64_t cache_blocks) {
+    BlockCacheOptions o = Defaults();
+    o.read_ahead_blocks = window;
+    o.read_ahead_trigger = 2;
+    o.cache_size_blocks = cache_blocks;
+    return o;
+  }
 
   FakeClock clock;
   GatedBlockStore* below = nullptr;
@@ -367,25 +379,23 @@ TEST_CASE("block_cache: an upload that keeps failing fails flush but keeps the d
 }
 
 TEST_CASE("block_cache: sequential reads trigger read-ahead of the next blocks") {
-  BlockCacheOptions o = Fixture::Defaults();
-  o.read_ahead_blocks = 4;
-  o.read_ahead_trigger = 2;
-  o.cache_size_blocks = 16;
-  Fixture f(std::move(o));
-  for (BlockNum n = 0; n < 12; n++) f.below->SetBlock(n, Fill(static_cast<uint8_t>(n + 1)));
+  Fixture f(Fixture::ReadAhead(4, 16));
+  f.FillBelow(12);
   f.Read(10);
   f.Read(0);  // not sequential with 10
   CHECK(f.cache->Pump() == 0);
-  f.Read(1);  // second sequential read: fetch 2..5
+  f.Read(1);  // second sequential read: fetch 2..5, in batches of 2 (half the window)
   CHECK(f.below->CountCalls("read") == 3);
-  CHECK(f.cache->Pump() == 4);
+  CHECK(f.cache->Pump() == 2);
+  CHECK(f.below->CountCalls("batch 2 3") == 1);
+  CHECK(f.below->CountCalls("batch 4 5") == 1);
   CHECK(f.below->CountCalls("read") == 7);
   for (BlockNum n = 2; n < 6; n++) CHECK(f.below->CountCalls("read " + std::to_string(n)) == 1);
   f.below->ClearCalls();
   for (BlockNum n = 2; n < 6; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
   CHECK(f.below->CountCalls("read") == 0);  // all hits
   CHECK(f.cache->counters().read_ahead_blocks == 4);
-  CHECK(f.cache->Pump() == 4);  // and the run goes on: 6..9
+  CHECK(f.cache->Pump() == 2);  // and the run goes on: 6..9
   CHECK(f.below->CountCalls("read") == 4);
 }
 
@@ -398,24 +408,59 @@ TEST_CASE("block_cache: the read-ahead window widens with the run, up to readAhe
   Fixture f(std::move(o));
   f.Read(0);
   CHECK(f.cache->Pump() == 0);
-  f.Read(1);  // the trigger: 2..3 (the first window, 2 blocks)
+  // The window is topped up a batch (half the window, at most kFetchBatchBlocks) at a time.
+  f.Read(1);  // the trigger: 2..3 (the first window, 2 blocks: batches of 1)
   CHECK(f.cache->Pump() == 2);
   f.Read(2);  // a hit, one more in the run: the window is 3: 4..5
   CHECK(f.cache->Pump() == 2);
-  f.Read(3);  // window 4: 6..7
-  CHECK(f.cache->Pump() == 2);
+  f.Read(3);  // window 4: 6..7, one batch
+  CHECK(f.cache->Pump() == 1);
+  CHECK(f.below->CountCalls("batch 6 7") == 1);
   f.Read(4);  // window 5 (the most): 8..9
-  f.Read(5);  // window 5: 10
-  CHECK(f.cache->Pump() == 3);
+  CHECK(f.cache->Pump() == 1);
+  f.Read(5);  // window 5: only 10 is missing, less than a batch
+  CHECK(f.cache->Pump() == 0);
+  f.Read(6);  // 10..11
+  CHECK(f.cache->Pump() == 1);
   auto reads = [&](BlockNum n) { return f.below->CountCalls("read " + GatedBlockStore::Hex(n)); };
-  for (BlockNum n = 2; n <= 10; n++) CHECK(reads(n) == 1);
-  CHECK(reads(11) == 0);
+  for (BlockNum n = 2; n <= 11; n++) CHECK(reads(n) == 1);
+  CHECK(reads(12) == 0);
   f.Read(20);  // a jump ends the run: the window starts again at 2
   f.Read(21);
   CHECK(f.cache->Pump() == 2);
   CHECK(reads(22) == 1);
   CHECK(reads(23) == 1);
   CHECK(reads(24) == 0);
+}
+
+TEST_CASE("block_cache: a wide read-ahead window is fetched in batches of kFetchBatchBlocks") {
+  static_assert(BlockCache::kFetchBatchBlocks == 8);
+  Fixture f(Fixture::ReadAhead(16, 64));
+  f.FillBelow(20);
+  f.Read(0);
+  f.Read(1);
+  CHECK(f.cache->Pump() == 2);
+  CHECK(f.below->CountCalls("batch 2 3 4 5 6 7 8 9") == 1);
+  CHECK(f.below->CountCalls("batch a b c d e f 10 11") == 1);
+  f.below->ClearCalls();
+  for (BlockNum n = 2; n < 18; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
+  CHECK(f.below->CountCalls("read") == 0);
+  CHECK(f.cache->counters().read_ahead_blocks == 16);
+}
+
+TEST_CASE("block_cache: a read-ahead batch caches what it read and drops what failed") {
+  Fixture f(Fixture::ReadAhead(16, 64));
+  f.FillBelow(20);
+  f.Read(0);
+  f.Read(1);
+  f.below->FailNext(3, EIO);  // blocks 2, 3 and 4 of the first batch
+  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->counters().cached_blocks == 2 + 13);  // blocks 0, 1 and 5..17
+  f.below->ClearCalls();
+  CHECK(f.Read(2)[0] == 3);  // not cached: read now, and fine
+  CHECK(f.Read(4)[0] == 5);
+  CHECK(f.Read(5)[0] == 6);
+  CHECK(f.below->calls() == std::vector<std::string>{"read 2", "read 4"});
 }
 
 TEST_CASE("block_cache: the read-ahead window's default limit is one fetch per worker") {

@@ -224,6 +224,22 @@ TEST_CASE("guard: forever needs an entry per block, and the delay fits in the en
   CHECK(g.status().code() == EINVAL);
 }
 
+TEST_CASE("guard: ReadBlocks checks the recorded blocks, the others go below as they are") {
+  Fixture f;
+  const Bytes data(kBs, 5);
+  f.Write(4, data);
+  f.store->Stale(4, Bytes(kBs, 1), 1);  // one stale read of the recorded block
+  f.store->Stale(6, Bytes(kBs, 2), 1);  // no record: whatever the store says goes
+  std::vector<Bytes> bufs(2, Bytes(kBs));
+  std::vector<std::span<uint8_t>> spans(bufs.begin(), bufs.end());
+  const BlockNum ns[] = {4, 6};
+  std::vector<Status> st = f.guard->ReadBlocks(ns, spans);
+  CHECK((st[0].ok() && st[1].ok()));
+  CHECK(bufs[0] == data);
+  CHECK(bufs[1] == Bytes(kBs, 2));
+  CHECK(f.Stat("guard_stale_reads_retried") == "1");
+}
+
 TEST_CASE("guard: a write's digest, when given, is what reads are checked against") {
   Fixture f;
   const Bytes data(kBs, 5);

@@ -6,11 +6,15 @@
 //   "get KEY", "head KEY", "put KEY", "delete KEY", "list PREFIX",
 //   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
+// GetMany is a Get of each key (recorded as such) that writes a body into the caller's buffer
+// when it fits exactly, as S3Store does (Object::in_place).
 //
 // RecordingBlockStore (a BlockStore, absent block = zeros) records, block numbers in
 // unpadded lowercase hex:
 //   "read 2a"            ReadBlock
 //   "read 2a 100+20"     ReadPart at offset 100, 20 bytes (decimal)
+//   "batch 2a 2b 2c"     ReadBlocks of those blocks, then a "read" of each as ReadBlock (only
+//                        those can be made to fail)
 //   "write 2a"           WriteBlock with a full buffer (even one of zero bytes)
 //   "write 2a zero"      WriteBlock with empty data (the "all zeros" spelling)
 //   "part 2a 100+20"     WritePart at offset 100, 20 bytes
@@ -86,6 +90,11 @@ class CallRecorder {
     }
     return Status::Ok();
   }
+  // Records the call; never fails.
+  void Note(std::string call) {
+    std::lock_guard lock(rec_mu_);
+    calls_.push_back(std::move(call));
+  }
   // For the *Md5 calls: EBADMSG unless md5 is data's; counts them.
   Status CheckGivenMd5(const std::string& what, std::span<const uint8_t> data,
                        const Md5Digest& md5) {
@@ -111,6 +120,20 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     auto it = objects_.find(key);
     if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
     return it->second;
+  }
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override {
+    std::vector<Result<Object>> out;
+    for (size_t i = 0; i < keys.size(); i++) {
+      Result<Object> obj = Get(keys[i]);
+      if (obj.ok() && !into.empty() && !obj->data.empty() && obj->data.size() == into[i].size()) {
+        memcpy(into[i].data(), obj->data.data(), obj->data.size());
+        obj->data.clear();
+        obj->in_place = true;
+      }
+      out.push_back(std::move(obj));
+    }
+    return out;
   }
   Result<ObjectInfo> Head(const std::string& key) override {
     S3DISK_RETURN_IF_ERROR(Record("head " + key));
@@ -238,6 +261,13 @@ class RecordingBlockStore : public BlockStore, public CallRecorder {
     }
     if (hook) hook(n);
     return Status::Ok();
+  }
+  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                 std::span<const std::span<uint8_t>> bufs) override {
+    std::string call = "batch";
+    for (BlockNum n : ns) call += " " + Hex(n);
+    Note(std::move(call));
+    return BlockStore::ReadBlocks(ns, bufs);
   }
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
     S3DISK_RETURN_IF_ERROR(Record("write " + Hex(n) + (data.empty() ? " zero" : "")));

@@ -173,5 +173,32 @@ TEST_CASE("fault_store: without fail_after a failing write is not applied; Delet
                    "\nmem_store_gets") == 0);
 }
 
+TEST_CASE("fault_store: GetMany draws per key and sends the others below together") {
+  Rig rig(FaultOptions{.error_rate = 0.5, .seed = 3});
+  std::vector<std::string> keys;
+  for (int i = 0; i < 40; i++) {
+    keys.push_back("k" + std::to_string(i));
+    REQUIRE(rig.mem->Put(keys.back(), Bytes(keys.back()), {}).ok());
+  }
+  auto got = rig.faults->GetMany(keys, {});
+  REQUIRE(got.size() == keys.size());
+  uint64_t failed = 0;
+  for (size_t i = 0; i < keys.size(); i++) {
+    if (got[i].ok()) {
+      CHECK(got[i]->data == Bytes(keys[i]));
+    } else {
+      CHECK(got[i].status().code() == EIO);
+      CHECK(got[i].status().message().find(keys[i] + ": injected fault") != std::string::npos);
+      failed++;
+    }
+  }
+  CHECK(failed == rig.faults->faults_injected());
+  CHECK((failed > 0 && failed < keys.size()));
+  std::string stats;
+  rig.mem->DumpStats(&stats);
+  CHECK(stats.find("mem_store_gets " + std::to_string(keys.size() - failed) + "\n") !=
+        std::string::npos);
+}
+
 }  // namespace
 }  // namespace s3disk

@@ -105,6 +105,33 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     CHECK(head.status().code() == ENOENT);
   }
 
+  SECTION("GetMany: each key's object or ENOENT; a body may land in its buffer, whole") {
+    const auto big = ContractBody(1, 2);
+    const auto small = Bytes("a short one");
+    REQUIRE(store->Put("0000002a", big, meta).ok());
+    REQUIRE(store->PutMd5("0000002b", small, {}, Md5(small)).ok());  // the digest given
+    std::vector<uint8_t> buf_a(big.size()), buf_b(big.size()), buf_c(big.size());
+    const std::span<uint8_t> into[] = {buf_a, buf_b, buf_c};
+    auto got = store->GetMany({"0000002a", "0000002b", "0000002c"}, into);
+    REQUIRE(got.size() == 3);
+    REQUIRE(got[0].ok());
+    // Wherever the body went, it is whole and the ETag is its MD5.
+    CHECK((got[0]->in_place ? buf_a : got[0]->data) == big);
+    CHECK(got[0]->info.size == big.size());
+    CHECK(got[0]->info.etag == Md5Hex(big));
+    CHECK(got[0]->info.meta == meta);
+    REQUIRE(got[1].ok());
+    CHECK_FALSE(got[1]->in_place);  // not the buffer's size
+    CHECK(got[1]->data == small);
+    CHECK(got[1]->info.etag == Md5Hex(small));
+    CHECK(got[2].status().code() == ENOENT);
+    auto without = store->GetMany({"0000002b", "0000002a"}, {});
+    REQUIRE(without.size() == 2);
+    REQUIRE(without[1].ok());
+    CHECK_FALSE(without[1]->in_place);
+    CHECK(without[1]->data == big);
+  }
+
   SECTION("put then get returns the same bytes, the MD5 ETag and the metadata") {
     const auto data = Bytes("hello, block 42");
     auto put = store->Put("0000002a", data, meta);

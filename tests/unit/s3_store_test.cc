@@ -246,6 +246,41 @@ TEST_CASE("s3_store: an ETag mismatch is retried, then EIO naming the key") {
   CHECK(stats.find("s3_etag_mismatches 0\n") == std::string::npos);
 }
 
+TEST_CASE("s3_store: GetMany checks the bodies together; a failed one is fetched again alone") {
+  Fixture f;
+  for (int i = 0; i < 4; i++) {
+    REQUIRE(f.store->Put("k" + std::to_string(i), Bytes("data " + std::to_string(i)), {}).ok());
+  }
+  f.fake->hook = [](const Recorded& r, int) -> std::optional<HttpResult> {
+    static int k1_gets = 0;
+    if (r.method == "GET" && r.path == "/bucket/k1" && k1_gets++ == 0) {
+      return ErrorResponse(503, "SlowDown");
+    }
+    return std::nullopt;
+  };
+  int corrupt = 1;
+  f.fake->after = [&corrupt](const Recorded& r, HttpResult* res) {
+    if (r.method == "GET" && r.path == "/bucket/k2" && corrupt-- > 0) res->response.body[0] ^= 1;
+  };
+  const size_t gets_before = f.fake->Count("GET");
+  auto got = f.store->GetMany({"k0", "k1", "k2", "k3", "nope"}, {});
+  REQUIRE(got.size() == 5);
+  for (int i = 0; i < 4; i++) {
+    INFO("k" << i);
+    REQUIRE(got[i].ok());
+    CHECK(Str(got[i]->data) == "data " + std::to_string(i));
+    CHECK(got[i]->info.md5_verified);
+  }
+  CHECK(got[4].status().code() == ENOENT);
+  CHECK(f.fake->Count("GET") - gets_before == 5 + 2);  // k1 and k2 again
+  std::string stats;
+  f.store->DumpStats(&stats);
+  CHECK(stats.find("s3_gets 5\n") != std::string::npos);
+  CHECK(stats.find("s3_gets_batched 5\n") != std::string::npos);
+  CHECK(stats.find("s3_retries 2\n") != std::string::npos);
+  CHECK(stats.find("s3_etag_mismatches 1\n") != std::string::npos);
+}
+
 TEST_CASE("s3_store: a GET is md5_verified only when its ETag was checked") {
   // A multipart ETag is not an MD5: handed up as the server sent it, unverified.
   Fixture f;

@@ -113,6 +113,22 @@ TEST_CASE("zero_map: a data write makes the block non-zero") {
   CHECK(f.below->calls() == Calls{"write 7", "read 7"});
 }
 
+TEST_CASE("zero_map: ReadBlocks sends only the blocks not known to be zero, together") {
+  Fixture f(true);
+  f.Started();
+  REQUIRE(f.map->WriteBlock(5, Bytes(kBlockSize, 5)).ok());
+  f.below->ClearCalls();
+  std::vector<Bytes> bufs(3, Bytes(kBlockSize, 0xee));
+  std::vector<std::span<uint8_t>> spans(bufs.begin(), bufs.end());
+  const BlockNum ns[] = {3, 4, 5};
+  std::vector<Status> st = f.map->ReadBlocks(ns, spans);
+  CHECK((st[0].ok() && st[1].ok() && st[2].ok()));
+  CHECK(bufs[0] == Bytes(kBlockSize, 3));
+  CHECK(bufs[1] == Bytes(kBlockSize, 0));
+  CHECK(bufs[2] == Bytes(kBlockSize, 5));
+  CHECK(f.below->calls() == Calls{"batch 3 5", "read 3", "read 5"});
+}
+
 TEST_CASE("zero_map: a block's digest goes below with its data, not with zeros") {
   Fixture f(true);
   f.Started();
