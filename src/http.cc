@@ -39,10 +39,10 @@ constexpr unsigned long long kMaxBodyReserveBytes = 64ull << 20;
 // with 256 KiB buffers and 8 transfers on one thread (PerformMany), cache misses in those
 // copies cost more than the MD5 of the bodies (a cold 512 MiB read: 258 vs 211 ticks).
 constexpr long kReceiveBufferBytes = 32 * 1024;
-// Multi handles kept for PerformMany (more than the batches that run at once: one freed
-// closes its connections), and the idle connections each keeps.
-constexpr size_t kMaxIdleMultis = 16;
-constexpr long kMultiConnections = 16;
+// Multi handles kept for PerformMany (more than the batches that usually run at once: one
+// freed closes its connections), and the idle connections each keeps (a read-ahead batch).
+constexpr size_t kMaxIdleMultis = 8;
+constexpr long kMultiConnections = 8;
 
 std::string ToLower(std::string_view s) {
   std::string out(s);
