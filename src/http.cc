@@ -4,15 +4,16 @@
 //   idle     in idle_, not used by any request; its connection (if any) stays open
 //   in use   owned by exactly one Perform or PerformMany call, outside the lock
 //   freed    curl_easy_cleanup'd (pool full on return, or transport destroyed)
-// A multi handle (PerformMany) is idle in idle_multis_ or owned by one PerformMany call; the
-// connections its transfers opened stay in it, open for its next batch, until it is freed.
+// A Batch (a multi handle and its own easy handles, for PerformMany) is idle in idle_batches_
+// or owned by one PerformMany call; the connections its transfers opened stay in it, open for
+// its next batch, until it is freed.
 //
 // Invariants:
 //   | what                                   | why                                          |
 //   |----------------------------------------|----------------------------------------------|
 //   | a handle is in idle_ xor in use        | libcurl handles are not thread-safe          |
 //   | idle_.size() <= max_idle_handles       | bounds open connections kept around          |
-//   | idle_multis_.size() <= kMaxIdleMultis  | (and the connections kept in them)           |
+//   | idle_batches_.size() <= kMaxIdleMultis | (and the connections kept in them)           |
 //   | mu_ is never held during curl_easy_*   | requests run in parallel, no global lock     |
 //   | in_flight_ = handles in use            | stats only                                   |
 //   | curl_global_init ran before any handle | required by libcurl, once per process        |
@@ -150,10 +151,22 @@ Result<std::unique_ptr<CurlTransport>> CurlTransport::Create(HttpOptions options
   return std::unique_ptr<CurlTransport>(new CurlTransport(std::move(options)));
 }
 
+// Its easy handles serve only its transfers: an easy handle that joins a multi handle loses
+// the connection it kept for curl_easy_perform, and its connection stays in the multi handle.
+struct CurlTransport::Batch {
+  CURLM* multi = nullptr;
+  std::vector<CURL*> easies;  // at least one per request of the batch now running
+  ~Batch() {
+    for (CURL* easy : easies) curl_easy_cleanup(easy);
+    if (multi != nullptr) curl_multi_cleanup(multi);
+  }
+};
+
+CurlTransport::CurlTransport(HttpOptions options) : options_(std::move(options)) {}
+
 CurlTransport::~CurlTransport() {
   MutexLock lock(mu_);
-  for (void* multi : idle_multis_) curl_multi_cleanup(static_cast<CURLM*>(multi));
-  idle_multis_.clear();
+  idle_batches_.clear();
   for (void* handle : idle_) curl_easy_cleanup(static_cast<CURL*>(handle));
   idle_.clear();
 }
@@ -301,54 +314,66 @@ HttpResult CurlTransport::Perform(const HttpRequest& request) {
   return result;
 }
 
-void* CurlTransport::TakeMulti() {
+std::unique_ptr<CurlTransport::Batch> CurlTransport::TakeBatch(size_t requests) {
+  std::unique_ptr<Batch> batch;
   {
     MutexLock lock(mu_);
     batches_++;
-    if (!idle_multis_.empty()) {
-      void* multi = idle_multis_.back();
-      idle_multis_.pop_back();
-      return multi;
+    requests_ += requests;
+    in_flight_ += requests;
+    max_in_flight_ = std::max(max_in_flight_, in_flight_);
+    if (!idle_batches_.empty()) {
+      batch = std::move(idle_batches_.back());
+      idle_batches_.pop_back();
     }
   }
-  CURLM* multi = curl_multi_init();
-  if (multi != nullptr) curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, kMultiConnections);
-  return multi;
+  if (batch == nullptr) {
+    batch = std::make_unique<Batch>();
+    batch->multi = curl_multi_init();
+    if (batch->multi == nullptr) return nullptr;
+    curl_multi_setopt(batch->multi, CURLMOPT_MAXCONNECTS, kMultiConnections);
+  }
+  while (batch->easies.size() < requests) {
+    CURL* easy = curl_easy_init();
+    if (easy == nullptr) return nullptr;
+    batch->easies.push_back(easy);
+  }
+  return batch;
 }
 
-void CurlTransport::ReturnMulti(void* multi) {
-  {
-    MutexLock lock(mu_);
-    if (idle_multis_.size() < kMaxIdleMultis) {
-      idle_multis_.push_back(multi);
-      return;
-    }
-  }
-  curl_multi_cleanup(static_cast<CURLM*>(multi));
+void CurlTransport::ReturnBatch(std::unique_ptr<Batch> batch) {
+  MutexLock lock(mu_);
+  if (idle_batches_.size() < kMaxIdleMultis) idle_batches_.push_back(std::move(batch));
+  // else freed here, closing its connections (rare: more batches than that at once)
 }
 
 std::vector<HttpResult> CurlTransport::PerformMany(std::span<const HttpRequest> requests) {
-  CURLM* multi = requests.size() < 2 ? nullptr : static_cast<CURLM*>(TakeMulti());
-  if (multi == nullptr) return HttpTransport::PerformMany(requests);
+  if (requests.size() < 2) return HttpTransport::PerformMany(requests);
+  std::unique_ptr<Batch> batch = TakeBatch(requests.size());
   std::vector<HttpResult> results(requests.size());
+  if (batch == nullptr) {
+    {
+      MutexLock lock(mu_);
+      in_flight_ -= requests.size();
+    }
+    for (HttpResult& r : results) {
+      r.curl_code = CURLE_FAILED_INIT;
+      r.curl_error = "curl_multi_init or curl_easy_init failed";
+    }
+    return results;
+  }
+  CURLM* multi = batch->multi;
   std::vector<Transfer> transfers(requests.size());
   size_t active = 0;
   for (size_t i = 0; i < requests.size(); i++) {
     Transfer& t = transfers[i];
     t.request = &requests[i];
     t.result = &results[i];
-    t.curl = static_cast<CURL*>(TakeHandle());
-    if (t.curl == nullptr) {
-      ReturnHandle(nullptr);
-      results[i].curl_code = CURLE_FAILED_INIT;
-      results[i].curl_error = "curl_easy_init failed";
-      continue;
-    }
+    t.curl = batch->easies[i];
     Start(t);
     curl_easy_setopt(t.curl, CURLOPT_PRIVATE, &t);
     if (curl_multi_add_handle(multi, t.curl) != CURLM_OK) {
       Finish(t, CURLE_FAILED_INIT);
-      ReturnHandle(t.curl);
       t.curl = nullptr;
       continue;
     }
@@ -357,7 +382,6 @@ std::vector<HttpResult> CurlTransport::PerformMany(std::span<const HttpRequest> 
   auto done = [&](Transfer& t, int code) {
     curl_multi_remove_handle(multi, t.curl);
     Finish(t, code);
-    ReturnHandle(t.curl);
     t.curl = nullptr;
     active--;
   };
@@ -380,7 +404,11 @@ std::vector<HttpResult> CurlTransport::PerformMany(std::span<const HttpRequest> 
   for (Transfer& t : transfers) {
     if (t.curl != nullptr) done(t, CURLE_FAILED_INIT);
   }
-  ReturnMulti(multi);
+  {
+    MutexLock lock(mu_);
+    in_flight_ -= requests.size();
+  }
+  ReturnBatch(std::move(batch));
   return results;
 }
 

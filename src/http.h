@@ -92,12 +92,13 @@ class CurlTransport : public HttpTransport {
 
  private:
   struct Transfer;  // one request on one easy handle (http.cc)
+  struct Batch;     // a multi handle and the easy handles of its transfers (http.cc)
 
-  explicit CurlTransport(HttpOptions options) : options_(std::move(options)) {}
+  explicit CurlTransport(HttpOptions options);
   void* TakeHandle();               // CURL*
   void ReturnHandle(void* handle);  // CURL*
-  void* TakeMulti();                // CURLM*
-  void ReturnMulti(void* multi);    // CURLM*
+  std::unique_ptr<Batch> TakeBatch(size_t requests);
+  void ReturnBatch(std::unique_ptr<Batch> batch);
   // Sets up t's easy handle for its request; Finish reads the outcome and frees what Start
   // made (not the handle).
   void Start(Transfer& t);
@@ -106,7 +107,7 @@ class CurlTransport : public HttpTransport {
   const HttpOptions options_;
   Mutex mu_;
   std::vector<void*> idle_ GUARDED_BY(mu_);
-  std::vector<void*> idle_multis_ GUARDED_BY(mu_);
+  std::vector<std::unique_ptr<Batch>> idle_batches_ GUARDED_BY(mu_);
   uint64_t batches_ GUARDED_BY(mu_) = 0;
   uint64_t connections_opened_ GUARDED_BY(mu_) = 0;
   uint64_t handles_created_ GUARDED_BY(mu_) = 0;
