@@ -283,7 +283,40 @@ Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& dir, bool re
   return std::unique_ptr<DirStore>(new DirStore(abs, read_only));
 }
 
-Result<Object> DirStore::Get(const std::string& key) {
+Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& context,
+                            std::vector<uint8_t>* start, Metadata* meta, size_t* header_bytes) {
+  // Just enough of the start of the file to parse the header.
+  HeaderState state = HeaderState::kNeedMore;
+  while (state == HeaderState::kNeedMore) {
+    if (start->size() >= kMaxHeaderBytes) {
+      return Errno(EBADMSG, context, "object header of " + path + " is too long");
+    }
+    const size_t old = start->size();
+    start->resize(old + kHeadReadBytes);
+    ssize_t n = PreadFull(fd, start->data() + old, kHeadReadBytes, static_cast<off_t>(old));
+    if (n < 0) return Errno(errno, context, "cannot read " + path);
+    start->resize(old + static_cast<size_t>(n));
+    const bool at_eof = static_cast<size_t>(n) < kHeadReadBytes;
+    std::string_view text(reinterpret_cast<const char*>(start->data()), start->size());
+    Status st = ParseHeader(text, at_eof, &state, meta, header_bytes);
+    if (!st.ok()) return st.WithContext("dir_store: " + context + ": " + path);
+  }
+  return Status::Ok();
+}
+
+Result<Object> DirStore::Get(const std::string& key) { return Read(key, {}); }
+
+std::vector<Result<Object>> DirStore::GetMany(const std::vector<std::string>& keys,
+                                              std::span<const std::span<uint8_t>> into) {
+  std::vector<Result<Object>> out;
+  out.reserve(keys.size());
+  for (size_t i = 0; i < keys.size(); i++) {
+    out.push_back(Read(keys[i], into.empty() ? std::span<uint8_t>() : into[i]));
+  }
+  return out;
+}
+
+Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   gets_.fetch_add(1, std::memory_order_relaxed);
   const std::string context = "get " + key;
   Status st = ValidateKey(key);
@@ -293,30 +326,36 @@ Result<Object> DirStore::Get(const std::string& key) {
   struct stat sb;
   S3DISK_RETURN_IF_ERROR(OpenObject(path, context, &raw_fd, &sb));
   UniqueFd fd(raw_fd);
-
-  Object obj;
-  std::vector<uint8_t>& data = obj.data;
-  data.resize(static_cast<size_t>(sb.st_size));
-  ssize_t n = PreadFull(fd.get(), data.data(), data.size(), 0);
-  if (n < 0) return Errno(errno, context, "cannot read " + path);
   // The inode is never rewritten in place (Put renames a new one over it), so st_size is the
   // whole file.
-  data.resize(static_cast<size_t>(n));
-  bytes_read_.fetch_add(data.size(), std::memory_order_relaxed);
-
-  HeaderState state;
+  const uint64_t file_bytes = static_cast<uint64_t>(sb.st_size);
+  Object obj;
+  std::vector<uint8_t> start;
   size_t header_bytes = 0;
-  std::string_view text(reinterpret_cast<const char*>(data.data()), data.size());
-  st = ParseHeader(text, /*at_eof=*/true, &state, &obj.info.meta, &header_bytes);
-  if (!st.ok()) return st.WithContext("dir_store: " + context + ": " + path);
-  if (header_bytes > 0) data.erase(data.begin(), data.begin() + header_bytes);
-
-  obj.info.size = data.size();
-  std::string recorded;
-  if (static_cast<uint64_t>(sb.st_size) == header_bytes + data.size()) {
-    recorded = RecordedMd5(fd.get(), sb);
+  S3DISK_RETURN_IF_ERROR(
+      ReadHeader(fd.get(), path, context, &start, &obj.info.meta, &header_bytes));
+  if (file_bytes < start.size()) return Errno(EBADMSG, context, path + " changed while being read");
+  // The body: what came with the header, then the rest of the file, straight into the
+  // caller's buffer when it is exactly the body's size.
+  const size_t body_bytes = static_cast<size_t>(file_bytes - header_bytes);
+  obj.in_place = !into.empty() && into.size() == body_bytes;
+  std::span<uint8_t> body = into;
+  if (!obj.in_place) {
+    obj.data.resize(body_bytes);
+    body = obj.data;
   }
-  obj.info.etag = recorded.empty() ? Md5Hex(data) : recorded;
+  const size_t have = start.size() - header_bytes;
+  if (have > 0) memcpy(body.data(), start.data() + header_bytes, have);
+  ssize_t n =
+      PreadFull(fd.get(), body.data() + have, body_bytes - have, static_cast<off_t>(start.size()));
+  if (n < 0) return Errno(errno, context, "cannot read " + path);
+  if (static_cast<size_t>(n) != body_bytes - have) {
+    return Errno(EBADMSG, context, path + " changed while being read");
+  }
+  bytes_read_.fetch_add(file_bytes, std::memory_order_relaxed);
+  obj.info.size = body_bytes;
+  std::string recorded = RecordedMd5(fd.get(), sb);
+  obj.info.etag = recorded.empty() ? Md5Hex(body) : recorded;
   return obj;
 }
 
@@ -332,26 +371,10 @@ Result<ObjectInfo> DirStore::Head(const std::string& key) {
   UniqueFd fd(raw_fd);
   const uint64_t file_bytes = static_cast<uint64_t>(sb.st_size);
 
-  // Read just enough of the start of the file to parse the header.
   ObjectInfo info;
   std::vector<uint8_t> buf;
-  HeaderState state = HeaderState::kNeedMore;
   size_t header_bytes = 0;
-  bool at_eof = false;
-  while (state == HeaderState::kNeedMore) {
-    if (buf.size() >= kMaxHeaderBytes) {
-      return Errno(EBADMSG, context, "object header of " + path + " is too long");
-    }
-    size_t old = buf.size();
-    buf.resize(old + kHeadReadBytes);
-    ssize_t n = PreadFull(fd.get(), buf.data() + old, kHeadReadBytes, static_cast<off_t>(old));
-    if (n < 0) return Errno(errno, context, "cannot read " + path);
-    buf.resize(old + static_cast<size_t>(n));
-    at_eof = static_cast<size_t>(n) < kHeadReadBytes;
-    std::string_view text(reinterpret_cast<const char*>(buf.data()), buf.size());
-    st = ParseHeader(text, at_eof, &state, &info.meta, &header_bytes);
-    if (!st.ok()) return st.WithContext("dir_store: " + context + ": " + path);
-  }
+  S3DISK_RETURN_IF_ERROR(ReadHeader(fd.get(), path, context, &buf, &info.meta, &header_bytes));
   bytes_read_.fetch_add(buf.size(), std::memory_order_relaxed);
   if (file_bytes < header_bytes) {
     return Errno(EBADMSG, context, path + " changed while being read");

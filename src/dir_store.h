@@ -41,6 +41,9 @@ class DirStore : public ObjectStore {
   static Result<std::unique_ptr<DirStore>> Open(const std::string& dir, bool read_only);
 
   Result<Object> Get(const std::string& key) override;
+  // Get of each key; a body of exactly its buffer's size is read straight into it.
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override;
   // Reads only the header (and the MD5 record), never the body, unless the file has no valid
   // MD5 record.
   Result<ObjectInfo> Head(const std::string& key) override;
@@ -71,6 +74,13 @@ class DirStore : public ObjectStore {
  private:
   DirStore(std::string dir, bool read_only) : dir_(std::move(dir)), read_only_(read_only) {}
 
+  // Get, the body into `into` when it is exactly that size (Object::in_place).
+  Result<Object> Read(const std::string& key, std::span<uint8_t> into);
+  // Reads the start of the open object file at path until its header is parsed: *start holds
+  // the bytes read (the header, and maybe some of the body), *header_bytes the header's length
+  // (0: a raw file).
+  static Status ReadHeader(int fd, const std::string& path, const std::string& context,
+                           std::vector<uint8_t>* start, Metadata* meta, size_t* header_bytes);
   // Creates the missing directories of key's parent path (fsyncing each new one's parent).
   Status MakeParents(const std::string& key);
   Status Unlink(const std::string& key, std::string* parent_dir);

@@ -129,6 +129,45 @@ TEST_CASE("dir_store: a raw s3backer-style file reads back with empty metadata")
   CHECK(store->Head("short")->size == 6);
 }
 
+TEST_CASE("dir_store: GetMany reads a body of its buffer's size straight into the buffer") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  // Bodies shorter and longer than the first read of the header; with a header and raw
+  // (an s3backer-style file, written here by hand).
+  std::string small(1000, 's'), big(20000, 'b');
+  for (size_t i = 0; i < big.size(); i++) big[i] = static_cast<char>(i * 7);
+  REQUIRE(store->Put("headed-small", AsBytes(small), {{"content-type", "x/y"}}).ok());
+  REQUIRE(store->Put("headed-big", AsBytes(big), {{"content-type", "x/y"}}).ok());
+  WriteFile(tmp.path() + "/raw-big", big);
+  const std::vector<std::string> keys = {"headed-small", "headed-big", "raw-big", "absent"};
+  std::vector<std::vector<uint8_t>> bufs = {
+      std::vector<uint8_t>(small.size()), std::vector<uint8_t>(big.size()),
+      std::vector<uint8_t>(big.size()), std::vector<uint8_t>(10)};
+  std::vector<std::span<uint8_t>> into(bufs.begin(), bufs.end());
+  auto got = store->GetMany(keys, into);
+  for (size_t i = 0; i < 3; i++) {
+    INFO(keys[i]);
+    REQUIRE(got[i].ok());
+    CHECK(got[i]->in_place);
+    CHECK(got[i]->data.empty());
+    CHECK(got[i]->info.size == bufs[i].size());
+    CHECK(got[i]->info.etag == Md5Hex(bufs[i]));
+  }
+  CHECK(bufs[0] == Bytes(small));
+  CHECK(bufs[1] == Bytes(big));
+  CHECK(bufs[2] == Bytes(big));
+  CHECK(got[0]->info.meta.at("content-type") == "x/y");
+  CHECK(got[2]->info.meta.empty());
+  CHECK(got[3].status().code() == ENOENT);
+  // A buffer of another size: the body comes in data.
+  std::vector<uint8_t> other(big.size() + 1);
+  const std::span<uint8_t> one[] = {other};
+  auto copied = store->GetMany({"headed-big"}, one);
+  REQUIRE(copied[0].ok());
+  CHECK_FALSE(copied[0]->in_place);
+  CHECK(copied[0]->data == Bytes(big));
+}
+
 TEST_CASE("dir_store: a body that begins with the magic line is stored with an empty header") {
   ScopedTempDir tmp;
   auto store = OpenOk(tmp.path());
