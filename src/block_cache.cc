@@ -468,9 +468,11 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   e->seq = next_seq_++;
   const int64_t now = clock_.NowMs();
+  bool queued = false;  // newly dirty: in dirty_ with a due time
   switch (e->state) {
     case State::kReading:
     case State::kClean:
+      queued = true;
       // The delay collects the other parts of a block written in pieces; a block written
       // whole has nothing left to collect, so it goes at once, unless its last upload began
       // less than a delay ago: a hot block is still sent at most once per delay.
@@ -490,7 +492,10 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   FilePut(e);
   const uint64_t seq = e->seq;
   cv_.notify_all();  // readers waiting for a fetch this write took over
-  work_cv_.notify_one();
+  // Idle workers sleep until the earliest due time (or for new work when none is dirty): only
+  // a block that is now the first due changes when one must wake. Waking one at every write
+  // cost two context switches per small write, for nothing.
+  if (queued && dirty_.begin()->second == n) work_cv_.notify_one();
   DrainFileOps(lock);  // in the cache file before the write is acknowledged (e may go)
   if (!options_.sync) return Status::Ok();
   return WaitStored({{n, seq}}, true, lock).WithContext("cache: write-through");

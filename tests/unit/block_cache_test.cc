@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <chrono>
 #include <condition_variable>
 #include <mutex>
 #include <thread>
@@ -87,6 +88,14 @@ void SpinUntil(Pred pred) {
   while (!pred()) std::this_thread::yield();
 }
 
+// SpinUntil, but a wait that never ends (a worker nobody woke) fails after 30 s instead.
+template <typename Pred>
+void SpinAtMost30s(Pred pred) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!pred() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+  REQUIRE(pred());
+}
+
 TEST_CASE("block_cache: a partial write is uploaded write-delay after it first became dirty") {
   Fixture f;
   f.below->SetBlock(1, Fill(1));
@@ -152,6 +161,20 @@ TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait 
     CHECK(f.cache->Pump() == 1);
     CHECK(f.below->Block(1) == Fill(9));
   }
+}
+
+TEST_CASE("block_cache: an idle worker wakes for a write that is due before any other") {
+  // Workers sleep until the first due time, untimed while nothing is dirty: a write that
+  // becomes the first due must wake one (writes behind it need not).
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 1;
+  o.write_delay_ms = 0;
+  Fixture f(std::move(o));
+  REQUIRE(f.cache->WritePart(1, 0, std::vector<uint8_t>(10, 1)).ok());
+  SpinAtMost30s([&] { return f.cache->counters().uploads == 1; });
+  f.Write(2, 2);
+  SpinAtMost30s([&] { return f.cache->counters().uploads == 2; });
+  CHECK(f.below->Block(2) == Fill(2));
 }
 
 TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make room") {
