@@ -163,10 +163,11 @@ daemon_stop() {
 
 disk_mkfs() { mkfs.ext4 -q -F "$@" "$D_MNT/file" >>"$LOGDIR/mkfs.log" 2>&1 || die "mkfs.ext4 failed (see $LOGDIR/mkfs.log)"; }
 
+# disk_mount [LOSETUP_OPTION...]: the image on a loop device, its ext4 mounted at $DISK.
 disk_mount() {
   DISK=$WORK/disk
   mkdir -p "$DISK"
-  LOOP=$(losetup -f --show "$D_MNT/file") || die "losetup failed"
+  LOOP=$(losetup -f --show "$@" "$D_MNT/file") || die "losetup $* failed"
   mount "$LOOP" "$DISK" || die "cannot mount $LOOP"
 }
 

@@ -66,6 +66,7 @@ const rows = [
   ['B3', 'B3_randread_iops', `fio randread 4k, ${meta.fio_size} file, QD16, ${meta.fio_s} s`, 'IOPS ↑'],
   ['B3', 'B3_randwrite_iops', `fio randwrite 4k, ${meta.fio_size} file, QD16, ${meta.fio_s} s`, 'IOPS ↑'],
   ['B3', 'B3_randrw_iops', `fio randrw 4k (50/50), ${meta.fio_size} file, QD16, ${meta.fio_s} s`, 'IOPS ↑'],
+  ['B3', 'B3_randread_dio_iops', 'fio randread as above, loop device in direct-I/O mode (reads reach the daemon)', 'IOPS ↑'],
   ['B4', 'B4_mkfs_s', `mkfs.ext4 of ${meta.b4_size} (with discard), empty bucket`, 's ↓'],
   ['B4', 'B4_mount_s', `mount, bucket holding ${meta.b4_blocks} blocks (--listBlocks)`, 's ↓'],
   ['B5', 'B5_s', `small files: ${meta.b5_desc}, cp + sync`, 's ↓'],
