@@ -112,7 +112,7 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
       num_blocks_(this->below().num_blocks()),
       max_dirty_(options_.max_dirty_blocks != 0
                      ? options_.max_dirty_blocks
-                     : std::max<uint64_t>(1, options_.cache_size_blocks / 2)),
+                     : std::max<uint64_t>(1, options_.cache_size_blocks * 9 / 10)),
       read_ahead_max_(options_.read_ahead_max_blocks != 0
                           ? options_.read_ahead_max_blocks
                           : std::min<uint64_t>(options_.threads, options_.cache_size_blocks / 4)) {

@@ -60,7 +60,7 @@ struct BlockCacheOptions {
   uint64_t cache_size_blocks = 1000;  // --blockCacheSize
   uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see Pump)
   int64_t write_delay_ms = 250;       // --blockCacheWriteDelay
-  // --blockCacheMaxDirty; 0 = default: half the cache size (at least 1). Must be less than
+  // --blockCacheMaxDirty; 0 = default: 90% of the cache size (at least 1). Must be less than
   // cache_size_blocks so that clean blocks can always be evicted for a fetch.
   uint64_t max_dirty_blocks = 0;
   bool sync = false;                // --blockCacheSync: a write returns once it is below

@@ -112,7 +112,7 @@ struct Config {
   uint64_t block_cache_size = 1000;          // --blockCacheSize, in blocks
   uint32_t block_cache_threads = 20;         // --blockCacheThreads, upload workers
   int64_t block_cache_write_delay_ms = 250;  // --blockCacheWriteDelay
-  uint64_t block_cache_max_dirty = 0;        // --blockCacheMaxDirty; 0: half the cache size
+  uint64_t block_cache_max_dirty = 0;        // --blockCacheMaxDirty; 0: 90% of the cache size
   bool block_cache_sync = false;             // --blockCacheSync: write-through
   std::string block_cache_file;              // --blockCacheFile (absolute after Validate)
   bool block_cache_no_verify = false;        // --blockCacheNoVerify

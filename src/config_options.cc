@@ -214,7 +214,7 @@ const std::vector<Option>& Options() {
          return SetCount("--blockCacheWriteDelay", v, 3600000, &c->block_cache_write_delay_ms);
        }},
       {"--blockCacheMaxDirty", "NUM",
-       "at most this many dirty blocks; writers wait beyond (default: half the cache)",
+       "at most this many dirty blocks; writers wait beyond (default: 90% of the cache)",
        [](Config* c, const std::string& v) {
          return SetCount("--blockCacheMaxDirty", v, uint64_t{1} << 31, &c->block_cache_max_dirty);
        }},
