@@ -487,20 +487,15 @@ TEST_CASE("block_cache: a read-ahead batch caches what it read and drops what fa
 }
 
 TEST_CASE("block_cache: by default 90% of the cache may be dirty, always less than all of it") {
-  BlockCacheOptions o = Fixture::Defaults();
-  o.max_dirty_blocks = 0;
-  o.cache_size_blocks = 1000;
-  Fixture f(std::move(o));
-  CHECK(f.cache->max_dirty_blocks() == 900);
-  BlockCacheOptions tiny = Fixture::Defaults();
-  tiny.max_dirty_blocks = 0;
-  tiny.cache_size_blocks = 2;  // the smallest cache
-  Fixture g(std::move(tiny));
-  CHECK(g.cache->max_dirty_blocks() == 1);
-  BlockCacheOptions given = Fixture::Defaults();
-  given.max_dirty_blocks = 7;
-  Fixture h(std::move(given));
-  CHECK(h.cache->max_dirty_blocks() == 7);
+  auto max_dirty = [](uint64_t cache_size, uint64_t given) {
+    BlockCacheOptions o = Fixture::Defaults();
+    o.cache_size_blocks = cache_size;
+    o.max_dirty_blocks = given;
+    return Fixture(std::move(o)).cache->max_dirty_blocks();
+  };
+  CHECK(max_dirty(1000, 0) == 900);
+  CHECK(max_dirty(2, 0) == 1);  // the smallest cache
+  CHECK(max_dirty(8, 7) == 7);
 }
 
 TEST_CASE("block_cache: the read-ahead window's default limit is one fetch per worker") {
