@@ -426,6 +426,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
       // Back-pressure: one more dirty block would pass the limit.
       // The first waiter makes every dirty block due (IsDue): wake every worker once.
       if (c_.writers_waiting++ == 0) work_cv_.notify_all();
+      c_.dirty_limit_waits++;
       cv_.wait(lock.native(), [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
       c_.writers_waiting--;
       continue;
@@ -812,6 +813,7 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_recovered_blocks", c.recovered_blocks);
   AppendStat(out, "block_cache_reused_clean_blocks", c.reused_clean_blocks);
   AppendStat(out, "block_cache_writers_waiting", c.writers_waiting);
+  AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
   BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
   // The cache sits over the lower zero map (ARCHITECTURE.md), whose counters would repeat
   // the upper map's names: they are shown as lower_zero_map_*.

@@ -119,6 +119,7 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t reads_below = 0, writes_below = 0, trims_below = 0, flushes = 0;
     uint64_t recovered_blocks = 0, reused_clean_blocks = 0, writers_waiting = 0;
     uint64_t trims_waiting = 0;
+    uint64_t dirty_limit_waits = 0;  // times a writer waited for the dirty limit, ever
   };
   Counters counters();
   uint64_t max_dirty_blocks() const { return max_dirty_; }

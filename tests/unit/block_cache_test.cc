@@ -184,6 +184,7 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   f.Write(1, 1);
   f.Write(2, 2);
   f.Write(1, 3);  // already dirty: no wait
+  CHECK(f.cache->counters().dirty_limit_waits == 0);
   std::atomic<bool> done{false};
   std::thread writer([&] {
     f.Write(3, 3);
@@ -196,6 +197,7 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   CHECK(f.cache->Pump() >= 1);
   writer.join();
   CHECK(done.load());
+  CHECK(f.cache->counters().dirty_limit_waits == 1);
   CHECK(f.below->CountCalls("write 1") + f.below->CountCalls("write 2") >= 1);
   CHECK(f.cache->counters().dirty_blocks <= 2);
   CHECK(f.Read(3) == Fill(3));
