@@ -1,9 +1,16 @@
 #include "block_store.h"
 
+#include <cstdio>
 #include <cstring>
 #include <vector>
 
 namespace s3disk {
+
+std::string BlockHex(BlockNum n) {
+  char buf[16];
+  snprintf(buf, sizeof buf, S3DISK_BLOCK_FMT, n);
+  return buf;
+}
 
 Status BlockStore::CheckBlock(BlockNum n, size_t buf_size, bool empty_ok) const {
   if (n >= num_blocks()) {

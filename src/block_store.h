@@ -22,6 +22,8 @@ using BlockNum = uint32_t;  // the bucket format names blocks with 8 hex digits
 
 // Printf format for a block number: fixed-width lowercase hex, as in the object keys.
 #define S3DISK_BLOCK_FMT "%08x"
+// A block number in that format, for messages.
+std::string BlockHex(BlockNum n);
 
 class BlockStore {
  public:

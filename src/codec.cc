@@ -30,12 +30,6 @@ namespace {
 
 constexpr char kEncryptPrefix[] = "encrypt-";
 
-std::string BlockHex(BlockNum n) {
-  char buf[16];
-  snprintf(buf, sizeof(buf), S3DISK_BLOCK_FMT, n);
-  return buf;
-}
-
 bool ParseInt(std::string_view s, int* out) {
   if (s.empty() || s.size() > 3) return false;
   int v = 0;
