@@ -108,6 +108,11 @@ uint64_t ConsistencyGuard::Live() const {
   return blocks_.size() + (forever() ? 0 : ranges_.size());
 }
 
+bool ConsistencyGuard::AcceptsAnything(const Record* latest) {
+  return latest == nullptr || latest->now.kind == Kind::kAny ||
+         (latest->writing && latest->before.kind == Kind::kAny);
+}
+
 const ConsistencyGuard::Record* ConsistencyGuard::Latest(BlockNum n) const {
   const Record* best = nullptr;
   auto it = blocks_.find(n);
@@ -315,9 +320,7 @@ std::vector<Status> ConsistencyGuard::ReadBlocks(std::span<const BlockNum> ns,
     MutexLock lock(mu_);
     Expire(clock_.NowMs());
     for (size_t i = 0; i < ns.size(); i++) {
-      const Record* latest = ns[i] < num_blocks() ? Latest(ns[i]) : nullptr;
-      const bool any = latest == nullptr || latest->now.kind == Kind::kAny ||
-                       (latest->writing && latest->before.kind == Kind::kAny);
+      const bool any = ns[i] >= num_blocks() || AcceptsAnything(Latest(ns[i]));
       (any ? unchecked : checked).push_back(i);
     }
   }
@@ -333,10 +336,12 @@ Status ConsistencyGuard::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   Expect accept[2];
   int64_t deadline = kNever;
   uint64_t seq = 0;
+  bool any = false;
   {
     MutexLock lock(mu_);
     Expire(clock_.NowMs());
     const Record* latest = Latest(n);
+    any = AcceptsAnything(latest);
     if (latest != nullptr) {
       accept[0] = latest->now;
       accept[1] = latest->writing ? latest->before : latest->now;
@@ -344,10 +349,7 @@ Status ConsistencyGuard::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
       seq = latest->seq;
     }
   }
-  // No live record, or one that allows anything: nothing to check.
-  if (accept[0].kind == Kind::kAny || accept[1].kind == Kind::kAny) {
-    return below().ReadBlock(n, buf);
-  }
+  if (any) return below().ReadBlock(n, buf);  // nothing to check
   int64_t paused_ms = 0;
   int64_t pause_ms = std::max<int64_t>(options_.retry_initial_ms, 1);
   for (;;) {

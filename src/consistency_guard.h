@@ -91,6 +91,9 @@ class ConsistencyGuard : public ForwardingBlockStore {
   uint64_t Live() const REQUIRES(mu_);
   // The newest record covering n, or nullptr.
   const Record* Latest(BlockNum n) const REQUIRES(mu_);
+  // True if a read of a block whose newest record is latest needs no check: there is none,
+  // or it (or, while it is being written, the content before it) allows anything.
+  static bool AcceptsAnything(const Record* latest);
   // The earliest time a completed record expires, or -1 if none will.
   int64_t OldestExpiry() REQUIRES(mu_);
   // Unlocks, sleeps on the clock until until_ms, relocks.

@@ -177,11 +177,9 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
 }
 
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
-  S3DISK_RETURN_IF_ERROR(CheckBlock(n, buf.size(), false));
-  const std::string key = Key(n);
-  const std::span<uint8_t> into[1] = {buf};  // a plain block lands in buf: no copy
-  std::vector<Result<Object>> obj = store_->GetMany({key}, into);
-  return FinishRead(n, key, obj[0], ExpectedMd5(obj[0]), nullptr, buf);
+  const BlockNum ns[1] = {n};
+  const std::span<uint8_t> bufs[1] = {buf};  // a plain block lands in buf: no copy
+  return ReadBlocks(ns, bufs)[0];
 }
 
 std::vector<Status> ObjectBlockStore::ReadBlocks(std::span<const BlockNum> ns,
@@ -237,7 +235,7 @@ Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Re
   const std::span<const uint8_t> body = Body(*obj, buf);
   bytes_read_ += body.size();
   if (!expected.empty()) {
-    std::string actual = HexEncode(md5 != nullptr ? *md5 : Md5(body));
+    std::string actual = HexEncode(*md5);
     if (actual != expected) {
       bad_blocks_++;
       return Status::Errorf(

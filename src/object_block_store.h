@@ -97,7 +97,7 @@ class ObjectBlockStore : public BlockStore {
   // that checked it, ETag checks off, or an ETag that is not an MD5).
   std::string ExpectedMd5(const Result<Object>& obj) const;
   // The store's answer for block n into buf: absent = zeros, else the body checked against
-  // expected (md5: the body's digest when already computed) and decoded.
+  // expected (md5: the body's digest, given when expected is not "") and decoded.
   Status FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
                     const std::string& expected, const Md5Digest* md5, std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;

@@ -17,6 +17,14 @@ const char* Env(const char* name, const char* dflt) {
   return v != nullptr && *v != '\0' ? v : dflt;
 }
 
+// The server's URL from the environment variable name, or nullptr after saying the test is
+// skipped (the script named, which sets it, checks that it never is).
+const char* ServerUrl(const char* name, const char* script) {
+  const char* url = Env(name, nullptr);
+  if (url == nullptr) WARN("SKIPPED: " << name << " is not set (" << script << " sets it)");
+  return url;
+}
+
 // S3DISK_TEST_S3_URL=http://127.0.0.1:PORT/bucket -> options for that bucket.
 S3Options RealServerOptions(const std::string& url) {
   S3Options o;
@@ -89,11 +97,8 @@ class PerKeySerialized : public ObjectStore {
 };
 
 TEST_CASE("s3_store: the ObjectStore contract on a real S3 server", "[s3]") {
-  const char* url = getenv("S3DISK_TEST_S3_URL");
-  if (url == nullptr || *url == '\0') {
-    WARN("SKIPPED: S3DISK_TEST_S3_URL is not set (tests/t_s3_contract.sh sets it)");
-    return;
-  }
+  const char* url = ServerUrl("S3DISK_TEST_S3_URL", "tests/t_s3_contract.sh");
+  if (url == nullptr) return;
   testing::CheckObjectStoreContract([&]() -> std::unique_ptr<ObjectStore> {
     auto made = S3Store::Create(RealServerOptions(url));
     REQUIRE(made.ok());
@@ -115,11 +120,8 @@ TEST_CASE("s3_store: the ObjectStore contract on a real S3 server", "[s3]") {
 
 TEST_CASE("s3_store: GetMany on a real server: side by side, block bodies in their buffers",
           "[s3]") {
-  const char* url = getenv("S3DISK_TEST_S3_URL");
-  if (url == nullptr || *url == '\0') {
-    WARN("SKIPPED: S3DISK_TEST_S3_URL is not set (tests/t_s3_contract.sh sets it)");
-    return;
-  }
+  const char* url = ServerUrl("S3DISK_TEST_S3_URL", "tests/t_s3_contract.sh");
+  if (url == nullptr) return;
   auto made = S3Store::Create(RealServerOptions(url));
   REQUIRE(made.ok());
   S3Store& store = **made;
@@ -168,11 +170,8 @@ TEST_CASE("s3_store: a wrong secret key on a real server fails fast with EACCES"
 
 TEST_CASE("s3_store: a server that always answers 403 fails fast with a clear message",
           "[s3-403]") {
-  const char* url = getenv("S3DISK_TEST_S3_FORBIDDEN_URL");
-  if (url == nullptr || *url == '\0') {
-    WARN("SKIPPED: S3DISK_TEST_S3_FORBIDDEN_URL is not set (tests/t_s3_faults.sh sets it)");
-    return;
-  }
+  const char* url = ServerUrl("S3DISK_TEST_S3_FORBIDDEN_URL", "tests/t_s3_faults.sh");
+  if (url == nullptr) return;
   auto store = S3Store::Create(RealServerOptions(url));
   REQUIRE(store.ok());
   auto t0 = std::chrono::steady_clock::now();

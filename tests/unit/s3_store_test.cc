@@ -251,8 +251,8 @@ TEST_CASE("s3_store: GetMany checks the bodies together; a failed one is fetched
   for (int i = 0; i < 4; i++) {
     REQUIRE(f.store->Put("k" + std::to_string(i), Bytes("data " + std::to_string(i)), {}).ok());
   }
-  f.fake->hook = [](const Recorded& r, int) -> std::optional<HttpResult> {
-    static int k1_gets = 0;
+  int k1_gets = 0;
+  f.fake->hook = [&k1_gets](const Recorded& r, int) -> std::optional<HttpResult> {
     if (r.method == "GET" && r.path == "/bucket/k1" && k1_gets++ == 0) {
       return ErrorResponse(503, "SlowDown");
     }
