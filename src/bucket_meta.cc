@@ -40,6 +40,18 @@ std::string DateText(int64_t wall_seconds) {
   return std::string(buf, len);
 }
 
+// The token object: Content-Type text/plain, body = date text, the token header.
+Status PutMountToken(ObjectStore& store, const std::string& prefix, uint32_t token, Clock& clock,
+                     bool if_absent) {
+  char hex[9];
+  snprintf(hex, sizeof hex, "%08x", token);
+  Metadata meta{{"content-type", "text/plain"}, {kMountTokenHeader, hex}};
+  std::string body = DateText(clock.WallSeconds()) + "\n";
+  Result<std::string> etag =
+      store.Put(MountTokenKey(prefix), AsBytes(body), meta, {.if_absent = if_absent});
+  return etag.status();
+}
+
 }  // namespace
 
 Result<Geometry> ReadGeometry(ObjectStore& store, const std::string& block0_key,
@@ -98,14 +110,28 @@ Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix) {
 
 Status WriteMountToken(ObjectStore& store, const std::string& prefix, uint32_t token,
                        Clock& clock) {
+  return PutMountToken(store, prefix, token, clock, /*if_absent=*/false)
+      .WithContext("bucket_meta: write mount token " + MountTokenKey(prefix));
+}
+
+Status CreateMountToken(ObjectStore& store, const std::string& prefix, uint32_t token,
+                        Clock& clock) {
   const std::string key = MountTokenKey(prefix);
-  char hex[9];
-  snprintf(hex, sizeof hex, "%08x", token);
-  Metadata meta{{"content-type", "text/plain"}, {kMountTokenHeader, hex}};
-  std::string body = DateText(clock.WallSeconds()) + "\n";
-  Result<std::string> etag = store.Put(key, AsBytes(body), meta);
-  if (!etag.ok()) return etag.status().WithContext("bucket_meta: write mount token " + key);
-  return Status::Ok();
+  const std::string context = "bucket_meta: create mount token " + key;
+  Status created = PutMountToken(store, prefix, token, clock, /*if_absent=*/true);
+  if (!created.ok() && created.code() != EEXIST) return created.WithContext(context);
+  if (created.ok()) {
+    Status probe = PutMountToken(store, prefix, token, clock, /*if_absent=*/true);
+    if (probe.code() == EEXIST) return Status::Ok();  // the store honours create-only PUTs
+    if (!probe.ok()) return probe.WithContext(context);
+    LOG_DEBUG("bucket_meta: the store ignores create-only PUTs; checking %s after %lld ms",
+              key.c_str(), static_cast<long long>(kTokenSettleMs));
+    clock.SleepMs(kTokenSettleMs);
+  }
+  Result<uint32_t> found = ReadMountToken(store, prefix);
+  if (!found.ok()) return found.status().WithContext(context);
+  if (*found == token) return Status::Ok();
+  return Status::Errorf(EEXIST, "%s: another mount (token %08x) holds it", context.c_str(), *found);
 }
 
 Status ClearMountToken(ObjectStore& store, const std::string& prefix) {

@@ -50,7 +50,18 @@ std::string MountTokenKey(const std::string& prefix);
 Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix);
 
 // PUTs the token object: Content-Type text/plain, body = date text, the token header.
+// Replaces any token there (taking over our own crashed mount, or --force).
 Status WriteMountToken(ObjectStore& store, const std::string& prefix, uint32_t token, Clock& clock);
+
+// Creates the token object only if the bucket holds none, so of several mounts starting at
+// once exactly one wins; the others get EEXIST and write nothing that stays. A create-only
+// PUT (PutOptions::if_absent) decides; a second one of the same token then shows whether the
+// store honoured the condition (EEXIST). A store that ignores it (it accepted both) is
+// settled by waiting kTokenSettleMs, then reading the token back: only the last writer finds
+// its own. A lost reply of a PUT that did create the token is found by that read-back too.
+Status CreateMountToken(ObjectStore& store, const std::string& prefix, uint32_t token,
+                        Clock& clock);
+inline constexpr int64_t kTokenSettleMs = 1000;
 
 // DELETEs the token object (absent is success).
 Status ClearMountToken(ObjectStore& store, const std::string& prefix);

@@ -147,6 +147,69 @@ bool IsEmptyRecord(const Record& r) {
   return memcmp(&r, &kEmpty, sizeof r) == 0;
 }
 
+// The header at the start of fd, and whether it is a valid one.
+Status ReadHeader(int fd, const std::string& path, Header* h, bool* valid) {
+  *h = Header{};
+  S3DISK_RETURN_IF_ERROR(PreadAll(fd, h, sizeof *h, 0, path));
+  Md5Digest hsum = Md5Of(h, offsetof(Header, header_md5));
+  *valid = memcmp(h->magic, kMagic, 8) == 0 && h->version == kVersion &&
+           memcmp(hsum.data(), h->header_md5, 16) == 0 && h->slots > 0 && h->block_size > 0;
+  return Status::Ok();
+}
+
+// Rewrites the header with token, durably. The header is rewritten in place: 72 bytes inside
+// the first sector, which devices write whole; its checksum still catches a torn write.
+Status WriteHeaderToken(int fd, const std::string& path, uint32_t token) {
+  Header h{};
+  S3DISK_RETURN_IF_ERROR(PreadAll(fd, &h, sizeof h, 0, path));
+  h.mount_token = token;
+  Md5Digest sum = Md5Of(&h, offsetof(Header, header_md5));
+  memcpy(h.header_md5, sum.data(), 16);
+  S3DISK_RETURN_IF_ERROR(PwriteAll(fd, &h, sizeof h, 0, path));
+  if (fdatasync(fd) != 0) return Status::Errorf(errno, "cache_file: sync %s", path.c_str());
+  return Status::Ok();
+}
+
+// Every slot's record, read with the header's own geometry: the valid ones into found, the
+// count of the others (neither valid nor empty) into bad.
+Status ScanRecords(int fd, const std::string& path, const Header& h,
+                   std::vector<CacheFile::Found>* found, uint64_t* bad) {
+  for (uint32_t s = 0; s < h.slots; s++) {
+    Record r{};
+    S3DISK_RETURN_IF_ERROR(PreadAll(fd, &r, sizeof r, SlotOffsetFor(h.block_size, s), path));
+    CacheFile::Found f;
+    if (ParseRecord(r, h.file_id, s, &f)) {
+      found->push_back(f);
+    } else if (!IsEmptyRecord(r)) {
+      (*bad)++;
+    }
+  }
+  return Status::Ok();
+}
+
+uint64_t CountDirty(const std::vector<CacheFile::Found>& found) {
+  uint64_t dirty = 0;
+  for (const CacheFile::Found& f : found) dirty += f.dirty ? 1 : 0;
+  return dirty;
+}
+
+// Opens path and takes its lock (EBUSY when another process holds it). Without create, a
+// missing file gives -1.
+Result<int> OpenLocked(const std::string& path, bool create) {
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  if (fd < 0) {
+    if (errno == ENOENT && !create) return -1;
+    return Status::Errorf(errno, "cache_file: open %s", path.c_str());
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    return Status::Errorf(err == EWOULDBLOCK ? EBUSY : err,
+                          "cache_file: %s is in use by another process", path.c_str());
+  }
+  return fd;
+}
+
 }  // namespace
 
 CacheFile::CacheFile(std::string path, int fd, uint32_t block_size, uint32_t slots,
@@ -166,14 +229,9 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
                                                    const std::string& identity, uint32_t block_size,
                                                    uint64_t num_blocks, uint32_t slots) {
   if (slots == 0 || block_size == 0) return Status(EINVAL, "cache_file: empty geometry");
-  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Errorf(errno, "cache_file: open %s", path.c_str());
-  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-    int err = errno;
-    close(fd);
-    return Status::Errorf(err == EWOULDBLOCK ? EBUSY : err,
-                          "cache_file: %s is in use by another process", path.c_str());
-  }
+  Result<int> opened = OpenLocked(path, /*create=*/true);
+  if (!opened.ok()) return opened.status();
+  const int fd = *opened;
   auto fail = [fd](Status st) {
     close(fd);
     return st;
@@ -181,11 +239,9 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   const Md5Digest identity_md5 = Md5(AsBytes(identity));
 
   Header h{};
-  Status st = PreadAll(fd, &h, sizeof h, 0, path);
+  bool valid = false;
+  Status st = ReadHeader(fd, path, &h, &valid);
   if (!st.ok()) return fail(st);
-  Md5Digest hsum = Md5Of(&h, offsetof(Header, header_md5));
-  const bool valid = memcmp(h.magic, kMagic, 8) == 0 && h.version == kVersion &&
-                     memcmp(hsum.data(), h.header_md5, 16) == 0 && h.slots > 0 && h.block_size > 0;
   const bool same = valid && h.block_size == block_size && h.num_blocks == num_blocks &&
                     h.slots == slots && memcmp(h.identity_md5, identity_md5.data(), 16) == 0;
 
@@ -193,19 +249,10 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   if (valid) {
     // Scan the records (with the file's own geometry, which may differ from ours).
     std::vector<Found> found;
-    uint64_t bad = 0, dirty = 0;
-    for (uint32_t s = 0; s < h.slots; s++) {
-      Record r{};
-      st = PreadAll(fd, &r, sizeof r, SlotOffsetFor(h.block_size, s), path);
-      if (!st.ok()) return fail(st);
-      Found f;
-      if (ParseRecord(r, h.file_id, s, &f)) {
-        if (f.dirty) dirty++;
-        found.push_back(f);
-      } else if (!IsEmptyRecord(r)) {
-        bad++;
-      }
-    }
+    uint64_t bad = 0;
+    st = ScanRecords(fd, path, h, &found, &bad);
+    if (!st.ok()) return fail(st);
+    const uint64_t dirty = CountDirty(found);
     if (!same && dirty > 0) {
       return fail(Status::Errorf(
           EINVAL,
@@ -253,24 +300,38 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   return file;
 }
 
-uint64_t CacheFile::dirty_found() const {
-  uint64_t dirty = 0;
-  for (const Found& f : found_) dirty += f.dirty ? 1 : 0;
-  return dirty;
-}
+uint64_t CacheFile::dirty_found() const { return CountDirty(found_); }
 
-// The header is rewritten in place: 72 bytes inside the first sector, which devices write
-// whole; its checksum still catches a torn write (the file then starts afresh).
 Status CacheFile::SetMountToken(uint32_t token) {
-  Header h{};
-  S3DISK_RETURN_IF_ERROR(PreadAll(fd_, &h, sizeof h, 0, path_));
-  h.mount_token = token;
-  Md5Digest sum = Md5Of(&h, offsetof(Header, header_md5));
-  memcpy(h.header_md5, sum.data(), 16);
-  S3DISK_RETURN_IF_ERROR(PwriteAll(fd_, &h, sizeof h, 0, path_));
-  if (fdatasync(fd_) != 0) return Status::Errorf(errno, "cache_file: sync %s", path_.c_str());
+  S3DISK_RETURN_IF_ERROR(WriteHeaderToken(fd_, path_, token));
   mount_token_ = token;
   return Status::Ok();
+}
+
+Result<CacheClaim> CacheFile::ReadClaim(const std::string& path, const std::string& identity,
+                                        uint32_t release_token) {
+  Result<int> opened = OpenLocked(path, /*create=*/false);
+  if (!opened.ok()) return opened.status();
+  if (*opened < 0) return CacheClaim{};
+  const int fd = *opened;
+  Header h{};
+  bool valid = false;
+  Status st = ReadHeader(fd, path, &h, &valid);
+  const Md5Digest identity_md5 = Md5(AsBytes(identity));
+  CacheClaim claim;
+  if (st.ok() && valid && memcmp(h.identity_md5, identity_md5.data(), 16) == 0) {
+    std::vector<Found> found;
+    uint64_t bad = 0;
+    st = ScanRecords(fd, path, h, &found, &bad);
+    claim.token = h.mount_token;
+    claim.dirty_blocks = CountDirty(found);
+    if (st.ok() && release_token != 0 && claim.token == release_token) {
+      st = WriteHeaderToken(fd, path, 0);
+    }
+  }
+  close(fd);
+  if (!st.ok()) return st;
+  return claim;
 }
 
 Status CacheFile::ReadData(const Found& f, std::span<uint8_t> data) {

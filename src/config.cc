@@ -359,6 +359,11 @@ Result<std::string> CheckMountPoint(const std::string& path) {
 
 // The block cache options, against each other.
 static Status ValidateCache(Config* c) {
+  if (c->upload_stale_dirty_blocks && c->block_cache_file.empty()) {
+    return Usage(
+        "--uploadStaleDirtyBlocks is about the dirty blocks of --blockCacheFile; "
+        "give --blockCacheFile=PATH, or drop it");
+  }
   if (c->block_cache_size == 0) {
     if (!c->block_cache_file.empty()) {
       return Usage("--blockCacheFile needs a cache; drop --blockCacheSize=0");

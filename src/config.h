@@ -116,8 +116,11 @@ struct Config {
   bool block_cache_sync = false;             // --blockCacheSync: write-through
   std::string block_cache_file;              // --blockCacheFile (absolute after Validate)
   bool block_cache_no_verify = false;        // --blockCacheNoVerify
-  uint32_t read_ahead = 4;                   // --readAhead, in blocks (0: off)
-  uint32_t read_ahead_trigger = 2;           // --readAheadTrigger, sequential reads
+  // --uploadStaleDirtyBlocks: upload the dirty blocks of --blockCacheFile even though the
+  // bucket was mounted since they were written (they may overwrite newer data).
+  bool upload_stale_dirty_blocks = false;
+  uint32_t read_ahead = 4;          // --readAhead, in blocks (0: off)
+  uint32_t read_ahead_trigger = 2;  // --readAheadTrigger, sequential reads
   // --readAheadMax: the read-ahead window grows up to this many blocks in a long sequential
   // run; 0: --blockCacheThreads (one fetch per worker), at most a quarter of the cache.
   uint32_t read_ahead_max = 0;

@@ -229,6 +229,10 @@ const std::vector<Option>& Options() {
       {"--blockCacheNoVerify", nullptr,
        "reuse clean blocks of --blockCacheFile without checking them against the bucket",
        [](Config* c, const std::string&) { return SetFlag(&c->block_cache_no_verify); }},
+      {"--uploadStaleDirtyBlocks", nullptr,
+       "upload the dirty blocks of --blockCacheFile although the bucket was mounted since "
+       "they were written: they overwrite whatever that mount wrote to the same blocks",
+       [](Config* c, const std::string&) { return SetFlag(&c->upload_stale_dirty_blocks); }},
       {"--readAhead", "NUM", "blocks to fetch ahead of sequential reads; 0: off (default: 4)",
        [](Config* c, const std::string& v) {
          return SetCount("--readAhead", v, 1u << 20, &c->read_ahead);

@@ -410,12 +410,7 @@ Status DirStore::MakeParents(const std::string& key) {
 }
 
 Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_t> data,
-                                  const Metadata& meta) {
-  return PutMd5(key, data, meta, Md5(data));
-}
-
-Result<std::string> DirStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                     const Metadata& meta, const Md5Digest& md5) {
+                                  const Metadata& meta, const PutOptions& options) {
   puts_.fetch_add(1, std::memory_order_relaxed);
   const std::string context = "put " + key;
   Status st = ValidateKey(key);
@@ -427,7 +422,7 @@ Result<std::string> DirStore::PutMd5(const std::string& key, std::span<const uin
   const std::string path = dir_ + "/" + key;
   const std::string parent = ParentOf(path);
   const std::string header = EncodeHeader(meta, data);
-  const std::string etag = HexEncode(md5);
+  const std::string etag = HexEncode(options.md5 != nullptr ? *options.md5 : Md5(data));
 
   // Create the temp file (and the parent directories if they are missing).
   std::string tmp;
@@ -466,7 +461,16 @@ Result<std::string> DirStore::PutMd5(const std::string& key, std::span<const uin
   }
   if (fsync(fd.get()) != 0) return fail(errno, "cannot fsync " + tmp);
   if (fd.Close() != 0) return fail(errno, "cannot close " + tmp);
-  if (rename(tmp.c_str(), path.c_str()) != 0) {
+  if (options.if_absent) {
+    // link() never replaces: of several creators of one key exactly one succeeds.
+    if (link(tmp.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      unlink(tmp.c_str());
+      if (err == EEXIST) return Status(EEXIST, "dir_store: put " + key + ": the object exists");
+      return Errno(err, context, "cannot link " + tmp + " to " + path);
+    }
+    unlink(tmp.c_str());
+  } else if (rename(tmp.c_str(), path.c_str()) != 0) {
     return fail(errno, "cannot rename " + tmp + " to " + path);
   }
   if (FsyncDir(parent) != 0) return Errno(errno, context, "cannot fsync directory " + parent);

@@ -50,9 +50,7 @@ class DirStore : public ObjectStore {
   // EROFS when read-only, EINVAL for a bad key or a metadata entry that cannot be stored (a
   // name with ':', whitespace or control characters; a value with CR, LF or NUL).
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override;
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override;
+                          const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   // Unlinks every key, then fsyncs each directory touched once.
   Status DeleteMany(const std::vector<std::string>& keys) override;

@@ -74,16 +74,9 @@ Result<ObjectInfo> FaultStore::Head(const std::string& key) {
 }
 
 Result<std::string> FaultStore::Put(const std::string& key, std::span<const uint8_t> data,
-                                    const Metadata& meta) {
-  if (!ShouldFail()) return below_->Put(key, data, meta);
-  if (fail_after_) (void)below_->Put(key, data, meta);
-  return Fault("put", key);
-}
-
-Result<std::string> FaultStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                       const Metadata& meta, const Md5Digest& md5) {
-  if (!ShouldFail()) return below_->PutMd5(key, data, meta, md5);
-  if (fail_after_) (void)below_->PutMd5(key, data, meta, md5);
+                                    const Metadata& meta, const PutOptions& options) {
+  if (!ShouldFail()) return below_->Put(key, data, meta, options);
+  if (fail_after_) (void)below_->Put(key, data, meta, options);
   return Fault("put", key);
 }
 

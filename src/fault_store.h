@@ -37,9 +37,7 @@ class FaultStore : public ObjectStore {
                                       std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override;
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override;
+                          const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   // Draws once per key: keys that do not fail (and, with fail_after, those that do) go below
   // in one DeleteMany; if any key failed, returns the error after that.

@@ -5,14 +5,16 @@
 //      terminal if none was given (password_prompt.h); create the FUSE session (checks -o)
 //      (--reset-mounted-flag, --erase, --verify and --summary stop here: stack.h, admin.h)
 //   2. open the object store
-//   3. read block 0's geometry and resolve it against --size/--blockSize (--force)
-//   4. unless --readOnly: check and write the mount token (stack.h)
+//   3. unless --readOnly: refuse a bucket that is mounted (stack.h)
+//   4. read block 0's geometry and resolve it against --size/--blockSize (--force)
 //   5. build the stack: ByteRange over ZeroMap over ObjectBlockStore
-//   6. mount (on failure the token just written is cleared)
-//   7. daemonize unless -f; log to syslog from then on
-//   8. start the stack (the ZeroMap survey of the bucket runs here)
-//   9. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
-//  10. flush, shut the stack down, clear the mount token, unmount
+//   6. unless --readOnly: write the mount token
+//   7. mount (on failure the token just written is cleared, unless the cache file holds dirty
+//      blocks: then the next mount with it recovers them)
+//   8. daemonize unless -f; log to syslog from then on
+//   9. start the stack (the ZeroMap survey of the bucket runs here)
+//  10. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
+//  11. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
 #include <unistd.h>
 
@@ -61,7 +63,7 @@ int ResetOnly(const Config& config) {
   return kExitOk;
 }
 
-// Steps 8 to 10, once mounted (and daemonized).
+// Steps 9 to 11, once mounted (and daemonized).
 int Serve(const Config& config, FuseFrontend& frontend, OpenedStack& opened) {
   Stack& stack = opened.stack;
   int exit_code = kExitOk;
@@ -149,7 +151,7 @@ int Main(int argc, char** argv) {
   if (st.ok()) st = Daemonize(config.foreground);
   if (!st.ok()) {
     frontend.Unmount();
-    Status released = ReleaseMountToken(**store, config);
+    Status released = ReleaseUnservedMount(*opened, config);
     if (!released.ok()) LOG_ERROR("%s", released.ToString().c_str());
     return Fail(st);
   }

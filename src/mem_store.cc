@@ -47,19 +47,17 @@ Result<ObjectInfo> MemStore::Head(const std::string& key) {
 }
 
 Result<std::string> MemStore::Put(const std::string& key, std::span<const uint8_t> data,
-                                  const Metadata& meta) {
-  return PutMd5(key, data, meta, Md5(data));
-}
-
-Result<std::string> MemStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                     const Metadata& meta, const Md5Digest& md5) {
+                                  const Metadata& meta, const PutOptions& options) {
   auto obj = std::make_shared<Object>();
   obj->data.assign(data.begin(), data.end());
-  obj->info.etag = HexEncode(md5);
+  obj->info.etag = HexEncode(options.md5 != nullptr ? *options.md5 : Md5(data));
   obj->info.size = data.size();
   obj->info.meta = meta;
   std::string etag = obj->info.etag;
   MutexLock lock(mu_);
+  if (options.if_absent && objects_.count(key) != 0) {
+    return Status(EEXIST, "mem_store: put " + key + ": the object exists (create only)");
+  }
   stats_.puts++;
   stats_.bytes_written += data.size();
   objects_[key] = std::move(obj);

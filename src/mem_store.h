@@ -20,9 +20,7 @@ class MemStore : public ObjectStore {
   Result<Object> Get(const std::string& key) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override;
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override;
+                          const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;

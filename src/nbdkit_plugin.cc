@@ -22,11 +22,15 @@
 //   | the token is cleared only after a clean flush +  | Stop(): release only if both ok      |
 //   | shutdown                                         |                                      |
 //   | Stop runs once                                   | g_stopped under g_mu                 |
+//   | the token lives as long as the serving process:  | g_forked (pthread_atfork): the       |
+//   |   the parent of the fork into the background     |   parent that never served leaves it |
+//   |   leaves it to the child                         |                                      |
 //   | no lock is held while calling the stack          | g_mu guards only the life cycle      |
 //   | extents never call below the zero map           | Stack::known_zero is a bitmap lookup |
 #define NBDKIT_API_VERSION 2
 #include <fcntl.h>
 #include <nbdkit-plugin.h>
+#include <pthread.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -89,6 +93,9 @@ Counters g_counters;
 Mutex g_mu;
 bool g_stopped GUARDED_BY(g_mu) = false;
 bool g_served GUARDED_BY(g_mu) = false;  // after_fork started the stack
+// This process forked after get_ready: unless it then serves (after_fork), the child does
+// (nbdkit forks into the background and its parent exits), and the token is the child's.
+std::atomic<bool> g_forked{false};
 bool g_stats_stop GUARDED_BY(g_mu) = false;
 std::condition_variable g_stats_cv;
 std::thread g_stats_thread;
@@ -151,6 +158,9 @@ void Stop() {
     if (g_stopped) return;
     g_stopped = true;
     g_stats_stop = true;
+    // The parent of nbdkit's fork into the background: the stack and the token are the
+    // serving child's (this process never started the stack, so holds nothing to flush).
+    if (g_forked && !g_served) return;
   }
   g_stats_cv.notify_all();
   if (g_stats_thread.joinable()) g_stats_thread.join();
@@ -252,16 +262,19 @@ int ConfigComplete() {
 // nbdkit exits without cleanup or unload when it cannot serve after get_ready (a socket it
 // cannot bind): the token written by get_ready must not outlive such a start. Nothing was
 // served, so there is nothing to flush. (Registered from the plugin, the handler runs at
-// exit or at dlclose, whichever comes first; after Stop it does nothing.)
+// exit or at dlclose, whichever comes first; after Stop it does nothing.) Not in the parent
+// of nbdkit's fork into the background, which exits while its child serves with the token.
 void ReleaseTokenIfNeverServed() {
   {
     MutexLock lock(g_mu);
-    if (g_stopped || g_served || !g_opened) return;
+    if (g_stopped || g_served || !g_opened || g_forked) return;
     g_stopped = true;
   }
-  Status released = ReleaseMountToken(*g_opened->stack.store, g_config);
+  Status released = ReleaseUnservedMount(*g_opened, g_config);
   if (!released.ok()) LOG_ERROR("nbd: %s", released.ToString().c_str());
 }
+
+void MarkForked() { g_forked = true; }
 
 int GetReady() {
   Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(g_config);
@@ -270,6 +283,7 @@ int GetReady() {
   if (!opened.ok()) return Fail(opened.status());
   g_opened = std::make_unique<OpenedStack>(std::move(*opened));
   std::atexit(ReleaseTokenIfNeverServed);
+  pthread_atfork(nullptr, MarkForked, nullptr);  // runs in the parent after each fork
   return 0;
 }
 

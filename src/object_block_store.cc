@@ -286,8 +286,7 @@ Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const 
   }
   meta["content-type"] = kBlockContentType;
   if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
-  Result<std::string> etag =
-      md5 != nullptr ? store_->PutMd5(key, body, meta, *md5) : store_->Put(key, body, meta);
+  Result<std::string> etag = store_->Put(key, body, meta, PutOptions{.md5 = md5});
   if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
   blocks_written_++;
   if (md5 != nullptr) blocks_written_hashed_above_++;

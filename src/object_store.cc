@@ -13,11 +13,6 @@ std::vector<Result<Object>> ObjectStore::GetMany(const std::vector<std::string>&
   return out;
 }
 
-Result<std::string> ObjectStore::PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                        const Metadata& meta, const Md5Digest&) {
-  return Put(key, data, meta);
-}
-
 Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
   for (const auto& key : keys) {
     S3DISK_RETURN_IF_ERROR(Delete(key));

@@ -38,6 +38,17 @@ struct Object {
   bool in_place = false;
 };
 
+// How a Put stores its object.
+struct PutOptions {
+  // The body's MD5, when the caller has it (blocks hash faster several at once); null: the
+  // backend hashes the body.
+  const Md5Digest* md5 = nullptr;
+  // Create only: EEXIST, nothing written, when the key holds an object. Atomic in DirStore
+  // (link) and MemStore (one lock); S3Store sends If-None-Match: *, which a server may
+  // ignore (then it overwrites), so a caller that must win alone checks what it wrote.
+  bool if_absent = false;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -54,13 +65,12 @@ class ObjectStore {
   // The object's ETag, size and metadata, or ENOENT if absent.
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Stores the object atomically (a reader sees the old or the new one, never a mix) and
-  // durably; returns its ETag.
+  // durably; returns its ETag. options.md5, when given, is the body's MD5, which the caller
+  // has already computed (the backends hash every body they store: for Content-MD5, the ETag
+  // or the record of it). With options.if_absent an existing object is left as it is and
+  // the Put fails with EEXIST; see PutOptions for how atomic that is per backend.
   virtual Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                                  const Metadata& meta) = 0;
-  // Put of a body whose MD5 the caller has already computed (the backends hash every body
-  // they store: for Content-MD5, the ETag or the record of it). Default: Put.
-  virtual Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                     const Metadata& meta, const Md5Digest& md5);
+                                  const Metadata& meta, const PutOptions& options = {}) = 0;
   // Removes the object; an absent object is success.
   virtual Status Delete(const std::string& key) = 0;
   // Removes many objects. Default: Delete each; backends with bulk delete override.

@@ -79,6 +79,11 @@ RetryDecision ClassifyHttp(int curl_code, long http_status, const HttpHeaders& h
     return Retry(EIO, what);
   }
   if (http_status == 409 && error.code == "OperationAborted") return Retry(EIO, what);
+  // A create-only PUT (If-None-Match: *) of a key that exists, or that another conditional
+  // write is creating right now.
+  if (http_status == 412 || (http_status == 409 && error.code == "ConditionalRequestConflict")) {
+    return Fail(EEXIST, what);
+  }
 
   if (http_status == 404) {
     if (error.code == "NoSuchBucket") {

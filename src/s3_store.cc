@@ -255,7 +255,9 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
     if (d.verdict == RetryVerdict::kFail) {
       if (d.err == ENOENT) return Status(ENOENT, "s3: " + call.what + ": not found");
       Status st(d.err, "s3: " + call.what + ": " + d.reason);
-      if (d.err == EOPNOTSUPP) return st;  // the caller has a fallback
+      // EOPNOTSUPP: the caller has a fallback; EEXIST: a create-only PUT lost, the caller
+      // decides.
+      if (d.err == EOPNOTSUPP || d.err == EEXIST) return st;
       failures_++;
       LOG_ERROR("%s", st.message().c_str());
       return st;
@@ -426,14 +428,10 @@ Result<ObjectInfo> S3Store::Head(const std::string& key) {
   return info;
 }
 
-Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t> data,
-                                 const Metadata& meta) {
-  return PutMd5(key, data, meta, Md5(data));
-}
-
 // The one MD5 of the body serves both the Content-MD5 header and the ETag check.
-Result<std::string> S3Store::PutMd5(const std::string& key, std::span<const uint8_t> data,
-                                    const Metadata& meta, const Md5Digest& digest) {
+Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t> data,
+                                 const Metadata& meta, const PutOptions& options) {
+  const Md5Digest digest = options.md5 != nullptr ? *options.md5 : Md5(data);
   puts_++;
   std::string md5 = HexEncode(digest);
   Call call;
@@ -442,6 +440,9 @@ Result<std::string> S3Store::PutMd5(const std::string& key, std::span<const uint
   call.body = data;
   call.what = "put " + key;
   call.headers.emplace_back("Content-MD5", Base64Encode(digest));
+  // A server that honours it answers 412 (or 409 while another conditional write of the key
+  // is under way), which ClassifyHttp turns into EEXIST.
+  if (options.if_absent) call.headers.emplace_back("If-None-Match", "*");
   bool has_acl = false;
   for (const auto& [name, value] : meta) {
     std::string lower = ToLower(name);

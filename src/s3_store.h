@@ -76,9 +76,7 @@ class S3Store : public ObjectStore {
                                       std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override;
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override;
+                          const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   Status DeleteMany(const std::vector<std::string>& keys) override;
   Status List(const std::string& prefix,

@@ -233,44 +233,79 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   return stack;
 }
 
+Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim& claim) {
+  if (config.read_only || current == 0 || config.reset_mounted_flag || config.force) {
+    return Status::Ok();
+  }
+  if (claim.token != 0 && current == claim.token) return Status::Ok();  // our crashed mount
+  return Status::Errorf(EBUSY,
+                        "%s is already mounted (token %08x), or was not unmounted cleanly; if "
+                        "it is not in use, run again with --reset-mounted-flag",
+                        BucketAndPrefix(config).c_str(), current);
+}
+
+bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim) {
+  if (claim.dirty_blocks == 0) return true;
+  if (claim.token != 0) return current == claim.token;
+  return current == 0;
+}
+
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
                                    const CacheClaim& claim) {
   if (config.read_only) return uint32_t{0};
   Result<uint32_t> current = ReadMountToken(store, config.prefix);
   if (!current.ok()) return current.status().WithContext("mount token");
-  if (*current == 0 && claim.dirty_blocks > 0 && !config.force) {
-    return Status::Errorf(
-        EBUSY,
-        "%s: --blockCacheFile holds %llu dirty blocks of a mount (token %08x) whose mount token "
-        "is gone from the bucket, so the bucket may have been written since and uploading "
-        "them could overwrite newer data; remove the cache file to discard them, or use "
-        "--force to upload them anyway",
-        BucketAndPrefix(config).c_str(), static_cast<unsigned long long>(claim.dirty_blocks),
-        claim.token);
-  }
-  if (*current != 0) {
-    if (claim.token != 0 && *current == claim.token) {
-      LOG_WARN(
-          "%s: the mount recorded in --blockCacheFile (token %08x) did not unmount cleanly; "
-          "taking over and uploading its %llu dirty blocks",
-          BucketAndPrefix(config).c_str(), *current,
-          static_cast<unsigned long long>(claim.dirty_blocks));
-    } else if (config.reset_mounted_flag) {
-      LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
-               BucketAndPrefix(config).c_str(), *current);
-      S3DISK_RETURN_IF_ERROR(
-          ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
-    } else if (config.force) {
-      LOG_WARN("%s is marked mounted (token %08x); mounting anyway (--force)",
-               BucketAndPrefix(config).c_str(), *current);
-    } else {
-      return Status::Errorf(EBUSY,
-                            "%s is already mounted (or was not unmounted cleanly); if it is "
-                            "not in use, run again with --reset-mounted-flag",
-                            BucketAndPrefix(config).c_str());
+  S3DISK_RETURN_IF_ERROR(CheckNotMounted(*current, config, claim));
+  const std::string bucket = BucketAndPrefix(config);
+  if (!DirtyBlocksAreCurrent(*current, claim)) {
+    const std::string since =
+        *current != 0 ? "it now holds token " + BlockHex(*current) : "its mount token is gone";
+    if (!config.upload_stale_dirty_blocks) {
+      return Status::Errorf(
+          EBUSY,
+          "%s: --blockCacheFile holds %llu dirty blocks of an earlier mount (token %08x), but "
+          "the bucket was mounted since (%s), so uploading them could overwrite newer data; "
+          "remove the cache file to discard them, or add --uploadStaleDirtyBlocks to upload "
+          "them over whatever the bucket holds now",
+          bucket.c_str(), static_cast<unsigned long long>(claim.dirty_blocks), claim.token,
+          since.c_str());
     }
+    LOG_WARN(
+        "%s: uploading the %llu dirty blocks of an earlier mount (token %08x) although "
+        "the bucket was mounted since (%s), as asked by --uploadStaleDirtyBlocks",
+        bucket.c_str(), static_cast<unsigned long long>(claim.dirty_blocks), claim.token,
+        since.c_str());
   }
-  uint32_t token = NewMountToken();
+  const uint32_t token = NewMountToken();
+  if (*current == 0) {
+    Status created = CreateMountToken(store, config.prefix, token, clock);
+    if (created.code() == EEXIST) {
+      return Status::Errorf(EBUSY, "%s was mounted by another process just now (%s)",
+                            bucket.c_str(), created.message().c_str());
+    }
+    S3DISK_RETURN_IF_ERROR(created);
+    return token;
+  }
+  if (claim.token != 0 && *current == claim.token) {
+    LOG_WARN(
+        "%s: the mount recorded in --blockCacheFile (token %08x) did not unmount cleanly; "
+        "taking over and uploading its %llu dirty blocks",
+        bucket.c_str(), *current, static_cast<unsigned long long>(claim.dirty_blocks));
+  } else if (config.reset_mounted_flag) {
+    LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
+             bucket.c_str(), *current);
+    S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
+    Status created = CreateMountToken(store, config.prefix, token, clock);
+    if (created.code() == EEXIST) {
+      return Status::Errorf(EBUSY, "%s was mounted by another process just now (%s)",
+                            bucket.c_str(), created.message().c_str());
+    }
+    S3DISK_RETURN_IF_ERROR(created);
+    return token;
+  } else {
+    LOG_WARN("%s is marked mounted (token %08x); mounting anyway (--force)", bucket.c_str(),
+             *current);
+  }
   S3DISK_RETURN_IF_ERROR(
       WriteMountToken(store, config.prefix, token, clock).WithContext("mount token: write"));
   return token;
@@ -281,20 +316,71 @@ Status ReleaseMountToken(ObjectStore& store, const Config& config) {
   return ClearMountToken(store, config.prefix).WithContext("mount token: clear");
 }
 
-Status ResetMountedFlag(ObjectStore& store, const Config& config) {
-  Result<uint32_t> current = ReadMountToken(store, config.prefix);
-  if (!current.ok()) return current.status().WithContext("mount token");
-  if (*current == 0) {
-    LOG_INFO("%s is not marked mounted; nothing to do", BucketAndPrefix(config).c_str());
+Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config) {
+  if (config.read_only || opened.mount_token == 0) return Status::Ok();
+  const CacheFile* file = opened.stack.cache_file;
+  if (file != nullptr && file->dirty_found() > 0) {
+    LOG_WARN(
+        "leaving the mounted flag (token %08x) of %s: %s holds %llu dirty blocks, which the "
+        "next mount with it takes over and uploads",
+        opened.mount_token, BucketAndPrefix(config).c_str(), file->path().c_str(),
+        static_cast<unsigned long long>(file->dirty_found()));
     return Status::Ok();
   }
-  S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
-  LOG_INFO("%s: mounted flag (token %08x) cleared", BucketAndPrefix(config).c_str(), *current);
+  return ReleaseMountToken(*opened.stack.store, config);
+}
+
+Status ResetMountedFlag(ObjectStore& store, const Config& config) {
+  const std::string bucket = BucketAndPrefix(config);
+  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  if (!current.ok()) return current.status().WithContext("mount token");
+  CacheClaim claim;
+  if (!config.block_cache_file.empty()) {
+    // The file's crashed mount is the one that holds the bucket: the file then records that
+    // the flag was cleared, so the next mount with it uploads its dirty blocks. Released
+    // before the bucket's token goes, so a crash in between leaves a flag that a second
+    // reset clears.
+    Result<CacheClaim> read =
+        CacheFile::ReadClaim(config.block_cache_file, bucket, /*release_token=*/*current);
+    if (!read.ok()) return read.status();
+    claim = *read;
+  }
+  if (*current == 0) {
+    LOG_INFO("%s is not marked mounted; nothing to do", bucket.c_str());
+  } else {
+    S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
+    LOG_INFO("%s: mounted flag (token %08x) cleared", bucket.c_str(), *current);
+  }
+  if (claim.dirty_blocks == 0) return Status::Ok();
+  if (*current != 0 && claim.token == *current) {
+    LOG_INFO("%s holds %llu dirty blocks of that mount: the next mount with it uploads them",
+             config.block_cache_file.c_str(), static_cast<unsigned long long>(claim.dirty_blocks));
+  } else if (!DirtyBlocksAreCurrent(0, claim)) {
+    LOG_WARN(
+        "%s holds %llu dirty blocks of another mount (token %08x), so the bucket may have "
+        "been written since: the next mount with it refuses them unless "
+        "--uploadStaleDirtyBlocks (or remove the file to discard them)",
+        config.block_cache_file.c_str(), static_cast<unsigned long long>(claim.dirty_blocks),
+        claim.token);
+  }
   return Status::Ok();
 }
 
 Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore> store,
                               Clock& clock) {
+  // The mounted flag first: a bucket in use says so, whatever else is wrong with the mount.
+  if (!config.read_only) {
+    Result<uint32_t> current = ReadMountToken(*store, config.prefix);
+    if (!current.ok()) return current.status().WithContext("mount token");
+    CacheClaim claim;
+    if (!config.block_cache_file.empty()) {
+      Result<CacheClaim> read =
+          CacheFile::ReadClaim(config.block_cache_file, BucketAndPrefix(config));
+      if (!read.ok()) return read.status();
+      claim = *read;
+    }
+    S3DISK_RETURN_IF_ERROR(CheckNotMounted(*current, config, claim));
+  }
   Result<Geometry> stored = ReadGeometry(*store, BlockKey(config.prefix, config.hash_prefix, 0));
   if (!stored.ok()) return stored.status();  // names the key already
   Result<Geometry> g = ResolveGeometry(config, *stored);

@@ -2,7 +2,8 @@
 // need the bucket: which object store, which geometry, and the mount token.
 //
 // Start-up (main.cc) runs, in order: ParseArgs + Validate (config.h), OpenObjectStore,
-// OpenStack (= ReadGeometry, ResolveGeometry, BuildStack, AcquireMountToken), then mounts.
+// OpenStack (= CheckNotMounted, ReadGeometry, ResolveGeometry, BuildStack,
+// AcquireMountToken), then mounts.
 // Everything before AcquireMountToken only reads; AcquireMountToken is the first write, so a
 // refused start leaves the bucket exactly as it was.
 #pragma once
@@ -35,12 +36,6 @@ struct Stack {
   CacheFile* cache_file = nullptr;
 };
 
-// What a --blockCacheFile says about the mount that last used it.
-struct CacheClaim {
-  uint32_t token = 0;         // its mount token (0: none recorded)
-  uint64_t dirty_blocks = 0;  // dirty blocks waiting in the file
-};
-
 // The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:,
 // S3Store for an S3 bucket (from config.s3, after Validate). An S3 bucket is probed with one
 // small listing: a missing bucket, a wrong region or endpoint, refused credentials or a wrong
@@ -61,18 +56,31 @@ Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored);
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
                          const Geometry& g);
 
-// The mounted flag, before a read-write mount: if the bucket holds a token, refuse (EBUSY)
-// unless --reset-mounted-flag (delete it, go on) or --force (go on); then write a new token.
-// Returns the token written, or 0 for a --readOnly mount (which neither reads nor writes it).
-// With a cache file: a bucket token equal to the file's is our own crashed mount, taken over
-// without --reset-mounted-flag; dirty blocks in the file while the bucket holds no token mean
-// someone else mounted it since: refused (EBUSY) unless --force, as the upload could
-// overwrite newer data.
+// The "already mounted" check, which writes nothing: EBUSY if the bucket holds a token
+// (current) other than the one the cache file's claim records (our own crashed mount), unless
+// --reset-mounted-flag, --force or --readOnly.
+Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim& claim);
+// True if the claim's dirty blocks (if any) may be uploaded into a bucket whose token is
+// current: nobody can have written it since they were made. Either the bucket still holds the
+// file's token (its mount crashed), or the file records none (--reset-mounted-flag with the
+// file released it) and neither does the bucket.
+bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim);
+
+// The mounted flag, before a read-write mount: CheckNotMounted; then, when the cache file's
+// dirty blocks are not current (DirtyBlocksAreCurrent), refused (EBUSY) unless
+// --uploadStaleDirtyBlocks, as they could overwrite newer data; then a new token: created
+// only if absent (CreateMountToken: of mounts starting together one wins, the others get
+// EBUSY), after deleting the old one with --reset-mounted-flag; written over the old one when
+// taking over our own crashed mount or with --force. Returns the token written, or 0 for a
+// --readOnly mount (which neither reads nor writes it).
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
                                    const CacheClaim& claim = {});
 // After a clean shutdown of a read-write mount: deletes the token.
 Status ReleaseMountToken(ObjectStore& store, const Config& config);
-// s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found.
+// s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found. With
+// --blockCacheFile whose crashed mount holds the token, the file is released first
+// (CacheFile::ReadClaim), so the next mount with it uploads its dirty blocks, as s3backer
+// does; a file of another mount is left as it is, and says so.
 Status ResetMountedFlag(ObjectStore& store, const Config& config);
 
 // Everything OpenStack decided.
@@ -82,9 +90,13 @@ struct OpenedStack {
   uint32_t mount_token = 0;  // 0: none written (read-only)
 };
 
-// ReadGeometry + ResolveGeometry + BuildStack + AcquireMountToken, in that order: nothing is
-// written to the bucket unless every check before the token passed.
+// CheckNotMounted + ReadGeometry + ResolveGeometry + BuildStack + AcquireMountToken, in that
+// order: nothing is written to the bucket unless every check before the token passed.
 Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore> store,
                               Clock& clock);
+// After OpenStack, when the start fails before serving (mount, daemonize, nbdkit cannot
+// bind): deletes the token, unless the cache file holds dirty blocks (crash recovery had
+// begun): the token then stays, so the next mount with the file takes over and uploads them.
+Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config);
 
 }  // namespace s3disk

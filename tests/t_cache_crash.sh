@@ -92,7 +92,7 @@ log "token cleared behind the cache file's back: its dirty blocks must not be up
 cp -p "$BUCKET/s3backer-mounted" "$WORK/token.saved"
 "$S3DISK" --reset-mounted-flag "file://$BUCKET" >"$WORK/reset.log" 2>&1 ||
   fail "--reset-mounted-flag failed: $(cat "$WORK/reset.log")"
-expect_fail "$S3DISK" "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT" 'dirty blocks.*--force'
+expect_fail "$S3DISK" "${CACHE_OPTS[@]}" "file://$BUCKET" "$MNT" 'dirty blocks.*--uploadStaleDirtyBlocks'
 ! is_mounted "$MNT" || fail "the refused mount is mounted"
 cp -p "$WORK/token.saved" "$BUCKET/s3backer-mounted" # as the crashed mount left it
 

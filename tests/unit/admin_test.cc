@@ -394,8 +394,8 @@ class FailGetStore : public ObjectStore {
   }
   Result<ObjectInfo> Head(const std::string& key) override { return below_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override {
-    return below_->Put(key, data, meta);
+                          const Metadata& meta, const PutOptions& options = {}) override {
+    return below_->Put(key, data, meta, options);
   }
   Status Delete(const std::string& key) override { return below_->Delete(key); }
   Status List(const std::string& prefix,

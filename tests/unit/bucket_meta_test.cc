@@ -1,6 +1,7 @@
 #include "bucket_meta.h"
 
 #include <catch2/catch.hpp>
+#include <functional>
 #include <set>
 
 #include "fakes.h"
@@ -105,6 +106,83 @@ TEST_CASE("bucket_meta: mount token write, read, clear") {
   CHECK(store.calls() == Calls{"head vol/s3backer-mounted", "put vol/s3backer-mounted",
                                "head vol/s3backer-mounted", "delete vol/s3backer-mounted",
                                "head vol/s3backer-mounted"});
+}
+
+// A store like s3rver: it ignores If-None-Match, so a create-only Put overwrites.
+class IgnoresIfAbsent : public RecordingObjectStore {
+ public:
+  Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                          const Metadata& meta, const PutOptions& options = {}) override {
+    PutOptions plain = options;
+    plain.if_absent = false;
+    return RecordingObjectStore::Put(key, data, meta, plain);
+  }
+};
+
+// A clock whose sleep lets something else happen meanwhile (another mount's PUT landing).
+class ClockWithInterleaving : public FakeClock {
+ public:
+  std::function<void()> during_sleep;
+  void SleepMs(int64_t ms) override {
+    if (during_sleep) during_sleep();
+    FakeClock::SleepMs(ms);
+  }
+};
+
+TEST_CASE("bucket_meta: CreateMountToken: of two creators, one wins, on a store that honours it") {
+  RecordingObjectStore store;
+  FakeClock clock;
+  REQUIRE(CreateMountToken(store, "vol/", 0x1111, clock).ok());
+  Status second = CreateMountToken(store, "vol/", 0x2222, clock);
+  REQUIRE_FALSE(second.ok());
+  CHECK(second.code() == EEXIST);
+  CHECK(second.message().find("token 00001111") != std::string::npos);
+  CHECK(*ReadMountToken(store, "vol/") == 0x1111);
+  // The winner learned from its second create-only PUT that the store honours them: no wait.
+  CHECK(clock.NowMs() == FakeClock().NowMs());
+}
+
+TEST_CASE("bucket_meta: CreateMountToken on a store that ignores create-only: the last wins") {
+  IgnoresIfAbsent store;
+  ClockWithInterleaving clock;
+  const int64_t start = clock.NowMs();
+  // Alone: it waits kTokenSettleMs, reads its own token back, and has the bucket.
+  REQUIRE(CreateMountToken(store, "vol/", 0x1111, clock).ok());
+  CHECK(clock.NowMs() - start == kTokenSettleMs);
+  REQUIRE(ClearMountToken(store, "vol/").ok());
+
+  // Another mount's token lands while we wait: we read back theirs and give way.
+  clock.during_sleep = [&] {
+    clock.during_sleep = nullptr;
+    REQUIRE(WriteMountToken(store, "vol/", 0x2222, clock).ok());
+  };
+  Status lost = CreateMountToken(store, "vol/", 0x1111, clock);
+  REQUIRE_FALSE(lost.ok());
+  CHECK(lost.code() == EEXIST);
+  CHECK(*ReadMountToken(store, "vol/") == 0x2222);  // theirs stays
+}
+
+TEST_CASE("bucket_meta: CreateMountToken: a lost reply of the PUT that created it still wins") {
+  // The create succeeded but its reply was lost; the retry finds the key (412 -> EEXIST).
+  class LostReply : public RecordingObjectStore {
+   public:
+    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                            const Metadata& meta, const PutOptions& options = {}) override {
+      Result<std::string> put = RecordingObjectStore::Put(key, data, meta, options);
+      if (put.ok() && !lost_) {
+        lost_ = true;
+        return Status(EEXIST, "412 on the retry of a PUT whose reply was lost");
+      }
+      return put;
+    }
+
+   private:
+    bool lost_ = false;
+  };
+  LostReply store;
+  FakeClock clock;
+  REQUIRE(CreateMountToken(store, "vol/", 0x1111, clock).ok());
+  CHECK(*ReadMountToken(store, "vol/") == 0x1111);
 }
 
 TEST_CASE("bucket_meta: a token object without the header counts as 1") {

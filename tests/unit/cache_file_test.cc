@@ -102,6 +102,44 @@ TEST_CASE("cache_file: the mount token and the dirty count survive a reopen") {
   CHECK(f->dirty_found() == 1);
 }
 
+TEST_CASE("cache_file: ReadClaim reads token and dirty count without the geometry") {
+  TempDir dir;
+  Result<CacheClaim> none = CacheFile::ReadClaim(dir.File(), "bucket/prefix");
+  REQUIRE(none.ok());
+  CHECK(none->token == 0);
+  CHECK(none->dirty_blocks == 0);
+  {
+    auto f = OpenFile(dir.File());
+    REQUIRE(f->Put(0, 0x2a, true, 5, Fill(1), false).ok());
+    REQUIRE(f->Put(1, 0x2b, false, 6, Fill(2), false).ok());
+    REQUIRE(f->SetMountToken(0x1234abcd).ok());
+    // In use by a mount: EBUSY, not a guess.
+    CHECK(CacheFile::ReadClaim(dir.File(), "bucket/prefix").status().code() == EBUSY);
+  }
+  Result<CacheClaim> claim = CacheFile::ReadClaim(dir.File(), "bucket/prefix");
+  REQUIRE(claim.ok());
+  CHECK(claim->token == 0x1234abcd);
+  CHECK(claim->dirty_blocks == 1);
+  // Another bucket's file says nothing about this one.
+  Result<CacheClaim> other = CacheFile::ReadClaim(dir.File(), "bucket/other");
+  REQUIRE(other.ok());
+  CHECK(other->token == 0);
+  CHECK(other->dirty_blocks == 0);
+
+  // Released only for the token it records; the dirty blocks stay.
+  REQUIRE(CacheFile::ReadClaim(dir.File(), "bucket/prefix", 0x5678).ok());
+  CHECK(CacheFile::ReadClaim(dir.File(), "bucket/prefix")->token == 0x1234abcd);
+  claim = CacheFile::ReadClaim(dir.File(), "bucket/prefix", 0x1234abcd);
+  REQUIRE(claim.ok());
+  CHECK(claim->token == 0x1234abcd);  // what it said before
+  claim = CacheFile::ReadClaim(dir.File(), "bucket/prefix");
+  CHECK(claim->token == 0);
+  CHECK(claim->dirty_blocks == 1);
+  auto f = OpenFile(dir.File());
+  CHECK(f->mount_token() == 0);
+  CHECK(f->dirty_found() == 1);
+}
+
 TEST_CASE("cache_file: a torn record or torn data is detected, never served") {
   TempDir dir;
   {

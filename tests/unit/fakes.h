@@ -27,8 +27,8 @@
 //
 // Both: FailNext(calls, errno) makes the next `calls` recorded calls fail with that errno
 // (the call is still recorded; the failed call changes nothing). Thread-safe.
-// A WriteBlockMd5 (PutMd5) is recorded as the WriteBlock (Put) it stands for, after checking
-// that the digest given is the data's (EBADMSG, recording nothing, if not); md5_given()
+// A WriteBlockMd5 (a Put with an MD5) is recorded as the WriteBlock (Put) it stands for, after
+// checking that the digest given is the data's (EBADMSG, recording nothing, if not); md5_given()
 // counts those calls.
 #pragma once
 
@@ -143,7 +143,10 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     return it->second.info;
   }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override {
+                          const Metadata& meta, const PutOptions& options = {}) override {
+    if (options.md5 != nullptr) {
+      S3DISK_RETURN_IF_ERROR(CheckGivenMd5("put " + key, data, *options.md5));
+    }
     S3DISK_RETURN_IF_ERROR(Record("put " + key));
     Object obj;
     obj.data.assign(data.begin(), data.end());
@@ -152,13 +155,11 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     obj.info.meta = meta;
     std::string etag = obj.info.etag;
     std::lock_guard lock(mu_);
+    if (options.if_absent && objects_.count(key) != 0) {
+      return Status(EEXIST, "recording_object_store: " + key + " exists");
+    }
     objects_[key] = std::move(obj);
     return etag;
-  }
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override {
-    S3DISK_RETURN_IF_ERROR(CheckGivenMd5("put " + key, data, md5));
-    return Put(key, data, meta);
   }
   Status Delete(const std::string& key) override {
     S3DISK_RETURN_IF_ERROR(Record("delete " + key));

@@ -41,12 +41,8 @@ class SharedBucket : public ObjectStore {
   Result<Object> Get(const std::string& key) override { return mem_->Get(key); }
   Result<ObjectInfo> Head(const std::string& key) override { return mem_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                          const Metadata& meta) override {
-    return mem_->Put(key, data, meta);
-  }
-  Result<std::string> PutMd5(const std::string& key, std::span<const uint8_t> data,
-                             const Metadata& meta, const Md5Digest& md5) override {
-    return mem_->PutMd5(key, data, meta, md5);
+                          const Metadata& meta, const PutOptions& options = {}) override {
+    return mem_->Put(key, data, meta, options);
   }
   Status Delete(const std::string& key) override { return mem_->Delete(key); }
   Status DeleteMany(const std::vector<std::string>& keys) override {

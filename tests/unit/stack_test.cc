@@ -11,6 +11,7 @@
 #include <catch2/catch.hpp>
 #include <cstring>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "block_key.h"
@@ -20,6 +21,7 @@
 #include "fakes.h"
 #include "mem_store.h"
 #include "object_block_store.h"
+#include "object_store_contract.h"
 #include "s3_store.h"
 
 namespace s3disk {
@@ -396,7 +398,8 @@ TEST_CASE("stack: AcquireMountToken writes a token on a free bucket") {
   REQUIRE(token.ok());
   CHECK(*token != 0);
   CHECK(*token != kSharedDiskToken);
-  CHECK(rec.CountCalls("put " + MountTokenKey("p/")) == 1);
+  // Created only if absent, then once more to learn whether the store honoured that.
+  CHECK(rec.CountCalls("put " + MountTokenKey("p/")) == 2);
   Result<uint32_t> stored = ReadMountToken(rec, "p/");
   REQUIRE(stored.ok());
   CHECK(*stored == *token);
@@ -415,8 +418,8 @@ TEST_CASE("stack: AcquireMountToken refuses a mounted bucket unless told otherwi
 
   Result<uint32_t> refused = AcquireMountToken(rec, c, clock);
   CheckError(refused.status(), EBUSY,
-             "bucket mem: prefix '' is already mounted (or was not unmounted cleanly); if it is "
-             "not in use, run again with --reset-mounted-flag");
+             "bucket mem: prefix '' is already mounted (token 1234abcd), or was not unmounted "
+             "cleanly; if it is not in use, run again with --reset-mounted-flag");
   CHECK(rec.CountCalls("put") == 0);
   CHECK(rec.CountCalls("delete") == 0);
   CHECK(*ReadMountToken(rec, "") == 0x1234abcd);
@@ -434,7 +437,7 @@ TEST_CASE("stack: AcquireMountToken refuses a mounted bucket unless told otherwi
   Result<uint32_t> reset = AcquireMountToken(rec, c, clock);
   REQUIRE(reset.ok());
   CHECK(rec.CountCalls("delete " + MountTokenKey("")) == 1);
-  CHECK(rec.CountCalls("put " + MountTokenKey("")) == 1);
+  CHECK(rec.CountCalls("put " + MountTokenKey("")) == 2);
   CHECK(*ReadMountToken(rec, "") == *reset);
 
   // Another prefix in the same bucket is another disk.
@@ -460,20 +463,25 @@ TEST_CASE("stack: a cache file's token tells our crashed mount from someone else
   REQUIRE_FALSE(token.ok());
   CHECK(token.status().code() == EBUSY);
 
-  // No token but dirty blocks: the bucket was mounted (and cleanly released) since.
+  // No token but dirty blocks: the bucket was mounted (and cleanly released) since. Not
+  // even --force uploads them: only the option that says so.
   REQUIRE(ReleaseMountToken(rec, c).ok());
   rec.ClearCalls();
   token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
-  REQUIRE_FALSE(token.ok());
-  CHECK(token.status().code() == EBUSY);
-  CHECK(token.status().message().find("5 dirty blocks") != std::string::npos);
-  CHECK(token.status().message().find("--force") != std::string::npos);
-  CHECK(rec.CountCalls("put") == 0);  // refused before writing anything
+  CheckError(token.status(), EBUSY,
+             "bucket mem: prefix '': --blockCacheFile holds 5 dirty blocks of an earlier mount "
+             "(token 1234abcd), but the bucket was mounted since (its mount token is gone), so "
+             "uploading them could overwrite newer data; remove the cache file to discard them, "
+             "or add --uploadStaleDirtyBlocks to upload them over whatever the bucket holds now");
   c.force = true;
+  CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5}).status().code() == EBUSY);
+  CHECK(rec.CountCalls("put") == 0);  // refused before writing anything
+  c.force = false;
+  c.upload_stale_dirty_blocks = true;
   CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5}).ok());
+  c.upload_stale_dirty_blocks = false;
 
   // No dirty blocks: nothing to protect, a plain mount.
-  c.force = false;
   REQUIRE(ReleaseMountToken(rec, c).ok());
   CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 0}).ok());
 }
@@ -501,6 +509,159 @@ TEST_CASE("stack: ResetMountedFlag clears the token, and is fine without one") {
   REQUIRE(WriteMountToken(rec, "", 42, clock).ok());
   REQUIRE(ResetMountedFlag(rec, c).ok());
   CHECK_FALSE(rec.Has(MountTokenKey("")));
+}
+
+TEST_CASE("stack: of 20 mounts starting together, exactly one gets the bucket") {
+  auto mem = std::make_shared<MemStore>();
+  Config c = LocalConfig();
+  std::atomic<int> won{0}, busy{0};
+  std::vector<std::thread> mounts;
+  for (int i = 0; i < 20; i++) {
+    mounts.emplace_back([&] {
+      FakeClock clock;
+      Result<uint32_t> token = AcquireMountToken(*mem, c, clock);
+      if (token.ok()) won++;
+      if (!token.ok() && token.status().code() == EBUSY) busy++;
+    });
+  }
+  for (auto& t : mounts) t.join();
+  CHECK(won == 1);
+  CHECK(busy == 19);
+}
+
+TEST_CASE("stack: a mounted bucket is refused before anything else is looked at") {
+  FakeClock clock;
+  auto rec = std::make_shared<RecordingObjectStore>();
+  Config c = LocalConfig();  // no --size, and the bucket holds no geometry yet
+  REQUIRE(WriteMountToken(*rec, "", 0x1234abcd, clock).ok());
+  rec->ClearCalls();
+  Status st = OpenStack(c, rec, clock).status();
+  CHECK(st.code() == EBUSY);
+  CHECK(st.message().find("already mounted") != std::string::npos);
+  CHECK(rec->calls() == std::vector<std::string>{"head " + MountTokenKey("")});
+}
+
+TEST_CASE("stack: --reset-mounted-flag never uploads dirty blocks over a newer mount's data") {
+  FakeClock clock;
+  Config c = LocalConfig();
+  c.reset_mounted_flag = true;
+  RecordingObjectStore rec;
+  // Host A crashed with token 1234abcd and 5 dirty blocks; host B reset the flag and mounted
+  // (token 5678); A restarts with --reset-mounted-flag.
+  REQUIRE(WriteMountToken(rec, "", 0x5678, clock).ok());
+  rec.ClearCalls();
+  Result<uint32_t> token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
+  REQUIRE_FALSE(token.ok());
+  CHECK(token.status().code() == EBUSY);
+  CHECK(token.status().message().find("it now holds token 00005678") != std::string::npos);
+  CHECK(token.status().message().find("--uploadStaleDirtyBlocks") != std::string::npos);
+  CHECK(rec.CountCalls("put") + rec.CountCalls("delete") == 0);
+  CHECK(*ReadMountToken(rec, "") == 0x5678);
+  // Said explicitly: the flag is cleared and the blocks go up.
+  c.upload_stale_dirty_blocks = true;
+  token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
+  REQUIRE(token.ok());
+  CHECK(*ReadMountToken(rec, "") == *token);
+}
+
+// A cache file as a crashed mount with token leaves it: dirty blocks 0 and 1 (of 64 blocks of
+// 4096 bytes, 8 slots), for the bucket of LocalConfig().
+void MakeCrashedCacheFile(const std::string& path, uint32_t token) {
+  auto file = CacheFile::Open(path, "bucket mem: prefix ''", 4096, 64, 8);
+  REQUIRE(file.ok());
+  REQUIRE((*file)->Put(0, 0, true, 1, Pattern(4096, 3), false).ok());
+  REQUIRE((*file)->Put(1, 1, true, 2, Pattern(4096, 4), false).ok());
+  REQUIRE((*file)->SetMountToken(token).ok());
+}
+
+Config CacheFileConfig(const std::string& path) {
+  Config c = LocalConfig();
+  c.size_bytes = 64 * 4096;
+  c.block_size = 4096;
+  c.block_cache_size = 8;
+  c.block_cache_file = path;
+  return c;
+}
+
+TEST_CASE("stack: reset with the cache file of the crashed mount lets the next mount recover") {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/cache";
+  FakeClock clock;
+  auto mem = std::make_shared<MemStore>();
+  MakeCrashedCacheFile(path, 0x1234abcd);
+  REQUIRE(WriteMountToken(*mem, "", 0x1234abcd, clock).ok());
+
+  // s3disk --reset-mounted-flag --blockCacheFile=PATH BUCKET, as with s3backer.
+  Config reset = CacheFileConfig(path);
+  reset.reset_mounted_flag = true;
+  reset.args = {"mem:"};
+  REQUIRE(ResetMountedFlag(*mem, reset).ok());
+  CHECK(*ReadMountToken(*mem, "") == 0);
+  Result<CacheClaim> claim = CacheFile::ReadClaim(path, "bucket mem: prefix ''");
+  REQUIRE(claim.ok());
+  CHECK(claim->token == 0);  // released
+  CHECK(claim->dirty_blocks == 2);
+
+  // The next plain mount takes the blocks up.
+  Result<OpenedStack> opened = OpenStack(CacheFileConfig(path), mem, clock);
+  REQUIRE(opened.ok());
+  Stack& s = opened->stack;
+  REQUIRE(s.top->Start().ok());
+  REQUIRE(s.bytes->Flush().ok());
+  REQUIRE(s.top->Shutdown().ok());
+  Result<Object> block1 = mem->Get(BlockKey("", false, 1));
+  REQUIRE(block1.ok());
+  CHECK(block1->data == Pattern(4096, 4));
+}
+
+TEST_CASE("stack: reset with the cache file of another mount leaves the file's claim") {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/cache";
+  FakeClock clock;
+  auto mem = std::make_shared<MemStore>();
+  MakeCrashedCacheFile(path, 0x1234abcd);
+  REQUIRE(WriteMountToken(*mem, "", 0x5678, clock).ok());  // someone mounted since
+  Config reset = CacheFileConfig(path);
+  reset.reset_mounted_flag = true;
+  reset.args = {"mem:"};
+  REQUIRE(ResetMountedFlag(*mem, reset).ok());
+  CHECK(*ReadMountToken(*mem, "") == 0);
+  Result<CacheClaim> claim = CacheFile::ReadClaim(path, "bucket mem: prefix ''");
+  REQUIRE(claim.ok());
+  CHECK(claim->token == 0x1234abcd);
+  Status st = OpenStack(CacheFileConfig(path), mem, clock).status();
+  CHECK(st.code() == EBUSY);
+  CHECK(st.message().find("--uploadStaleDirtyBlocks") != std::string::npos);
+  CHECK(*ReadMountToken(*mem, "") == 0);  // nothing written
+}
+
+TEST_CASE("stack: a start that fails after recovery began keeps the token for the next mount") {
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/cache";
+  FakeClock clock;
+  auto mem = std::make_shared<MemStore>();
+  MakeCrashedCacheFile(path, 0x1234abcd);
+  REQUIRE(WriteMountToken(*mem, "", 0x1234abcd, clock).ok());
+  {
+    Result<OpenedStack> opened = OpenStack(CacheFileConfig(path), mem, clock);
+    REQUIRE(opened.ok());
+    // The FUSE mount (or nbdkit's bind) fails: the token stays, the file records it.
+    REQUIRE(ReleaseUnservedMount(*opened, CacheFileConfig(path)).ok());
+    CHECK(*ReadMountToken(*mem, "") == opened->mount_token);
+  }
+  // The next plain mount takes over.
+  Result<OpenedStack> again = OpenStack(CacheFileConfig(path), mem, clock);
+  REQUIRE(again.ok());
+  // Without dirty blocks, a failed start leaves the bucket unmounted.
+  REQUIRE(again->stack.top->Start().ok());
+  REQUIRE(again->stack.bytes->Flush().ok());
+  REQUIRE(again->stack.top->Shutdown().ok());
+  REQUIRE(ReleaseMountToken(*mem, CacheFileConfig(path)).ok());
+  again = Status(EIO, "closed");  // the cache file's lock goes with the stack
+  Result<OpenedStack> clean = OpenStack(CacheFileConfig(path), mem, clock);
+  REQUIRE(clean.ok());
+  REQUIRE(ReleaseUnservedMount(*clean, CacheFileConfig(path)).ok());
+  CHECK(*ReadMountToken(*mem, "") == 0);
 }
 
 TEST_CASE("stack: OpenStack writes nothing unless every check passed") {
@@ -535,8 +696,8 @@ TEST_CASE("stack: OpenStack writes nothing unless every check passed") {
   CHECK(opened->geometry.block_size == 4096);
   CHECK(opened->geometry.size_bytes == 16 * 4096);
   CHECK(opened->mount_token != 0);
-  CHECK(rec->CountCalls("put") == 1);
-  CHECK(rec->CountCalls("put " + MountTokenKey("")) == 1);
+  CHECK(rec->CountCalls("put") == 2);
+  CHECK(rec->CountCalls("put " + MountTokenKey("")) == 2);
   Stack& s = opened->stack;
   REQUIRE(s.top->Start().ok());
   std::vector<uint8_t> back(4096);
@@ -557,8 +718,14 @@ TEST_CASE("stack: OpenStack surfaces a failing bucket with context") {
   Status st = OpenStack(c, rec, clock).status();
   REQUIRE_FALSE(st.ok());
   CHECK(st.code() == EIO);
-  CHECK(st.message().find("00000000") != std::string::npos);
+  CHECK(st.message().find(MountTokenKey("")) != std::string::npos);  // the first thing read
   CHECK(rec->CountCalls("put") == 0);
+  // Read-only: the geometry is the first thing read.
+  rec->FailNext(1, EIO);
+  c.read_only = true;
+  st = OpenStack(c, rec, clock).status();
+  REQUIRE_FALSE(st.ok());
+  CHECK(st.message().find("00000000") != std::string::npos);
 }
 
 TEST_CASE("stack: OpenStack refuses an encrypted bucket mounted without --encrypt") {
