@@ -48,9 +48,9 @@ write_at "$MNT/file" 0 "$WORK/data" conv=notrunc,fsync
 write_at "$MNT/file" $((3 * BS)) "$WORK/data" conv=notrunc,fsync
 zero_at "$MNT/file" 0 "$BS" conv=notrunc,fsync
 stop_s3disk "$MNT"
-block0_has_geometry "$B1"
 refused "$B1" '--force' --blockSize=128k
 expect_err_has '65536|64[kK]' '131072|128[kK]'
+block0_has_geometry "$B1"
 log "no --size or --blockSize: the geometry comes from the zero block 0"
 start_s3disk "file://$B1" "$MNT"
 [ "$(stat -c %s "$MNT/file")" -eq "$SIZE" ] || fail "the size was not found in block 0"
@@ -69,9 +69,9 @@ loop_detach "$LOOP_DEV"
 sync "$MNT/file"
 cmp "$MNT/file" "$WORK/zeros" >&2 || fail "the discarded image does not read as zeros"
 stop_s3disk "$MNT"
+refused "$B2" '--force' --blockSize=128k
 [ "$(block_objects "$B2")" = 00000000 ] || fail "objects after the discard: $(block_objects "$B2")"
 block0_has_geometry "$B2"
-refused "$B2" '--force' --blockSize=128k
 start_s3disk --size=4m --blockSize=64k "file://$B2" "$MNT"
 cmp "$MNT/file" "$WORK/zeros" >&2 || fail "the right geometry does not read zeros"
 stop_s3disk "$MNT"
@@ -85,13 +85,13 @@ write_at "$MNT/file" $((2 * BS)) "$WORK/data" conv=notrunc,fsync
 fallocate -p -o 0 -l "$SIZE" "$MNT/file" || fail "fallocate --punch-hole failed"
 sync "$MNT/file"
 stop_s3disk "$MNT"
+refused "$B3" 'wrong password' --encrypt --passwordFile="$WORK/wrong"
+refused "$B3" '--encrypt' --size=4m
+refused "$B3" '--force' --encrypt --passwordFile="$WORK/right" --blockSize=128k
 block0_has_geometry "$B3"
 grep -aq '^content-encoding: deflate, encrypt-AES-128-CBC$' "$B3/00000000" ||
   fail "the zero block 0 is not encrypted"
 grep -Eaq '^x-amz-meta-s3backer-hmac: "[0-9a-f]{40}"$' "$B3/00000000" || fail "no HMAC on block 0"
-refused "$B3" 'wrong password' --encrypt --passwordFile="$WORK/wrong"
-refused "$B3" '--encrypt' --size=4m
-refused "$B3" '--force' --encrypt --passwordFile="$WORK/right" --blockSize=128k
 start_s3disk --encrypt --passwordFile="$WORK/right" "file://$B3" "$MNT"
 cmp "$MNT/file" "$WORK/zeros" >&2 || fail "the encrypted disk does not read zeros"
 stop_s3disk "$MNT"
@@ -102,9 +102,9 @@ mkdir -p "$B4"
 start_s3disk --encrypt --passwordFile="$WORK/right" --size=4m --blockSize=64k "file://$B4" "$MNT"
 write_at "$MNT/file" $((5 * BS)) "$WORK/data" conv=notrunc,fsync
 stop_s3disk "$MNT"
-block0_has_geometry "$B4"
 refused "$B4" 'wrong password' --encrypt --passwordFile="$WORK/wrong"
 refused "$B4" '--force' --encrypt --passwordFile="$WORK/right" --blockSize=128k
+block0_has_geometry "$B4"
 start_s3disk --encrypt --passwordFile="$WORK/right" "file://$B4" "$MNT"
 read_at "$MNT/file" 0 "$BS" | cmp -s - <(head -c "$BS" /dev/zero) || fail "block 0 is not zeros"
 read_at "$MNT/file" $((5 * BS)) 5000 | cmp -s - "$WORK/data" || fail "block 5 lost its data"

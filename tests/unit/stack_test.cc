@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -412,7 +413,8 @@ TEST_CASE("stack: a recovered dirty block 0 is uploaded after Start's zero block
     Result<Stack> crashed = BuildStack(c, mem, g);
     REQUIRE(crashed.ok());
     REQUIRE(crashed->top->Start().ok());
-    REQUIRE(crashed->bytes->Write(0, Pattern(4096, 3)).ok());
+    // A part of the block waits the write delay (a whole block would go at once).
+    REQUIRE(crashed->bytes->Write(10, Pattern(100, 3)).ok());
     // Dropped without Flush or Shutdown: a crash.
   }
   REQUIRE(mem->Delete(BlockKey("", false, 0)).ok());
@@ -421,7 +423,13 @@ TEST_CASE("stack: a recovered dirty block 0 is uploaded after Start's zero block
   REQUIRE(again->top->Start().ok());
   Result<Object> b0 = mem->Get(BlockKey("", false, 0));
   REQUIRE(b0.ok());
-  CHECK(b0->data == Pattern(4096, 3));
+  std::vector<uint8_t> want(4096, 0);
+  const std::vector<uint8_t> part = Pattern(100, 3);
+  std::copy(part.begin(), part.end(), want.begin() + 10);
+  CHECK(b0->data == want);
+  std::string stats;
+  again->top->DumpStats(&stats);
+  CHECK(stats.find("block_cache_recovered_blocks 1\n") != std::string::npos);
   CHECK(b0->info.meta.at(kBlockSizeHeader) == "4096");
   REQUIRE(again->top->Shutdown().ok());
   unlink(c.block_cache_file.c_str());
