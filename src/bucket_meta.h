@@ -1,9 +1,11 @@
 // Bucket metadata (FORMAT.md): the geometry stored in block 0's headers, and the mount token
 // object that keeps two read-write mounts off one bucket.
 //
-// Geometry: every non-zero PUT of block 0 carries x-amz-meta-s3backer-blocksize and
+// Geometry: every PUT of block 0 carries x-amz-meta-s3backer-blocksize and
 // x-amz-meta-s3backer-filesize (decimal). At start a HEAD of block 0 recovers them; when block
-// 0 is absent (an empty or all-zero disk) the geometry must come from the command line.
+// 0 is absent the geometry must come from the command line. s3disk keeps block 0's object
+// even when it is all zeros (ObjectBlockStore), so it is absent only in a new bucket or one
+// whose zero block 0 s3backer deleted.
 // Old s3backer stored the file size modulo 2^32, so a size of 0 means "unknown".
 //
 // Mount token: PREFIX + "s3backer-mounted", Content-Type text/plain, body the date, header

@@ -1,15 +1,20 @@
 // ObjectBlockStore keeps no block state: the bucket is the state. A block is either an
-// object (non-zero data, possibly encoded) or absent (all zeros). Only counters live here.
+// object (non-zero data, possibly encoded; or block 0 of zeros) or absent (all zeros). Only
+// counters live here.
 //
 // Invariants
 //   | what                          | holds because                                        |
 //   |-------------------------------|------------------------------------------------------|
 //   | a zero block has no object    | WriteBlock of empty/all-zero data DELETEs, Trim too   |
+//   |   (but block 0)               |   (block 0: PutZeroBlock0 instead)                    |
+//   | block 0 exists once started   | Start() PUTs it when absent; nothing here deletes it  |
+//   |   read-write                  |   (only --erase does)                                 |
 //   | a read never returns bad data | ETag (MD5) checked here or by the store (md5_verified)|
 //   |                               |   then codec Decode (HMAC, stream, size) into a       |
 //   |                               |   scratch buffer; else EBADMSG                        |
-//   | a zero block is never encoded | the zero test runs before Encode                      |
-//   | block 0 carries the geometry  | every non-zero PUT of block 0 adds GeometryMetadata   |
+//   | a zero block is never encoded | the zero test runs before Encode (block 0: encoded,   |
+//   |   (but block 0)               |   so its HMAC checks the password like any block's)   |
+//   | block 0 carries the geometry  | every PUT of block 0 (Put) adds GeometryMetadata      |
 //   | read-only sends no mutation   | WriteBlock/WritePart/Trim refuse with EROFS first     |
 //   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
 #include "object_block_store.h"
@@ -176,6 +181,19 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
                         key.c_str(), bucket.c_str(), st.message().c_str());
 }
 
+Status ObjectBlockStore::Start() {
+  if (options_.read_only) return Status::Ok();
+  const std::string key = Key(0);
+  Result<ObjectInfo> info = store_->Head(key);
+  if (info.ok()) return Status::Ok();
+  if (info.status().code() != ENOENT) {
+    return info.status().WithContext("object_block_store: start: head " + key);
+  }
+  LOG_INFO("object_block_store: no block 0 yet; storing it as zeros to record the geometry%s",
+           codec_->encrypting() ? " and the password check" : "");
+  return PutZeroBlock0();
+}
+
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
   const BlockNum ns[1] = {n};
   const std::span<uint8_t> bufs[1] = {buf};  // a plain block lands in buf: no copy
@@ -264,12 +282,23 @@ Status ObjectBlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data
 Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   if (options_.read_only) return ReadOnlyError("write", n);
-  const std::string key = Key(n);
   if (data.empty() || IsAllZero(data)) {
+    if (n == 0) return PutZeroBlock0();
+    const std::string key = Key(n);
     S3DISK_RETURN_IF_ERROR(store_->Delete(key).WithContext("object_block_store: delete " + key));
     blocks_deleted_++;
     return Status::Ok();
   }
+  return Put(n, data, md5);
+}
+
+Status ObjectBlockStore::PutZeroBlock0() {
+  const std::vector<uint8_t> zeros(block_size());
+  return Put(0, zeros, nullptr);
+}
+
+Status ObjectBlockStore::Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
+  const std::string key = Key(n);
   // A plain codec stores the block as it is: no copy of it to encode.
   Metadata meta;
   std::span<const uint8_t> body = data;
@@ -308,6 +337,12 @@ Status ObjectBlockStore::Trim(BlockNum first, uint64_t count) {
         static_cast<unsigned long long>(num_blocks_));
   }
   if (options_.read_only) return ReadOnlyError("trim", first);
+  if (first == 0) {
+    // Block 0 keeps its object (the geometry, the password check): zeros, not a delete.
+    S3DISK_RETURN_IF_ERROR(PutZeroBlock0());
+    first = 1;
+    count--;
+  }
   std::vector<std::string> keys;
   keys.reserve(static_cast<size_t>(std::min<uint64_t>(count, kDeleteBatchKeys)));
   for (uint64_t i = 0; i < count;) {

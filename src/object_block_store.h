@@ -2,13 +2,18 @@
 //
 // Block n is the object BlockKey(prefix, hash_prefix, n). An all-zero block has no object:
 // writing zeros deletes it, reading an absent object gives zeros, Trim deletes in batches.
+// Except block 0: its object carries the geometry headers and is what CheckKey verifies the
+// password against, so it is never deleted. Zeros written to it (or a trim of it) are stored
+// as a block of zeros, encoded like any block; Start() stores that zero block 0 when the
+// bucket has none yet, so every bucket mounted read-write records its geometry and password.
+// A reader (s3backer too) sees an ordinary block of zeros.
 // Reads check the ETag (when it is an MD5) against the body and the body size against the
 // block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
-// objects with metadata. Non-zero blocks are encoded by options.codec (compression,
+// objects with metadata. Stored blocks are encoded by options.codec (compression,
 // encryption; codec.h) before the PUT; every object read is decoded by it, whatever its
 // Content-Encoding (decompression is always on; an unknown encoding, a bad HMAC or a bad
 // stream is EBADMSG naming the block). The ETag is checked against the stored body, before
-// decoding. Zero blocks are never encoded: they are deletes.
+// decoding. Zero blocks other than block 0 are never encoded: they are deletes.
 //
 // Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
 #pragma once
@@ -70,7 +75,11 @@ class ObjectBlockStore : public BlockStore {
   Status Trim(BlockNum first, uint64_t count) override;
   Status Flush() override { return Status::Ok(); }
   Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
-  Status Start() override { return Status::Ok(); }
+  // Read-write: HEADs block 0 and, when it is absent, stores it as zeros (with the geometry
+  // headers, and the HMAC when encrypting). The stack starts bottom up, so this runs before
+  // any layer above uploads a block (the cache's recovered dirty blocks), and it never
+  // replaces a block 0 that exists. Read-only: nothing.
+  Status Start() override;
   Status Shutdown() override { return Status::Ok(); }
   void DumpStats(std::string* out) override;
 
@@ -80,7 +89,8 @@ class ObjectBlockStore : public BlockStore {
   // refused before anything is written. Encrypting: GETs block 0 and checks that it is
   // encrypted with our cipher and its HMAC verifies under our key. Not encrypting: HEADs block
   // 0 and refuses it when its Content-Encoding says encrypted (or names an encoding s3disk
-  // cannot read); compressed blocks are fine. OK when block 0 is absent. EINVAL with a
+  // cannot read); compressed blocks are fine. OK when block 0 is absent (a new bucket, or one
+  // s3backer wrote: it deletes a zero block 0). EINVAL with a
   // one-line message naming `bucket` (for messages only) and the fix; store errors pass
   // through with context.
   Status CheckKey(const std::string& bucket);
@@ -103,6 +113,10 @@ class ObjectBlockStore : public BlockStore {
   Status ReadOnlyError(const char* op, BlockNum n) const;
   // WriteBlock and WriteBlockMd5 (md5: data's, or null).
   Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+  // Encodes and PUTs block n (block 0 with the geometry headers); md5: data's, or null.
+  Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+  // Block 0 all zeros, stored (not deleted): it keeps the geometry and the password check.
+  Status PutZeroBlock0();
 
   std::shared_ptr<ObjectStore> store_;
   const ObjectBlockOptions options_;

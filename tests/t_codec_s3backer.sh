@@ -4,7 +4,8 @@
 # (tests/s3backer_dir_server.js) that keeps the objects, with their headers, in DirStore's file
 # format; s3disk mounts the same directory as file:///ROOT/bkt, so the key-derivation salt is
 # "bkt/" for both. Also: a wrong password is refused at mount, and a tampered block
-# reads as an I/O error, never as data.
+# reads as an I/O error, never as data. A block 0 that s3disk zeroed is kept as an object of
+# zeros, which s3backer reads.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 require_root
@@ -100,8 +101,15 @@ for mode in plain compress encrypt; do
   write_at "$WORK/ref" 200000 "$WORK/b1"
   zero_at "$MNT/file" 700416 4096 conv=notrunc,fsync # block 171: now all zeros (a delete)
   zero_at "$WORK/ref" 700416 4096 conv=notrunc
+  # Block 0 all zeros: kept as an object of zeros (it carries the geometry and, encrypted, the
+  # password check), which s3backer reads as any block.
+  zero_at "$MNT/file" 0 "$BS" conv=notrunc,fsync
+  zero_at "$WORK/ref" 0 "$BS" conv=notrunc
   stop_s3disk "$MNT"
   ! has_object "$BKT" 171 || fail "$mode: the zeroed block still has an object"
+  has_object "$BKT" 0 || fail "$mode: the zeroed block 0 lost its object"
+  grep -aq '^x-amz-meta-s3backer-blocksize: 4096$' "$BKT/00000000" ||
+    fail "$mode: the zero block 0 lacks the geometry"
   case $mode in
     plain) ! grep -q '^content-encoding' "$BKT/00000031" || fail "s3disk encoded a plain block" ;;
     compress) grep -q '^content-encoding: deflate$' "$BKT/00000031" || fail "s3disk: not deflate" ;;

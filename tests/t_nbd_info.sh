@@ -1,6 +1,7 @@
 #!/bin/bash
 # s3disk --nbd serves the disk: nbdinfo shows its size, the block sizes (minimum 512, preferred
-# = the block size) and, for a fresh disk, one hole covering it all; the mount token is held
+# = the block size) and, for a fresh disk, block 0 as data (stored as zeros at the first
+# read-write start: it records the geometry) and one hole for the rest; the mount token is held
 # while serving and cleared at stop; the stats file is written. The start-up errors: no device
 # and no --socket, a kernel device without the nbd module, an unknown plugin parameter.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
@@ -38,10 +39,15 @@ grep -Eq 'can_trim: true' "$WORK/info" || fail "trim"
 grep -Eq 'can_fast_zero: true' "$WORK/info" || fail "fast zero"
 nbdinfo --map "$URI" >"$WORK/map"
 log "map: $(cat "$WORK/map")"
-[ "$(wc -l <"$WORK/map")" -eq 1 ] || fail "a fresh disk should map as one extent"
-read -r off len type _ <"$WORK/map"
-[ "$off" = 0 ] && [ "$len" = 1073741824 ] && [ "$type" = 3 ] ||
-  fail "a fresh disk should be one hole: $(cat "$WORK/map")"
+[ "$(wc -l <"$WORK/map")" -eq 2 ] || fail "a fresh disk should map as two extents"
+{
+  read -r off len type _
+  [ "$off" = 0 ] && [ "$len" = 65536 ] && [ "$type" = 0 ] ||
+    fail "a fresh disk's block 0 should be data: $(cat "$WORK/map")"
+  read -r off len type _
+  [ "$off" = 65536 ] && [ "$len" = $((1073741824 - 65536)) ] && [ "$type" = 3 ] ||
+    fail "a fresh disk should be one hole after block 0: $(cat "$WORK/map")"
+} <"$WORK/map"
 # The stats file is rewritten every second while serving.
 deadline=$((SECONDS + 10))
 until [ -f "$WORK/stats" ] && [ "$(stat_value "$WORK/stats" nbd_connections)" -ge 2 ]; do
@@ -52,7 +58,8 @@ stat_value "$WORK/stats" dir_store_gets >/dev/null || fail "no store counters in
 [ "$(stat_value "$WORK/stats" nbd_reads)" -ge 1 ] || fail "nbdinfo's probe read not counted"
 stop_nbd
 [ ! -f "$B/s3backer-mounted" ] || fail "the mount token was left after a clean stop"
-[ "$(count_objects "$B")" -eq 0 ] || fail "reading a fresh disk created objects"
+[ "$(block_objects "$B")" = 00000000 ] ||
+  fail "reading a fresh disk created objects other than block 0: $(block_objects "$B")"
 
 # A read-only serve neither writes the token nor accepts writes.
 start_nbd "$SOCK" --size=1g --blockSize=64k --readOnly "file://$B"

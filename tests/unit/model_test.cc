@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "block_key.h"
+#include "bucket_meta.h"
 #include "config.h"
 #include "fault_store.h"
 #include "mem_store.h"
@@ -189,18 +190,23 @@ void CheckAgainstModel(const Model& model, ByteRange& bytes, MemStore& mem) {
   // The block cache writes back: the bucket holds every write once flushed.
   REQUIRE(bytes.Flush().ok());
   std::vector<uint8_t> block(kBlockSize);
-  size_t nonzero = 0;
+  size_t stored = 0;
   for (uint32_t b = 0; b < kBlocks; b++) {
     REQUIRE(bytes.Read(uint64_t{b} * kBlockSize, block).ok());
     const uint8_t* want = model.image.data() + uint64_t{b} * kBlockSize;
     INFO("block " << b);
     CHECK(memcmp(block.data(), want, kBlockSize) == 0);
     bool zero = IsAllZero({want, kBlockSize});
-    nonzero += zero ? 0 : 1;
-    // The bucket holds exactly the non-zero blocks.
-    CHECK(mem.Head(BlockKey("", false, b)).ok() == !zero);
+    // The bucket holds exactly the non-zero blocks, and block 0 always (the geometry).
+    const bool want_object = !zero || b == 0;
+    stored += want_object ? 1 : 0;
+    CHECK(mem.Head(BlockKey("", false, b)).ok() == want_object);
   }
-  CHECK(mem.object_count() == nonzero);
+  CHECK(mem.object_count() == stored);
+  Result<Geometry> g = ReadGeometry(mem, BlockKey("", false, 0));
+  REQUIRE(g.ok());
+  CHECK(g->block_size == kBlockSize);
+  CHECK(g->size_bytes == kImageBytes);
 }
 
 uint64_t ModelSeed() {

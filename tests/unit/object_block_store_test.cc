@@ -5,6 +5,7 @@
 #include <set>
 
 #include "block_key.h"
+#include "bucket_meta.h"
 #include "codec.h"
 #include "crypto.h"
 #include "fakes.h"
@@ -213,9 +214,9 @@ TEST_CASE("object_block_store: trim deletes in batches of 1000 keys") {
   CHECK(f.objects->calls().empty());
 
   f.objects->FailNext(1, EIO);
-  Status st = f.blocks.Trim(0, 5);
+  Status st = f.blocks.Trim(1, 5);
   CHECK(st.code() == EIO);
-  CHECK(st.message().find("object_block_store: trim vol/00000000..vol/00000004") == 0);
+  CHECK(st.message().find("object_block_store: trim vol/00000001..vol/00000005") == 0);
 }
 
 TEST_CASE("object_block_store: survey reports only this disk's block keys") {
@@ -415,8 +416,8 @@ TEST_CASE("object_block_store: a compressing codec stores the encoded body and h
   CHECK(stats.find("object_bytes_written " + std::to_string(obj->data.size()) + "\n") !=
         std::string::npos);
   // Zero blocks are deletes, never encoded objects.
-  REQUIRE(f.blocks.WriteBlock(0, Bytes(kBlockSize, 0)).ok());
-  CHECK(f.objects->calls() == Calls{"put vol/00000000", "get vol/00000000", "delete vol/00000000"});
+  REQUIRE(f.blocks.WriteBlock(1, Bytes(kBlockSize, 0)).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000000", "get vol/00000000", "delete vol/00000001"});
 }
 
 TEST_CASE("object_block_store: a plain store still reads compressed blocks") {
@@ -506,6 +507,131 @@ TEST_CASE("object_block_store: CheckKey refuses a wrong password at mount") {
   // Store errors pass through.
   f.objects->FailNext(1, EIO);
   CHECK(f.blocks.CheckKey("bkt").code() == EIO);
+}
+
+// Block 0's object: the geometry headers, and (encrypting) what CheckKey verifies.
+void CheckZeroBlock0(Fixture& f) {
+  auto b0 = f.objects->Peek("vol/00000000");
+  REQUIRE(b0);
+  CHECK(b0->info.meta.at("content-type") == "application/x-s3backer-block");
+  CHECK(b0->info.meta.at("x-amz-meta-s3backer-blocksize") == "64");
+  CHECK(b0->info.meta.at("x-amz-meta-s3backer-filesize") == "1024");
+  Result<Geometry> g = ReadGeometry(*f.objects, "vol/00000000");
+  REQUIRE(g.ok());
+  CHECK(g->block_size == kBlockSize);
+  CHECK(g->size_bytes == 16 * kBlockSize);
+  Bytes buf(kBlockSize, 0xee);
+  REQUIRE(f.blocks.ReadBlock(0, buf).ok());
+  CHECK(buf == Bytes(kBlockSize, 0));
+}
+
+TEST_CASE("object_block_store: zeros written to block 0 keep its object with the geometry") {
+  Fixture f;
+  REQUIRE(f.blocks.WriteBlock(0, Pattern(1)).ok());
+  REQUIRE(f.blocks.WriteBlock(0, Bytes(kBlockSize, 0)).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000000", "put vol/00000000"});
+  CHECK(f.objects->Peek("vol/00000000")->data == Bytes(kBlockSize, 0));  // plain: the zeros
+  CheckZeroBlock0(f);
+  // Empty data, and zeros with their digest, are stored zeros too; never a delete.
+  REQUIRE(f.blocks.WriteBlock(0, {}).ok());
+  const Bytes zeros(kBlockSize, 0);
+  REQUIRE(f.blocks.WriteBlockMd5(0, zeros, Md5(zeros)).ok());
+  CHECK(f.objects->CountCalls("delete") == 0);
+  CheckZeroBlock0(f);
+  // A partial write that leaves block 0 all zeros (the read-modify-write).
+  REQUIRE(f.blocks.WriteBlock(0, Pattern(1)).ok());
+  REQUIRE(f.blocks.WritePart(0, 0, Bytes(kBlockSize, 0)).ok());
+  CheckZeroBlock0(f);
+
+  // Compressing: the zero block 0 is encoded like any block.
+  Fixture c(WithCodec(MakeCodec("deflate", false)));
+  REQUIRE(c.blocks.WriteBlock(0, {}).ok());
+  CHECK(c.objects->Peek("vol/00000000")->info.meta.at("content-encoding") == "deflate");
+  CHECK(c.objects->Peek("vol/00000000")->data.size() < kBlockSize);
+  CheckZeroBlock0(c);
+}
+
+TEST_CASE("object_block_store: a trim of block 0 keeps its object with the geometry") {
+  Fixture f;
+  for (BlockNum n : {0u, 1u, 2u, 5u}) REQUIRE(f.blocks.WriteBlock(n, Pattern(1)).ok());
+  f.objects->ClearCalls();
+  REQUIRE(f.blocks.Trim(0, 3).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000000", "delete_many vol/00000001 vol/00000002"});
+  CHECK(f.objects->object_count() == 2);  // block 0 (zeros) and block 5
+  CheckZeroBlock0(f);
+  // The whole disk (mkfs.ext4 discards it first), and block 0 alone.
+  REQUIRE(f.blocks.Trim(0, 16).ok());
+  CHECK(f.objects->object_count() == 1);
+  CheckZeroBlock0(f);
+  f.objects->ClearCalls();
+  REQUIRE(f.blocks.Trim(0, 1).ok());
+  CHECK(f.objects->calls() == Calls{"put vol/00000000"});
+  CheckZeroBlock0(f);
+
+  // A failed PUT of block 0 fails the trim before anything is deleted.
+  REQUIRE(f.blocks.WriteBlock(1, Pattern(2)).ok());
+  f.objects->FailNext(1, EIO);
+  Status st = f.blocks.Trim(0, 2);
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("object_block_store: write block vol/00000000") == 0);
+  CHECK(f.objects->Has("vol/00000001"));
+}
+
+TEST_CASE("object_block_store: an encrypted block 0 of zeros still checks the password") {
+  for (bool trim : {false, true}) {
+    INFO("trim " << trim);
+    Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
+    REQUIRE(f.blocks.WriteBlock(0, Pattern(1)).ok());
+    REQUIRE((trim ? f.blocks.Trim(0, 16) : f.blocks.WriteBlock(0, {})).ok());
+    auto b0 = f.objects->Peek("vol/00000000");
+    REQUIRE(b0);
+    CHECK(b0->info.meta.at("content-encoding") == "deflate, encrypt-AES-128-CBC");
+    CHECK(b0->info.meta.count("x-amz-meta-s3backer-hmac") == 1);
+    CheckZeroBlock0(f);
+    CHECK(f.blocks.CheckKey("bkt").ok());
+
+    Fixture wrong(WithCodec(MakeCodec(nullptr, true, "wrong")));
+    wrong.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+    Status st = wrong.blocks.CheckKey("bkt");
+    CHECK(st.code() == EINVAL);
+    CHECK(st.message().find("wrong password") != std::string::npos);
+    Fixture none;
+    none.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+    CHECK(none.blocks.CheckKey("bkt").code() == EINVAL);
+  }
+}
+
+TEST_CASE("object_block_store: Start stores block 0 as zeros when the bucket has none") {
+  Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
+  REQUIRE(f.blocks.Start().ok());
+  CHECK(f.objects->calls() == Calls{"head vol/00000000", "put vol/00000000"});
+  CheckZeroBlock0(f);
+  Fixture wrong(WithCodec(MakeCodec(nullptr, true, "wrong")));
+  auto b0 = f.objects->Peek("vol/00000000");
+  wrong.objects->SetObject("vol/00000000", b0->data, b0->info.meta);
+  CHECK(wrong.blocks.CheckKey("bkt").code() == EINVAL);
+
+  // A block 0 that exists (data, maybe recovered by a cache above) is never replaced.
+  REQUIRE(f.blocks.WriteBlock(0, Pattern(4)).ok());
+  f.objects->ClearCalls();
+  REQUIRE(f.blocks.Start().ok());
+  CHECK(f.objects->calls() == Calls{"head vol/00000000"});
+  Bytes buf(kBlockSize);
+  REQUIRE(f.blocks.ReadBlock(0, buf).ok());
+  CHECK(buf == Pattern(4));
+
+  // Read-only: nothing is sent. A failed HEAD fails the start and writes nothing.
+  ObjectBlockOptions ro = Fixture::Options();
+  ro.read_only = true;
+  Fixture r(ro);
+  REQUIRE(r.blocks.Start().ok());
+  CHECK(r.objects->calls().empty());
+  Fixture e;
+  e.objects->FailNext(1, EIO);
+  Status st = e.blocks.Start();
+  CHECK(st.code() == EIO);
+  CHECK(st.message().find("vol/00000000") != std::string::npos);
+  CHECK(e.objects->object_count() == 0);
 }
 
 TEST_CASE("object_block_store: Create validates the geometry") {

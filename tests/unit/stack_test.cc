@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <cstring>
@@ -285,9 +286,10 @@ TEST_CASE("stack: BuildStack reads and writes through ByteRange on a MemStore") 
   REQUIRE(s.bytes->Read(4096, std::span<uint8_t>(around).first(100)).ok());
   CHECK(IsAllZero(std::span<const uint8_t>(around).first(100)));
   REQUIRE(s.bytes->Flush().ok());
-  // One object per written block, under the block keys.
-  CHECK(mem->object_count() == 3);
-  for (BlockNum n : {1u, 2u, 3u}) CHECK(mem->Head(BlockKey("", false, n)).ok());
+  // One object per written block, under the block keys, and block 0 (zeros, stored by Start:
+  // it records the geometry).
+  CHECK(mem->object_count() == 4);
+  for (BlockNum n : {0u, 1u, 2u, 3u}) CHECK(mem->Head(BlockKey("", false, n)).ok());
   REQUIRE(s.top->Shutdown().ok());
 
   // The stats walk the whole stack, down to the store.
@@ -306,8 +308,11 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
   REQUIRE(built.ok());
   REQUIRE(built->top->Start().ok());
-  // The codec check of block 0 (CheckKey), then the survey (--listBlocks).
-  CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000", "list_spread vol/"});
+  // The codec check of block 0 (CheckKey), the object layer's Start storing the absent block 0,
+  // then the survey (--listBlocks).
+  CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000",
+                                                 "head vol/c448b72c-00000000",
+                                                 "put vol/c448b72c-00000000", "list_spread vol/"});
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
   REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));
@@ -343,16 +348,19 @@ TEST_CASE("stack: zero writes leave no object") {
   Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
   REQUIRE(built.ok());
   REQUIRE(built->top->Start().ok());
+  REQUIRE(rec->Has(BlockKey("", false, 0)));  // Start stored block 0 (zeros, the geometry)
   rec->ClearCalls();
 
-  // Zeros over an empty bucket: nothing is sent at all (the survey knows every block is zero).
+  // Zeros over an empty bucket: nothing is sent but for block 0, which keeps its object.
   std::vector<uint8_t> zeros(3 * 4096);
   REQUIRE(built->bytes->Write(4096, zeros).ok());
   REQUIRE(built->bytes->Write(100, std::span<const uint8_t>(zeros).first(50)).ok());
   REQUIRE(built->bytes->Zero(0, 16 * 4096).ok());
   REQUIRE(built->bytes->Flush().ok());
-  CHECK(rec->CountCalls("put") == 0);
-  CHECK(rec->object_count() == 0);
+  CHECK(rec->CountCalls("put") == rec->CountCalls("put 00000000"));
+  CHECK(rec->CountCalls("delete") == 0);
+  CHECK(rec->object_count() == 1);
+  CHECK(rec->Has(BlockKey("", false, 0)));
 
   // Data, then zeros over it: the object goes away.
   REQUIRE(built->bytes->Write(2 * 4096 + 10, Pattern(100, 9)).ok());
@@ -376,6 +384,9 @@ TEST_CASE("stack: block 0 carries the geometry") {
   REQUIRE(built->top->Start().ok());
   REQUIRE(built->bytes->Write(0, Pattern(512, 5)).ok());
   REQUIRE(built->bytes->Flush().ok());
+  // Zeros over the whole disk (mkfs.ext4 discards it first): block 0 keeps its object.
+  REQUIRE(built->bytes->Zero(0, g.size_bytes).ok());
+  REQUIRE(built->bytes->Flush().ok());
   REQUIRE(built->top->Shutdown().ok());
 
   Result<Geometry> read = ReadGeometry(*mem, BlockKey("", false, 0));
@@ -387,6 +398,44 @@ TEST_CASE("stack: block 0 carries the geometry") {
   REQUIRE(resolved.ok());
   CHECK(resolved->block_size == 8192);
   CHECK(resolved->size_bytes == 32 * 8192);
+}
+
+TEST_CASE("stack: a recovered dirty block 0 is uploaded after Start's zero block 0") {
+  // A cache file holds a dirty block 0 of a crashed mount, and the bucket has no block 0 (a
+  // bucket of an older s3disk): the object layer starts first, so its zero block 0 comes
+  // before the upload of the data, never over it.
+  char dir[] = "/tmp/stack_test.XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  Config c = LocalConfig();
+  c.block_cache_file = std::string(dir) + "/cache";
+  c.block_cache_write_delay_ms = 60000;  // stays dirty until the crash
+  auto mem = std::make_shared<MemStore>();
+  const Geometry g{4096, 16 * 4096};
+  {
+    Result<Stack> crashed = BuildStack(c, mem, g);
+    REQUIRE(crashed.ok());
+    REQUIRE(crashed->top->Start().ok());
+    // A part of the block waits the write delay (a whole block would go at once).
+    REQUIRE(crashed->bytes->Write(10, Pattern(100, 3)).ok());
+    // Dropped without Flush or Shutdown: a crash.
+  }
+  REQUIRE(mem->Delete(BlockKey("", false, 0)).ok());
+  Result<Stack> again = BuildStack(c, mem, g);
+  REQUIRE(again.ok());
+  REQUIRE(again->top->Start().ok());
+  Result<Object> b0 = mem->Get(BlockKey("", false, 0));
+  REQUIRE(b0.ok());
+  std::vector<uint8_t> want(4096, 0);
+  const std::vector<uint8_t> part = Pattern(100, 3);
+  std::copy(part.begin(), part.end(), want.begin() + 10);
+  CHECK(b0->data == want);
+  std::string stats;
+  again->top->DumpStats(&stats);
+  CHECK(stats.find("block_cache_recovered_blocks 1\n") != std::string::npos);
+  CHECK(b0->info.meta.at(kBlockSizeHeader) == "4096");
+  REQUIRE(again->top->Shutdown().ok());
+  unlink(c.block_cache_file.c_str());
+  rmdir(dir);
 }
 
 TEST_CASE("stack: AcquireMountToken writes a token on a free bucket") {
