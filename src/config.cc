@@ -337,7 +337,8 @@ OptionKind FindOptionKind(const std::string& name) {
   const S3CliOption* s3_opt = opt == nullptr ? FindS3Option(name) : nullptr;
   if (opt == nullptr && s3_opt == nullptr) return OptionKind::kUnknown;
   const char* value_name = opt != nullptr ? opt->value_name : s3_opt->value_name;
-  return value_name == nullptr ? OptionKind::kFlag : OptionKind::kValue;
+  if (value_name == nullptr) return OptionKind::kFlag;
+  return opt != nullptr && opt->value_optional ? OptionKind::kOptionalValue : OptionKind::kValue;
 }
 
 Result<std::string> CheckMountPoint(const std::string& path) {

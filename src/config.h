@@ -160,7 +160,9 @@ Status Validate(Config* config);
 
 // For front ends that take options as NAME=VALUE pairs (the nbdkit plugin): whether the
 // option NAME (with its dashes, e.g. "--size") exists and whether it takes a value.
-enum class OptionKind { kUnknown, kFlag, kValue };
+// kOptionalValue: "--name" alone or "--name=VALUE", never the next argument (--compress,
+// --encrypt); "--name=" means the same as "--name" alone.
+enum class OptionKind { kUnknown, kFlag, kValue, kOptionalValue };
 OptionKind FindOptionKind(const std::string& name);
 
 // The options whose value is a file or directory (FILE or PATH in --help): --socket,

@@ -381,6 +381,7 @@ Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>&
     if (name.rfind("--", 0) != 0) {
       return Status::Errorf(EINVAL, "nbd: option %s cannot be passed to nbdkit", name.c_str());
     }
+    // A value-optional option alone (--encrypt) becomes "encrypt=", which means the same.
     params.push_back(name.substr(2) + "=" + (kind == OptionKind::kFlag ? "true" : value));
   }
   return params;

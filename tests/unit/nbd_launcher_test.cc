@@ -124,6 +124,27 @@ TEST_CASE("nbd_launcher: plugin parameters carry every option but the launcher's
   CHECK(c->stats_file.front() == '/');
 }
 
+TEST_CASE("nbd_launcher: --encrypt and --compress alone take no value from the next argument") {
+  CHECK(FindOptionKind("--encrypt") == OptionKind::kOptionalValue);
+  CHECK(FindOptionKind("--compress") == OptionKind::kOptionalValue);
+  std::vector<std::string> args = {
+      "--nbd", "--socket=/s",           "--encrypt", "--compress", "--password",
+      "pw",    "--encrypt=aes-256-cbc", "mem:"};
+  Result<Config> c = ParseAndValidate(args);
+  REQUIRE(c.ok());
+  Result<std::vector<std::string>> params = NbdPluginParams(Argv(args), *c);
+  REQUIRE(params.ok());
+  // "encrypt=" is how the plugin spells --encrypt alone.
+  CHECK(*params == std::vector<std::string>{"bucket=mem:", "encrypt=", "compress=", "password=pw",
+                                            "encrypt=aes-256-cbc"});
+  Result<Config> alone = ParseArgs(Argv({"--encrypt", "mem:"}));
+  Result<Config> empty = ParseArgs(Argv({"--encrypt=", "mem:"}));
+  REQUIRE(alone.ok());
+  REQUIRE(empty.ok());
+  CHECK(alone->encrypt == empty->encrypt);
+  CHECK(alone->cipher == empty->cipher);
+}
+
 TEST_CASE("nbd_launcher: every file option reaches nbdkit as an absolute path") {
   // A daemon's nbdkit runs in "/", where a relative path means something else.
   const std::vector<std::string> names = PathOptionNames();
