@@ -22,7 +22,7 @@
 //   | a handler never writes to a stranger  | the pipe's write end is never closed          |
 //   | no dirty page is dropped at a signal  | the loop ends only when the kernel closes the |
 //   |                                       |   connection, after its last write-back       |
-//   | another file system is never unmounted| the path is unmounted only while its device   |
+//   | no other file system is unmounted     | the path is unmounted only while its device   |
 //   |                                       |   is still the one Mount saw                  |
 //   | the final flush is never cut short    | signals are ignored once the loop has ended   |
 #define FUSE_USE_VERSION 35
@@ -81,8 +81,9 @@ const char* SignalName(int sig) {
   }
 }
 
-// The device number of the file system at path, without asking the FUSE server (which may
-// not be serving yet): the kernel's cached attributes are enough.
+// The device number of the file system at path, without asking the FUSE server (which is
+// not serving yet when Mount asks): statx with no fields wanted and AT_STATX_DONT_SYNC is
+// answered from the kernel's cache.
 bool MountDevice(const std::string& path, dev_t* dev) {
   struct statx stx;
   if (statx(AT_FDCWD, path.c_str(), AT_STATX_DONT_SYNC | AT_SYMLINK_NOFOLLOW, 0, &stx) != 0) {
