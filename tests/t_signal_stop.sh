@@ -27,6 +27,7 @@ expect_log 'is in use \(the image is open, e\.g\. by a loop device\): detached i
 OUR_LOOP=
 signal_cleanup() {
   local rc=$?
+  set +e # or the (exit "$rc") below would end the trap before cleanup runs
   mountpoint -q "$FS" && { umount "$FS" || umount -l "$FS"; }
   [ -z "$OUR_LOOP" ] || losetup -d "$OUR_LOOP" 2>/dev/null
   (exit "$rc")
