@@ -311,12 +311,34 @@ Result<Config> ParseArgs(int argc, char** argv) {
   return ParseArgs(args);
 }
 
+std::vector<std::string> PathOptionNames() {
+  std::vector<std::string> names;
+  auto is_path = [](const char* value_name) {
+    return value_name != nullptr &&
+           (strcmp(value_name, "FILE") == 0 || strcmp(value_name, "PATH") == 0);
+  };
+  for (const Option& opt : Options()) {
+    if (is_path(opt.value_name)) names.push_back(opt.name);
+  }
+  for (const S3CliOption& opt : S3CliOptions()) {
+    if (is_path(opt.value_name)) names.push_back(opt.name);
+  }
+  return names;
+}
+
+std::string AbsoluteFilePath(const std::string& path) {
+  const char* home = getenv("HOME");
+  if (home != nullptr && home[0] != '\0') return Absolute(ExpandHome(path, home));
+  return Absolute(path);
+}
+
 OptionKind FindOptionKind(const std::string& name) {
   const Option* opt = FindOption(name);
   const S3CliOption* s3_opt = opt == nullptr ? FindS3Option(name) : nullptr;
   if (opt == nullptr && s3_opt == nullptr) return OptionKind::kUnknown;
   const char* value_name = opt != nullptr ? opt->value_name : s3_opt->value_name;
-  return value_name == nullptr ? OptionKind::kFlag : OptionKind::kValue;
+  if (value_name == nullptr) return OptionKind::kFlag;
+  return opt != nullptr && opt->value_optional ? OptionKind::kOptionalValue : OptionKind::kValue;
 }
 
 Result<std::string> CheckMountPoint(const std::string& path) {
@@ -392,7 +414,6 @@ static Status ValidateCache(Config* c) {
   if (c->read_ahead > 0 && c->read_ahead_trigger == 0) {
     return Usage("--readAheadTrigger=0: use at least 1, or --readAhead=0 to turn it off");
   }
-  if (!c->block_cache_file.empty()) c->block_cache_file = Absolute(c->block_cache_file);
   return Status::Ok();
 }
 
@@ -522,14 +543,17 @@ Status Validate(Config* c) {
   if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);
   if (c->nbd) {
     if (c->args.size() == 2) c->nbd_device = Absolute(c->args[1]);
-    if (!c->nbd_socket.empty()) c->nbd_socket = Absolute(c->nbd_socket);
-    if (!c->stats_file.empty()) c->stats_file = Absolute(c->stats_file);
   } else if (!c->ResetOnly() && !c->AdminMode()) {
     Result<std::string> mnt = CheckMountPoint(c->args[1]);
     S3DISK_RETURN_IF_ERROR(mnt.status());
     c->mountpoint = *mnt;
   }
   if (c->bucket_kind == BucketKind::kS3) S3DISK_RETURN_IF_ERROR(FinishS3(c));
+  // Every file option (PathOptionNames), as s3disk --nbd passes them on to nbdkit.
+  for (std::string* path : {&c->nbd_socket, &c->stats_file, &c->password_file, &c->block_cache_file,
+                            &c->s3.credentials.access_file, &c->s3.options.cacert}) {
+    if (!path->empty()) *path = AbsoluteFilePath(*path);
+  }
   return Status::Ok();
 }
 

@@ -57,8 +57,8 @@ struct Config {
 
   // kS3: the S3 options (credentials.h's S3CliOptions(): --baseURL, --region, --accessFile,
   // ...). Validate sets options.bucket, resolves the credentials (refused without them unless
-  // --readOnly) and turns verify_etag off with --sse=aws:kms or --sse-key-id (the ETags of
-  // such objects are not the MD5 of their bodies).
+  // --readOnly), makes --accessFile and --cacert absolute and turns verify_etag off with
+  // --sse=aws:kms or --sse-key-id (the ETags of such objects are not the MD5 of their bodies).
   S3CliSettings s3;
 
   // The mount point, from args[1] (absolute after Validate). Empty in reset-only mode.
@@ -101,7 +101,7 @@ struct Config {
   bool encrypt = false;       // --encrypt[=CIPHER]
   std::string cipher;         // its value; empty = aes-128-cbc
   std::string password;       // --password, or the first line of --passwordFile (Validate)
-  std::string password_file;  // --passwordFile
+  std::string password_file;  // --passwordFile (absolute after Validate)
   uint32_t key_length = 0;    // --keyLength in bytes; 0 = the cipher's key length
   // Set by main, not an option: no password given, stdin is a terminal, so main asks for it
   // after Validate (password_prompt.h); Validate then checks the cipher with a stand-in.
@@ -163,8 +163,18 @@ Status Validate(Config* config);
 
 // For front ends that take options as NAME=VALUE pairs (the nbdkit plugin): whether the
 // option NAME (with its dashes, e.g. "--size") exists and whether it takes a value.
-enum class OptionKind { kUnknown, kFlag, kValue };
+// kOptionalValue: "--name" alone or "--name=VALUE", never the next argument (--compress,
+// --encrypt); "--name=" means the same as "--name" alone.
+enum class OptionKind { kUnknown, kFlag, kValue, kOptionalValue };
 OptionKind FindOptionKind(const std::string& name);
+
+// The options whose value is a file or directory (FILE or PATH in --help): --socket,
+// --statsFile, --passwordFile, --blockCacheFile, --accessFile, --cacert.
+std::vector<std::string> PathOptionNames();
+// A file option's value as Validate stores it, because the daemon (and nbdkit under a daemon
+// s3disk --nbd) runs in "/": "~" and "~/..." in $HOME, anything else absolute against the
+// working directory.
+std::string AbsoluteFilePath(const std::string& path);
 
 // Checks that path can be mounted on: it exists, is a directory, and is not already a mount
 // point (or a dead FUSE mount). Returns its absolute, symlink-free path.

@@ -2,8 +2,9 @@
 //
 // States of the front end (driven by main.cc, one thread):
 //   new -> session (CreateSession) -> mounted (Mount) -> serving (Attach, Run) -> stopped
-//   (Run returned) -> unmounted (Unmount). Operations run only while serving, on libfuse's
-//   worker threads, all concurrently; ByteRange serializes writes per block.
+//   (Run returned: the kernel unmounted) -> unmounted (Unmount). Operations run only while
+//   serving, on libfuse's worker threads, all concurrently; ByteRange serializes writes per
+//   block. Run and the way a signal stops it are in fuse_frontend_stop.cc.
 // The mount directory (inode 1) holds two files with fixed inodes: the image (2) and the
 // statistics file (3). Nothing is created, removed or renamed.
 //
@@ -541,6 +542,8 @@ Status FuseFrontend::Mount(const std::string& mountpoint) {
                           why.empty() ? " (see the message above)" : why.c_str());
   }
   mounted_ = true;
+  mountpoint_ = mountpoint;
+  RememberMountDevice();
   return Status::Ok();
 }
 
@@ -548,31 +551,6 @@ void FuseFrontend::Attach(BlockStore* top, ByteRange* bytes) {
   top_ = top;
   bytes_ = bytes;
   size_bytes_ = bytes->size_bytes();
-}
-
-Status FuseFrontend::Run() {
-  if (session_ == nullptr || !mounted_ || top_ == nullptr) {
-    return Status(EINVAL, "fuse: Run before Mount and Attach");
-  }
-  if (fuse_set_signal_handlers(session_) != 0) {
-    return Status(EIO, "fuse: cannot install the signal handlers");
-  }
-  fuse_loop_config config;
-  memset(&config, 0, sizeof config);
-  config.clone_fd = 0;
-  config.max_idle_threads = 10;
-  int rc = fuse_session_loop_mt(session_, &config);
-  fuse_remove_signal_handlers(session_);
-  if (rc < 0) return Status::Errorf(-rc, "fuse: the request loop failed");
-  if (rc > 0) LOG_INFO("fuse: signal %d: shutting down", rc);
-  return Status::Ok();
-}
-
-void FuseFrontend::Unmount() {
-  if (session_ != nullptr && mounted_) {
-    fuse_session_unmount(session_);
-    mounted_ = false;
-  }
 }
 
 std::string FuseFrontend::StatsText() {

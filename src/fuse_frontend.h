@@ -2,9 +2,9 @@
 // the libfuse 3 low-level API over a ByteRange (see fuse_frontend.cc for the operations).
 //
 // Life cycle (main.cc): construct, CreateSession (parses the -o options; nothing mounted),
-// Mount, Daemonize, Attach the started stack, Run (until unmounted or SIGINT/SIGTERM/SIGHUP),
-// then the caller flushes and shuts the stack down and calls Unmount. libfuse types stay in
-// the .cc file.
+// Mount, Daemonize, Attach the started stack, Run (until the kernel has unmounted), then the
+// caller flushes and shuts the stack down and calls Unmount. libfuse types stay in the .cc
+// files (fuse_frontend.cc: the operations; fuse_frontend_stop.cc: Run and stopping).
 #pragma once
 
 #include <sys/types.h>
@@ -54,8 +54,12 @@ class FuseFrontend {
   Status Mount(const std::string& mountpoint);
   // Gives the front end the stack to serve. Before Run; top and bytes outlive Run.
   void Attach(BlockStore* top, ByteRange* bytes);
-  // Serves requests on several threads until the file system is unmounted or a signal
-  // (SIGINT, SIGTERM, SIGHUP) arrives. Ok in both cases; an error of the loop otherwise.
+  // Serves requests on several threads until the kernel has unmounted the file system. A
+  // signal (SIGINT, SIGTERM, SIGHUP) asks the kernel to unmount, so Run keeps serving while
+  // the kernel writes its dirty pages back; if the image is still in use (a loop device), the
+  // image is fsync'd, the mount detached, and Run serves until the last user lets go. Ok when
+  // unmounted; an error of the loop otherwise. Later signals are ignored: the final flush
+  // must finish.
   Status Run();
   // Unmounts (a no-op when already unmounted by umount or fusermount3 -u).
   void Unmount();
@@ -78,9 +82,18 @@ class FuseFrontend {
     struct timespec ctime = {0, 0};
   };
 
+  // Stopping on a signal (fuse_frontend_stop.cc), on the stopper thread while Run serves.
+  void WaitForStopSignals(int fd);
+  bool UnmountOnSignal(int sig);  // true once the kernel unmounted or detached the mount
+  bool StillMountedHere();
+  void SyncImage();
+  void RememberMountDevice();
+
   const FuseFrontendOptions options_;
   struct fuse_session* session_ = nullptr;
   bool mounted_ = false;
+  std::string mountpoint_;  // set by Mount
+  dev_t mount_dev_ = 0;     // the mount's device number; 0: unknown
   BlockStore* top_ = nullptr;
   ByteRange* bytes_ = nullptr;
   uint64_t size_bytes_ = 0;

@@ -13,7 +13,8 @@
 //      blocks: then the next mount with it recovers them)
 //   8. daemonize unless -f; log to syslog from then on
 //   9. start the stack (the ZeroMap survey of the bucket runs here)
-//  10. serve FUSE requests until unmounted or SIGINT/SIGTERM/SIGHUP
+//  10. serve FUSE requests until the kernel has unmounted (SIGINT/SIGTERM/SIGHUP ask it to,
+//      and we serve on while it writes back its dirty pages: fuse_frontend_stop.cc)
 //  11. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
 #include <unistd.h>

@@ -30,6 +30,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -324,7 +325,8 @@ Result<std::string> FindInPath(const std::string& name, const std::string& path_
   std::stringstream dirs(path_env);
   for (std::string dir; std::getline(dirs, dir, ':');) {
     if (dir.empty()) continue;
-    std::string candidate = dir + "/" + name;
+    // Absolute: a daemon runs the tool after chdir("/").
+    std::string candidate = AbsoluteFilePath(dir) + "/" + name;
     if (exists(candidate)) return candidate;
   }
   return Status::Errorf(ENOENT, "%s is not installed (not found in PATH); install the %s package",
@@ -333,6 +335,10 @@ Result<std::string> FindInPath(const std::string& name, const std::string& path_
 
 Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>& argv,
                                                  const Config& config) {
+  const std::vector<std::string> path_options = PathOptionNames();
+  auto is_path_option = [&](const std::string& name) {
+    return std::find(path_options.begin(), path_options.end(), name) != path_options.end();
+  };
   std::vector<std::string> params;
   params.push_back("bucket=" +
                    (config.test_mode ? "file://" + config.bucket_dir : config.bucket_arg));
@@ -370,10 +376,12 @@ Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>&
     // The launcher's own options, and those the plugin must not see.
     if (name == "--nbd" || name == "--socket" || name == "-f" || name == "--test") continue;
     if (name == "-d") name = "--debug";
-    if (name == "--statsFile") value = config.stats_file;
+    // A daemon's nbdkit runs in "/": file options become absolute here, as Validate made them.
+    if (is_path_option(name)) value = AbsoluteFilePath(value);
     if (name.rfind("--", 0) != 0) {
       return Status::Errorf(EINVAL, "nbd: option %s cannot be passed to nbdkit", name.c_str());
     }
+    // A value-optional option alone (--encrypt) becomes "encrypt=", which means the same.
     params.push_back(name.substr(2) + "=" + (kind == OptionKind::kFlag ? "true" : value));
   }
   return params;

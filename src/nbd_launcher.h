@@ -39,15 +39,18 @@ inline constexpr const char* kNbdPluginName = "s3disk.so";
 Result<std::string> FindNbdPlugin(const std::string& exe_dir, const std::string& pkglibdir,
                                   const PathExists& exists);
 
-// The first PATH directory holding an executable name, or ENOENT naming the package.
+// The first PATH directory holding an executable name (an absolute path, for a daemon runs it
+// in "/"), or ENOENT naming the package.
 Result<std::string> FindInPath(const std::string& name, const std::string& path_env,
                                const PathExists& exists);
 
 // The plugin parameters for argv (the s3disk command line, argv[0] the program): bucket=
 // (the validated bucket: an absolute directory for --test), then every option in the order
 // given as NAME=VALUE, flags as NAME=true, except --nbd, --socket, -f and -d (which becomes
-// debug=true). --statsFile gets the validated absolute path. Fails (EINVAL) on an unknown
-// option; ParseArgs has already accepted argv, so that is a bug.
+// debug=true). The value of a file option (PathOptionNames: --blockCacheFile, --passwordFile,
+// --accessFile, --cacert, --statsFile) is made absolute as Validate makes it, because a
+// daemon's nbdkit runs in "/". Fails (EINVAL) on an unknown option; ParseArgs has already
+// accepted argv, so that is a bug.
 Result<std::vector<std::string>> NbdPluginParams(const std::vector<std::string>& argv,
                                                  const Config& config);
 

@@ -227,6 +227,7 @@ int ConfigKey(const char* key, const char* value) {
       return 0;
     }
     case OptionKind::kValue:
+    case OptionKind::kOptionalValue:
       g_args.push_back(name + "=" + value);
       return 0;
   }

@@ -527,6 +527,38 @@ TEST_CASE("config: an S3 bucket without credentials mounts only --readOnly") {
   CHECK(st.message().find("chmod 600") != std::string::npos);
 }
 
+TEST_CASE("config: every file option is absolute after Validate (the daemon runs in /)") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  const std::map<std::string, std::string> no_creds = {{"HOME", tmp.path()}};
+  const std::string creds = tmp.MakeFile("creds");
+  FILE* f = fopen(creds.c_str(), "w");
+  REQUIRE(f != nullptr);
+  fputs("AKIDFILE:file-secret\n", f);
+  fclose(f);
+  REQUIRE(chmod(creds.c_str(), 0600) == 0);
+  const std::string pw = tmp.MakeFile("pw");
+  f = fopen(pw.c_str(), "w");
+  REQUIRE(f != nullptr);
+  fputs("secret\n", f);
+  fclose(f);
+  char cwd[PATH_MAX];
+  REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
+  REQUIRE(chdir(tmp.path().c_str()) == 0);
+  Config c;
+  Status st = ParseAndValidateS3({"--accessFile=creds", "--cacert", "ca.pem", "--encrypt",
+                                  "--passwordFile=pw", "--blockCacheFile=cache", "bkt", mnt},
+                                 no_creds, &c);
+  REQUIRE(chdir(cwd) == 0);
+  REQUIRE(st.ok());
+  CHECK(c.s3.options.access_id == "AKIDFILE");
+  CHECK(c.s3.credentials.access_file == creds);
+  CHECK(c.s3.options.cacert == tmp.path() + "/ca.pem");
+  CHECK(c.password == "secret");
+  CHECK(c.password_file == pw);
+  CHECK(c.block_cache_file == tmp.path() + "/cache");
+}
+
 TEST_CASE("config: --help lists every option with a description") {
   const std::string help = UsageText();
   for (const char* opt : {"--blockSize=SIZE", "--size=SIZE", "--prefix=STR", "--blockHashPrefix",

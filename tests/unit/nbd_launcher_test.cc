@@ -4,7 +4,12 @@
 // tests (tests/t_nbd_*.sh) run nbdkit for real.
 #include "nbd_launcher.h"
 
+#include <limits.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <cstring>
 #include <set>
 #include <string>
@@ -117,6 +122,68 @@ TEST_CASE("nbd_launcher: plugin parameters carry every option but the launcher's
   CHECK(*params == want);
   CHECK(c->stats_file.back() == 't');
   CHECK(c->stats_file.front() == '/');
+}
+
+TEST_CASE("nbd_launcher: --encrypt and --compress alone take no value from the next argument") {
+  CHECK(FindOptionKind("--encrypt") == OptionKind::kOptionalValue);
+  CHECK(FindOptionKind("--compress") == OptionKind::kOptionalValue);
+  std::vector<std::string> args = {
+      "--nbd", "--socket=/s",           "--encrypt", "--compress", "--password",
+      "pw",    "--encrypt=aes-256-cbc", "mem:"};
+  Result<Config> c = ParseAndValidate(args);
+  REQUIRE(c.ok());
+  Result<std::vector<std::string>> params = NbdPluginParams(Argv(args), *c);
+  REQUIRE(params.ok());
+  // "encrypt=" is how the plugin spells --encrypt alone.
+  CHECK(*params == std::vector<std::string>{"bucket=mem:", "encrypt=", "compress=", "password=pw",
+                                            "encrypt=aes-256-cbc"});
+  Result<Config> alone = ParseArgs(Argv({"--encrypt", "mem:"}));
+  Result<Config> empty = ParseArgs(Argv({"--encrypt=", "mem:"}));
+  REQUIRE(alone.ok());
+  REQUIRE(empty.ok());
+  CHECK(alone->encrypt == empty->encrypt);
+  CHECK(alone->cipher == empty->cipher);
+}
+
+TEST_CASE("nbd_launcher: every file option reaches nbdkit as an absolute path") {
+  // A daemon's nbdkit runs in "/", where a relative path means something else.
+  const std::vector<std::string> names = PathOptionNames();
+  for (const char* name : {"--socket", "--statsFile", "--passwordFile", "--blockCacheFile",
+                           "--accessFile", "--cacert"}) {
+    CHECK(std::find(names.begin(), names.end(), name) != names.end());
+  }
+  char cwd[PATH_MAX];
+  REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
+  const char* home = getenv("HOME");
+  Config config;
+  config.bucket_arg = "mem:";
+  for (const std::string& name : names) {
+    if (name == "--socket") continue;  // the launcher's own (Validate made it absolute)
+    INFO(name);
+    Result<std::vector<std::string>> params =
+        NbdPluginParams(Argv({"--nbd", name, "rel/x", name + "=../y", "mem:"}), config);
+    REQUIRE(params.ok());
+    const std::string key = name.substr(2) + "=";
+    CHECK(*params ==
+          std::vector<std::string>{"bucket=mem:", key + cwd + "/rel/x", key + cwd + "/../y"});
+    if (home != nullptr && home[0] == '/') {
+      params = NbdPluginParams(Argv({name + "=~/z", "mem:"}), config);
+      REQUIRE(params.ok());
+      CHECK(params->back() == key + home + "/z");
+    }
+    params = NbdPluginParams(Argv({name + "=/abs/f", "mem:"}), config);
+    REQUIRE(params.ok());
+    CHECK(params->back() == key + "/abs/f");
+  }
+}
+
+TEST_CASE("nbd_launcher: tools found through a relative PATH entry get an absolute path") {
+  char cwd[PATH_MAX];
+  REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
+  const std::string want = std::string(cwd) + "/bin/nbdkit";
+  Result<std::string> found = FindInPath("nbdkit", "bin:/usr/bin", Only({want}));
+  REQUIRE(found.ok());
+  CHECK(*found == want);
 }
 
 TEST_CASE("nbd_launcher: --test DIR becomes an absolute file:// bucket; -- ends options") {
