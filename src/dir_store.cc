@@ -226,7 +226,8 @@ int FsyncDir(const std::string& path) {
 // Opens the object file at path for reading. Absent (or not a regular file) is ENOENT.
 Status OpenObject(const std::string& path, const std::string& context, int* fd_out,
                   struct stat* st) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (no object) must not wait for a writer; regular files ignore it.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) return Errno(ENOENT, context, "no such object");

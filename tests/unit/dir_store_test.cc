@@ -301,8 +301,13 @@ TEST_CASE("dir_store: List skips non-matching keys, directories and non-regular 
     REQUIRE(store->Put(key, Bytes(key), {}).ok());
   }
   REQUIRE(mkdir((tmp.path() + "/vol1/emptydir").c_str(), 0755) == 0);
-  REQUIRE(symlink("0000002a", (tmp.path() + "/vol1/link").c_str()) == 0);
+  REQUIRE(symlink("nowhere", (tmp.path() + "/vol1/dangling").c_str()) == 0);
+  REQUIRE(symlink("fifo", (tmp.path() + "/vol1/tofifo").c_str()) == 0);
   REQUIRE(mkfifo((tmp.path() + "/vol1/fifo").c_str(), 0644) == 0);
+  // Not objects for Get either (opening a FIFO does not wait for a writer).
+  CHECK(store->Get("vol1/fifo").status().code() == ENOENT);
+  CHECK(store->Get("vol1/dangling").status().code() == ENOENT);
+  CHECK(store->Get("vol1/tofifo").status().code() == ENOENT);
   CHECK(ListKeys(*store, "vol1/") == std::set<std::string>{"vol1/0000002a", "vol1/sub/x"});
   CHECK(ListKeys(*store, "vol1") ==
         std::set<std::string>{"vol1/0000002a", "vol1/sub/x", "vol10/y"});
