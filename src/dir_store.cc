@@ -1,7 +1,8 @@
 // DirStore: objects as files in a local directory (format in dir_store.h).
 //
-// States of a key K (P = DIR/K):
-//   absent     no regular file at P (nothing there, a directory, or a parent is missing)
+// States of a key K (P = DIR/K, symlinks followed):
+//   absent     no regular file at P (nothing there, a directory, a dangling link, or a parent
+//              is missing)
 //   raw        a regular file at P that does not start with the magic line: body = the file
 //   headed     a regular file at P that starts with the magic line: header, then the body
 //   writing    (during a Put) a temp file ".s3disk-tmp-PID-N" beside P: invisible to readers
@@ -20,6 +21,7 @@
 //   | temp files                    | never listed, never returned by Get; removed on error  |
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
 //   |                               | trusted only while mtime and size still match          |
+//   | List and Get agree            | both follow symlinks; List fails (ELOOP) on a loop     |
 //   | read_only_                    | Put/Delete return EROFS before touching the disk       |
 #include "dir_store.h"
 
@@ -521,51 +523,84 @@ Status DirStore::DeleteMany(const std::vector<std::string>& keys) {
   return result;
 }
 
+std::string DirStore::PathOf(const std::string& rel) const {
+  if (rel.empty()) return dir_;
+  return dir_ + "/" + (rel.ends_with('/') ? rel.substr(0, rel.size() - 1) : rel);
+}
+
 Status DirStore::WalkDir(int dir_fd, const std::string& rel, const std::string& prefix,
-                         const std::function<void(const std::string& key)>& found) {
+                         const std::function<void(const std::string& key)>& found,
+                         std::vector<WalkedDir>* walked) {
+  const std::string context = "list " + prefix;
+  struct stat ds;
+  if (fstat(dir_fd, &ds) != 0) {
+    int err = errno;
+    close(dir_fd);
+    return Errno(err, context, "cannot stat directory " + PathOf(rel));
+  }
+  for (const WalkedDir& above : *walked) {
+    if (above.dev == ds.st_dev && above.ino == ds.st_ino) {
+      close(dir_fd);
+      return Errno(ELOOP, context,
+                   PathOf(rel) + " leads back to " + PathOf(above.rel) +
+                       " (a symlink loop): remove or re-point the link");
+    }
+  }
   DIR* d = fdopendir(dir_fd);
   if (d == nullptr) {
     int err = errno;
     close(dir_fd);
-    return Errno(err, "list " + prefix, "cannot read directory " + dir_ + "/" + rel);
+    return Errno(err, context, "cannot read directory " + PathOf(rel));
   }
-  struct DirCloser {
+  walked->push_back({ds.st_dev, ds.st_ino, rel});
+  struct Cleanup {
     DIR* d;
-    ~DirCloser() { closedir(d); }
-  } closer{d};
+    std::vector<WalkedDir>* walked;
+    ~Cleanup() {
+      closedir(d);
+      walked->pop_back();
+    }
+  } cleanup{d, walked};
 
   for (;;) {
     errno = 0;
     struct dirent* ent = readdir(d);
     if (ent == nullptr) {
-      if (errno != 0)
-        return Errno(errno, "list " + prefix, "cannot read directory " + dir_ + "/" + rel);
+      if (errno != 0) return Errno(errno, context, "cannot read directory " + PathOf(rel));
       return Status::Ok();
     }
     std::string_view name(ent->d_name);
     if (name == "." || name == ".." || name.starts_with(kTempPrefix)) continue;
+    const std::string key = rel + std::string(name);
+    // Neither a key with the prefix nor a directory that can hold some.
+    if (!key.starts_with(prefix) && !prefix.starts_with(key)) continue;
     unsigned char type = ent->d_type;
-    if (type == DT_UNKNOWN) {
+    if (type == DT_LNK || type == DT_UNKNOWN) {
+      // Follow links, as Get and Put do (they open the path).
       struct stat sb;
-      if (fstatat(dirfd(d), ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+      if (fstatat(dirfd(d), ent->d_name, &sb, 0) != 0) {
+        // Gone, or a dangling link: no object, as for Get.
+        if (errno == ENOENT || errno == ENOTDIR) continue;
+        if (errno == ELOOP) {
+          return Errno(ELOOP, context,
+                       PathOf(key) + " is a symlink loop: remove or re-point the link");
+        }
+        return Errno(errno, context, "cannot stat " + PathOf(key));
+      }
       type = S_ISREG(sb.st_mode) ? DT_REG : S_ISDIR(sb.st_mode) ? DT_DIR : DT_UNKNOWN;
     }
     if (type == DT_REG) {
-      std::string key = rel;
-      key += name;
       if (key.starts_with(prefix)) found(key);
     } else if (type == DT_DIR) {
-      std::string sub = rel;
-      sub += name;
-      sub += '/';
+      const std::string sub = key + '/';
       // Descend only where keys with the prefix can be.
       if (!sub.starts_with(prefix) && !prefix.starts_with(sub)) continue;
-      int sub_fd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int sub_fd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (sub_fd < 0) {
         if (errno == ENOENT) continue;  // removed while we list
-        return Errno(errno, "list " + prefix, "cannot open directory " + dir_ + "/" + sub);
+        return Errno(errno, context, "cannot open directory " + PathOf(sub));
       }
-      S3DISK_RETURN_IF_ERROR(WalkDir(sub_fd, sub, prefix, found));
+      S3DISK_RETURN_IF_ERROR(WalkDir(sub_fd, sub, prefix, found, walked));
     }
   }
 }
@@ -575,7 +610,8 @@ Status DirStore::List(const std::string& prefix,
   lists_.fetch_add(1, std::memory_order_relaxed);
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "list " + prefix, "cannot open bucket directory " + dir_);
-  return WalkDir(fd, "", prefix, found);
+  std::vector<WalkedDir> walked;
+  return WalkDir(fd, "", prefix, found, &walked);
 }
 
 void DirStore::DumpStats(std::string* out) {

@@ -14,6 +14,12 @@
 // ETag mismatch to the reader, as it would with S3. Files without a valid record (written by
 // s3backer, or on a filesystem without user xattrs) get the MD5 computed from the body.
 //
+// Symlinks are followed everywhere: Get, Head and Put open paths (the kernel follows links),
+// and List descends into linked directories and lists linked files, so a bucket or prefix
+// directory moved elsewhere and linked back reads the same as before. A listing that meets a
+// directory it is already inside (a symlink loop) fails with ELOOP naming the link; a
+// dangling link is no object for List and Get alike.
+//
 // Put writes a temp file ".s3disk-tmp-PID-N" in the target's directory, fsyncs it, renames
 // it over the target and fsyncs the directory: a reader never sees a partial object and a
 // completed Put survives a crash. List ignores temp files (a crash may leave some behind).
@@ -24,10 +30,13 @@
 // Delete leaves empty subdirectories in place (removing them would race with Puts).
 #pragma once
 
+#include <sys/types.h>
+
 #include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "object_store.h"
 
@@ -56,9 +65,9 @@ class DirStore : public ObjectStore {
   Status Delete(const std::string& key) override;
   // Unlinks every key, then fsyncs each directory touched once.
   Status DeleteMany(const std::vector<std::string>& keys) override;
-  // Walks the tree with readdir (no stat per entry when d_type is known), descending only into
-  // subdirectories that can hold keys with the prefix. Skips temp files and anything that is
-  // not a regular file.
+  // Walks the tree with readdir (a stat only for links and unknown d_type), descending only
+  // into subdirectories that can hold keys with the prefix, following symlinks. Skips temp
+  // files and anything that is not (a link to) a regular file. ELOOP on a symlink loop.
   Status List(const std::string& prefix,
               const std::function<void(const std::string& key)>& found) override;
   // "dir_store_gets N", "dir_store_heads N", "dir_store_puts N", "dir_store_deletes N",
@@ -84,8 +93,18 @@ class DirStore : public ObjectStore {
   // Creates the missing directories of key's parent path (fsyncing each new one's parent).
   Status MakeParents(const std::string& key);
   Status Unlink(const std::string& key, std::string* parent_dir);
+  // A directory on the path List is walking: its identity, and rel (its key prefix).
+  struct WalkedDir {
+    dev_t dev;
+    ino_t ino;
+    std::string rel;
+  };
+  // Lists the directory dir_fd (taken over) at rel; `walked` holds the directories above it.
   Status WalkDir(int dir_fd, const std::string& rel, const std::string& prefix,
-                 const std::function<void(const std::string& key)>& found);
+                 const std::function<void(const std::string& key)>& found,
+                 std::vector<WalkedDir>* walked);
+  // dir_/rel without rel's trailing '/', for messages.
+  std::string PathOf(const std::string& rel) const;
 
   const std::string dir_;  // absolute, no trailing '/'
   const bool read_only_;

@@ -318,6 +318,67 @@ TEST_CASE("dir_store: List skips non-matching keys, directories and non-regular 
   CHECK(Stat(*store, "dir_store_lists") == 5);
 }
 
+TEST_CASE("dir_store: List follows symlinks as Get and Put do") {
+  ScopedTempDir tmp;
+  const std::string bucket = tmp.path() + "/bucket", other = tmp.path() + "/other";
+  REQUIRE(mkdir(bucket.c_str(), 0755) == 0);
+  REQUIRE(mkdir(other.c_str(), 0755) == 0);
+  {
+    // Written through the real path, then the prefix directory moved away and linked back.
+    auto real = OpenOk(bucket);
+    REQUIRE(real->Put("vol1/00000001", Bytes("one"), {}).ok());
+    REQUIRE(real->Put("vol1/sub/00000002", Bytes("two"), {}).ok());
+  }
+  REQUIRE(rename((bucket + "/vol1").c_str(), (other + "/vol1").c_str()) == 0);
+  REQUIRE(symlink((other + "/vol1").c_str(), (bucket + "/vol1").c_str()) == 0);
+  // An object file that is a link, too.
+  WriteFile(other + "/file", "three");
+  REQUIRE(symlink((other + "/file").c_str(), (bucket + "/vol1/00000003").c_str()) == 0);
+
+  auto store = OpenOk(bucket);
+  const std::set<std::string> keys = {"vol1/00000001", "vol1/00000003", "vol1/sub/00000002"};
+  CHECK(ListKeys(*store, "vol1/") == keys);
+  CHECK(ListKeys(*store, "") == keys);
+  CHECK(ListKeys(*store, "vol1/sub/") == std::set<std::string>{"vol1/sub/00000002"});
+  for (const auto& key : keys) {
+    INFO(key);
+    CHECK(store->Get(key).ok());
+  }
+  CHECK(store->Get("vol1/00000001")->data == Bytes("one"));
+  // A Put lands behind the link, where the listing sees it.
+  REQUIRE(store->Put("vol1/00000004", Bytes("four"), {}).ok());
+  CHECK(ReadFile(other + "/vol1/00000004") == "four");
+  CHECK(ListKeys(*store, "vol1/").count("vol1/00000004") == 1);
+
+  // A bucket directory given as a link lists the same.
+  REQUIRE(symlink(bucket.c_str(), (tmp.path() + "/link").c_str()) == 0);
+  auto linked = OpenOk(tmp.path() + "/link");
+  CHECK(ListKeys(*linked, "vol1/").size() == 4);
+}
+
+TEST_CASE("dir_store: List refuses a symlink loop and names the link") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("vol1/00000001", Bytes("one"), {}).ok());
+  REQUIRE(symlink("..", (tmp.path() + "/vol1/up").c_str()) == 0);
+  std::set<std::string> keys;
+  Status st = store->List("vol1/", [&](const std::string& key) { keys.insert(key); });
+  CHECK(st.code() == ELOOP);
+  CHECK(st.message() == "dir_store: list vol1/: " + tmp.path() + "/vol1/up leads back to " +
+                            tmp.path() + " (a symlink loop): remove or re-point the link");
+  // A link that loops on itself is refused too, like a Get of it.
+  REQUIRE(unlink((tmp.path() + "/vol1/up").c_str()) == 0);
+  REQUIRE(symlink("self", (tmp.path() + "/vol1/self").c_str()) == 0);
+  st = store->List("vol1/", [&](const std::string&) {});
+  CHECK(st.code() == ELOOP);
+  CHECK(st.message().find(tmp.path() + "/vol1/self") != std::string::npos);
+  CHECK(store->Get("vol1/self").status().code() == ELOOP);
+  // Links outside the prefix are not visited.
+  REQUIRE(unlink((tmp.path() + "/vol1/self").c_str()) == 0);
+  REQUIRE(symlink(".", (tmp.path() + "/loop").c_str()) == 0);
+  CHECK(ListKeys(*store, "vol1/") == std::set<std::string>{"vol1/00000001"});
+}
+
 TEST_CASE("dir_store: read-only rejects writes with EROFS and changes nothing") {
   ScopedTempDir tmp;
   {
