@@ -20,7 +20,9 @@
 //   | concurrent Puts of one key    | each has its own temp file; the last rename wins       |
 //   | temp files                    | never listed, never returned by Get; removed on error  |
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
-//   |                               | trusted only while mtime and size still match          |
+//   |                               | trusted only while mtime and size still match; else    |
+//   |                               | the ETag is "" (unknown), never hashed from the body   |
+//   | warned_unrecorded_            | set by the one WARNING about unrecorded MD5s           |
 //   | List and Get agree            | both follow symlinks; List fails (ELOOP) on a loop     |
 //   | read_only_                    | Put/Delete return EROFS before touching the disk       |
 #include "dir_store.h"
@@ -50,6 +52,8 @@ constexpr std::string_view kTempPrefix = ".s3disk-tmp-";
 constexpr const char* kMd5Xattr = "user.s3disk.md5";
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kHeadReadBytes = 4096;
+constexpr const char* kUnverified =
+    "blocks without a recorded MD5 are read unverified, so damage on disk goes unnoticed";
 
 // Closes a file descriptor on scope exit.
 class UniqueFd {
@@ -283,7 +287,18 @@ Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& dir, bool re
     return Status(errno, "bucket directory " + dir +
                              " is not writable (use --readOnly to mount it read-only)");
   }
-  return std::unique_ptr<DirStore>(new DirStore(abs, read_only));
+  std::unique_ptr<DirStore> store(new DirStore(abs, read_only));
+  // ENOTSUP (not ENODATA): the file system keeps no user xattrs at all, so no MD5 is recorded.
+  if (getxattr(abs.c_str(), kMd5Xattr, nullptr, 0) < 0 && errno == ENOTSUP) {
+    store->WarnUnrecorded("the file system of " + abs + " has no user xattrs, so no MD5 is " +
+                          "recorded (" + kMd5Xattr + "): " + kUnverified +
+                          "; put the bucket directory on ext4, xfs, btrfs or tmpfs");
+  }
+  return store;
+}
+
+void DirStore::WarnUnrecorded(const std::string& why) {
+  if (!warned_unrecorded_.exchange(true)) LOG_WARN("dir_store: %s", why.c_str());
 }
 
 Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& context,
@@ -357,8 +372,13 @@ Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   }
   bytes_read_.fetch_add(file_bytes, std::memory_order_relaxed);
   obj.info.size = body_bytes;
-  std::string recorded = RecordedMd5(fd.get(), sb);
-  obj.info.etag = recorded.empty() ? Md5Hex(body) : recorded;
+  obj.info.etag = RecordedMd5(fd.get(), sb);
+  if (obj.info.etag.empty() && !warned_unrecorded_.load(std::memory_order_relaxed)) {
+    WarnUnrecorded(path + " has no MD5 record (" + kMd5Xattr +
+                   "; written by s3backer or by hand, or copied without xattrs): " + kUnverified +
+                   "; s3disk records one for each block it writes, cp -a and rsync -X keep it "
+                   "(said once)");
+  }
   return obj;
 }
 
@@ -383,16 +403,7 @@ Result<ObjectInfo> DirStore::Head(const std::string& key) {
     return Errno(EBADMSG, context, path + " changed while being read");
   }
   info.size = file_bytes - header_bytes;
-  info.etag = RecordedMd5(fd.get(), sb);
-  if (info.etag.empty()) {
-    // No valid record (an s3backer file, or no xattr support): hash the body.
-    std::vector<uint8_t> body(info.size);
-    ssize_t n = PreadFull(fd.get(), body.data(), body.size(), static_cast<off_t>(header_bytes));
-    if (n < 0) return Errno(errno, context, "cannot read " + path);
-    body.resize(static_cast<size_t>(n));
-    bytes_read_.fetch_add(body.size(), std::memory_order_relaxed);
-    info.etag = Md5Hex(body);
-  }
+  info.etag = RecordedMd5(fd.get(), sb);  // "" without a valid record: unknown
   return info;
 }
 
@@ -463,7 +474,7 @@ Result<std::string> DirStore::PutMd5(const std::string& key, std::span<const uin
   if (fstat(fd.get(), &sb) != 0) return fail(errno, "cannot stat " + tmp);
   const std::string record = Md5Record(etag, sb);
   if (fsetxattr(fd.get(), kMd5Xattr, record.data(), record.size(), 0) != 0) {
-    // Optional: without it Head hashes the body instead.
+    // Optional: without it the object's ETag is unknown (Open warned if xattrs are missing).
     LOG_DEBUG("dir_store: put %s: cannot set %s on %s: %s", key.c_str(), kMd5Xattr, tmp.c_str(),
               strerror(errno));
   }

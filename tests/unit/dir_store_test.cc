@@ -7,10 +7,12 @@
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "crypto.h"
@@ -70,6 +72,43 @@ uint64_t Stat(ObjectStore& store, const std::string& name) {
   return 0;
 }
 
+// What fn writes to stderr (the log, in tests), with stderr restored even if fn throws.
+std::string CaptureStderr(const std::function<void()>& fn) {
+  char path[] = "/tmp/s3disk-stderr-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  unlink(path);
+  fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  REQUIRE(saved >= 0);
+  REQUIRE(dup2(fd, STDERR_FILENO) >= 0);
+  struct Restore {
+    int saved;
+    ~Restore() {
+      fflush(stderr);
+      dup2(saved, STDERR_FILENO);
+      close(saved);
+    }
+  };
+  {
+    Restore restore{saved};
+    fn();
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  for (off_t off = 0; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) out.append(buf, n);
+  close(fd);
+  return out;
+}
+
+size_t CountLines(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) count += line.find(needle) != std::string::npos;
+  return count;
+}
+
 TEST_CASE("dir_store: put replaces atomically and leaves no temp file; List ignores temp files") {
   ScopedTempDir tmp;
   auto store = OpenOk(tmp.path());
@@ -114,12 +153,12 @@ TEST_CASE("dir_store: a raw s3backer-style file reads back with empty metadata")
   REQUIRE(got.ok());
   CHECK(got->data == Bytes(body));
   CHECK(got->info.meta.empty());
-  CHECK(got->info.etag == Md5Hex(AsBytes(body)));
-  // No MD5 record: Head hashes the body.
+  // No MD5 record: the ETag is unknown (empty), not made up from the bytes just read.
+  CHECK(got->info.etag.empty());
   auto head = store->Head("vol1/0000002a");
   REQUIRE(head.ok());
   CHECK(head->size == body.size());
-  CHECK(head->etag == Md5Hex(AsBytes(body)));
+  CHECK(head->etag.empty());
   CHECK(head->meta.empty());
   // A short raw file that is a prefix of the magic line is raw too.
   WriteFile(tmp.path() + "/short", "s3disk");
@@ -151,7 +190,8 @@ TEST_CASE("dir_store: GetMany reads a body of its buffer's size straight into th
     CHECK(got[i]->in_place);
     CHECK(got[i]->data.empty());
     CHECK(got[i]->info.size == bufs[i].size());
-    CHECK(got[i]->info.etag == Md5Hex(bufs[i]));
+    // The file written by hand has no MD5 record: no ETag.
+    CHECK(got[i]->info.etag == (i < 2 ? Md5Hex(bufs[i]) : ""));
   }
   CHECK(bufs[0] == Bytes(small));
   CHECK(bufs[1] == Bytes(big));
@@ -224,12 +264,73 @@ TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
   REQUIRE(got.ok());
   CHECK(got->info.etag == Md5Hex(data));       // what was written...
   CHECK(got->info.etag != Md5Hex(got->data));  // ...is not what is there: the reader sees it
-  // A file rewritten by someone else (new mtime) is simply hashed again.
+  // A file rewritten by someone else (new mtime): the record no longer holds, the MD5 of what
+  // should be there is unknown.
   WriteFile(path, "replaced by hand");
   got = store->Get("00000007");
   REQUIRE(got.ok());
-  CHECK(got->info.etag == Md5Hex(Bytes("replaced by hand")));
-  CHECK(store->Head("00000007")->etag == Md5Hex(Bytes("replaced by hand")));
+  CHECK(got->data == Bytes("replaced by hand"));
+  CHECK(got->info.etag.empty());
+  CHECK(store->Head("00000007")->etag.empty());
+}
+
+TEST_CASE("dir_store: a changed body without an MD5 record is not passed off as verified") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("00000008", Bytes("precious block data"), {}).ok());
+  const std::string path = tmp.path() + "/00000008";
+  // The record lost (a copy without xattrs), then the bytes changed.
+  REQUIRE(removexattr(path.c_str(), "user.s3disk.md5") == 0);
+  int fd = open(path.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(pwrite(fd, "P", 1, 0) == 1);
+  close(fd);
+  auto got = store->Get("00000008");
+  REQUIRE(got.ok());
+  CHECK(got->data == Bytes("Precious block data"));
+  // Neither an ETag that matches whatever is there nor a claim of a check.
+  CHECK(got->info.etag.empty());
+  CHECK_FALSE(got->info.md5_verified);
+  auto head = store->Head("00000008");
+  REQUIRE(head.ok());
+  CHECK(head->etag.empty());
+  CHECK(head->size == 19);
+}
+
+TEST_CASE("dir_store: reading objects without an MD5 record logs one WARNING") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("recorded", Bytes("x"), {}).ok());
+  WriteFile(tmp.path() + "/00000001", "by hand");
+  WriteFile(tmp.path() + "/00000002", "by hand too");
+  std::string log = CaptureStderr([&] {
+    CHECK(store->Get("recorded").ok());
+    CHECK(store->Head("00000001").ok());
+  });
+  CHECK(log.empty());  // a Head verifies nothing: no warning yet
+  log = CaptureStderr([&] {
+    CHECK(store->Get("00000001").ok());
+    CHECK(store->Get("00000002").ok());
+    CHECK(store->Get("00000001").ok());
+  });
+  INFO(log);
+  CHECK(CountLines(log, "WARNING") == 1);
+  CHECK(CountLines(log, "dir_store: " + tmp.path() + "/00000001 has no MD5 record") == 1);
+  CHECK(CountLines(log, "blocks without a recorded MD5 are read unverified") == 1);
+}
+
+TEST_CASE("dir_store: a file system without user xattrs is reported once at Open") {
+  // procfs has no user xattrs; read-only, Open accepts it as a directory like any other.
+  std::unique_ptr<DirStore> store;
+  std::string log = CaptureStderr([&] { store = OpenOk("/proc", /*read_only=*/true); });
+  INFO(log);
+  CHECK(CountLines(log, "WARNING") == 1);
+  CHECK(CountLines(log, "dir_store: the file system of /proc has no user xattrs") == 1);
+  CHECK(CountLines(log, "blocks without a recorded MD5 are read unverified") == 1);
+  // A directory with user xattrs says nothing at Open.
+  ScopedTempDir tmp;
+  log = CaptureStderr([&] { OpenOk(tmp.path()); });
+  CHECK(log.empty());
 }
 
 TEST_CASE("dir_store: bad keys and metadata are EINVAL and touch nothing") {
