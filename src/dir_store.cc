@@ -1,7 +1,8 @@
 // DirStore: objects as files in a local directory (format in dir_store.h).
 //
-// States of a key K (P = DIR/K):
-//   absent     no regular file at P (nothing there, a directory, or a parent is missing)
+// States of a key K (P = DIR/K, symlinks followed):
+//   absent     no regular file at P (nothing there, a directory, a dangling link, or a parent
+//              is missing)
 //   raw        a regular file at P that does not start with the magic line: body = the file
 //   headed     a regular file at P that starts with the magic line: header, then the body
 //   writing    (during a Put) a temp file ".s3disk-tmp-PID-N" beside P: invisible to readers
@@ -19,7 +20,10 @@
 //   | concurrent Puts of one key    | each has its own temp file; the last rename wins       |
 //   | temp files                    | never listed, never returned by Get; removed on error  |
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
-//   |                               | trusted only while mtime and size still match          |
+//   |                               | trusted only while mtime and size still match; else    |
+//   |                               | the ETag is "" (unknown), never hashed from the body   |
+//   | warned_unrecorded_            | set by the one WARNING about unrecorded MD5s           |
+//   | List and Get agree            | both follow symlinks; List fails (ELOOP) on a loop     |
 //   | read_only_                    | Put/Delete return EROFS before touching the disk       |
 #include "dir_store.h"
 
@@ -48,6 +52,8 @@ constexpr std::string_view kTempPrefix = ".s3disk-tmp-";
 constexpr const char* kMd5Xattr = "user.s3disk.md5";
 constexpr size_t kMaxHeaderBytes = 64 * 1024;
 constexpr size_t kHeadReadBytes = 4096;
+constexpr const char* kUnverified =
+    "blocks without a recorded MD5 are read unverified, so damage on disk goes unnoticed";
 
 // Closes a file descriptor on scope exit.
 class UniqueFd {
@@ -226,7 +232,8 @@ int FsyncDir(const std::string& path) {
 // Opens the object file at path for reading. Absent (or not a regular file) is ENOENT.
 Status OpenObject(const std::string& path, const std::string& context, int* fd_out,
                   struct stat* st) {
-  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: opening a FIFO (no object) must not wait for a writer; regular files ignore it.
+  int fd = open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     int err = errno;
     if (err == ENOENT || err == ENOTDIR) return Errno(ENOENT, context, "no such object");
@@ -280,7 +287,18 @@ Result<std::unique_ptr<DirStore>> DirStore::Open(const std::string& dir, bool re
     return Status(errno, "bucket directory " + dir +
                              " is not writable (use --readOnly to mount it read-only)");
   }
-  return std::unique_ptr<DirStore>(new DirStore(abs, read_only));
+  std::unique_ptr<DirStore> store(new DirStore(abs, read_only));
+  // ENOTSUP (not ENODATA): the file system keeps no user xattrs at all, so no MD5 is recorded.
+  if (getxattr(abs.c_str(), kMd5Xattr, nullptr, 0) < 0 && errno == ENOTSUP) {
+    store->WarnUnrecorded("the file system of " + abs + " has no user xattrs, so no MD5 is " +
+                          "recorded (" + kMd5Xattr + "): " + kUnverified +
+                          "; put the bucket directory on ext4, xfs, btrfs or tmpfs");
+  }
+  return store;
+}
+
+void DirStore::WarnUnrecorded(const std::string& why) {
+  if (!warned_unrecorded_.exchange(true)) LOG_WARN("dir_store: %s", why.c_str());
 }
 
 Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& context,
@@ -354,8 +372,13 @@ Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   }
   bytes_read_.fetch_add(file_bytes, std::memory_order_relaxed);
   obj.info.size = body_bytes;
-  std::string recorded = RecordedMd5(fd.get(), sb);
-  obj.info.etag = recorded.empty() ? Md5Hex(body) : recorded;
+  obj.info.etag = RecordedMd5(fd.get(), sb);
+  if (obj.info.etag.empty() && !warned_unrecorded_.load(std::memory_order_relaxed)) {
+    WarnUnrecorded(path + " has no MD5 record (" + kMd5Xattr +
+                   "; written by s3backer or by hand, or copied without xattrs): " + kUnverified +
+                   "; s3disk records one for each block it writes, cp -a and rsync -X keep it "
+                   "(said once)");
+  }
   return obj;
 }
 
@@ -380,16 +403,7 @@ Result<ObjectInfo> DirStore::Head(const std::string& key) {
     return Errno(EBADMSG, context, path + " changed while being read");
   }
   info.size = file_bytes - header_bytes;
-  info.etag = RecordedMd5(fd.get(), sb);
-  if (info.etag.empty()) {
-    // No valid record (an s3backer file, or no xattr support): hash the body.
-    std::vector<uint8_t> body(info.size);
-    ssize_t n = PreadFull(fd.get(), body.data(), body.size(), static_cast<off_t>(header_bytes));
-    if (n < 0) return Errno(errno, context, "cannot read " + path);
-    body.resize(static_cast<size_t>(n));
-    bytes_read_.fetch_add(body.size(), std::memory_order_relaxed);
-    info.etag = Md5Hex(body);
-  }
+  info.etag = RecordedMd5(fd.get(), sb);  // "" without a valid record: unknown
   return info;
 }
 
@@ -455,7 +469,7 @@ Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_
   if (fstat(fd.get(), &sb) != 0) return fail(errno, "cannot stat " + tmp);
   const std::string record = Md5Record(etag, sb);
   if (fsetxattr(fd.get(), kMd5Xattr, record.data(), record.size(), 0) != 0) {
-    // Optional: without it Head hashes the body instead.
+    // Optional: without it the object's ETag is unknown (Open warned if xattrs are missing).
     LOG_DEBUG("dir_store: put %s: cannot set %s on %s: %s", key.c_str(), kMd5Xattr, tmp.c_str(),
               strerror(errno));
   }
@@ -524,51 +538,84 @@ Status DirStore::DeleteMany(const std::vector<std::string>& keys) {
   return result;
 }
 
+std::string DirStore::PathOf(const std::string& rel) const {
+  if (rel.empty()) return dir_;
+  return dir_ + "/" + (rel.ends_with('/') ? rel.substr(0, rel.size() - 1) : rel);
+}
+
 Status DirStore::WalkDir(int dir_fd, const std::string& rel, const std::string& prefix,
-                         const std::function<void(const std::string& key)>& found) {
+                         const std::function<void(const std::string& key)>& found,
+                         std::vector<WalkedDir>* walked) {
+  const std::string context = "list " + prefix;
+  struct stat ds;
+  if (fstat(dir_fd, &ds) != 0) {
+    int err = errno;
+    close(dir_fd);
+    return Errno(err, context, "cannot stat directory " + PathOf(rel));
+  }
+  for (const WalkedDir& above : *walked) {
+    if (above.dev == ds.st_dev && above.ino == ds.st_ino) {
+      close(dir_fd);
+      return Errno(ELOOP, context,
+                   PathOf(rel) + " leads back to " + PathOf(above.rel) +
+                       " (a symlink loop): remove or re-point the link");
+    }
+  }
   DIR* d = fdopendir(dir_fd);
   if (d == nullptr) {
     int err = errno;
     close(dir_fd);
-    return Errno(err, "list " + prefix, "cannot read directory " + dir_ + "/" + rel);
+    return Errno(err, context, "cannot read directory " + PathOf(rel));
   }
-  struct DirCloser {
+  walked->push_back({ds.st_dev, ds.st_ino, rel});
+  struct Cleanup {
     DIR* d;
-    ~DirCloser() { closedir(d); }
-  } closer{d};
+    std::vector<WalkedDir>* walked;
+    ~Cleanup() {
+      closedir(d);
+      walked->pop_back();
+    }
+  } cleanup{d, walked};
 
   for (;;) {
     errno = 0;
     struct dirent* ent = readdir(d);
     if (ent == nullptr) {
-      if (errno != 0)
-        return Errno(errno, "list " + prefix, "cannot read directory " + dir_ + "/" + rel);
+      if (errno != 0) return Errno(errno, context, "cannot read directory " + PathOf(rel));
       return Status::Ok();
     }
     std::string_view name(ent->d_name);
     if (name == "." || name == ".." || name.starts_with(kTempPrefix)) continue;
+    const std::string key = rel + std::string(name);
+    // Neither a key with the prefix nor a directory that can hold some.
+    if (!key.starts_with(prefix) && !prefix.starts_with(key)) continue;
     unsigned char type = ent->d_type;
-    if (type == DT_UNKNOWN) {
+    if (type == DT_LNK || type == DT_UNKNOWN) {
+      // Follow links, as Get and Put do (they open the path).
       struct stat sb;
-      if (fstatat(dirfd(d), ent->d_name, &sb, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+      if (fstatat(dirfd(d), ent->d_name, &sb, 0) != 0) {
+        // Gone, or a dangling link: no object, as for Get.
+        if (errno == ENOENT || errno == ENOTDIR) continue;
+        if (errno == ELOOP) {
+          return Errno(ELOOP, context,
+                       PathOf(key) + " is a symlink loop: remove or re-point the link");
+        }
+        return Errno(errno, context, "cannot stat " + PathOf(key));
+      }
       type = S_ISREG(sb.st_mode) ? DT_REG : S_ISDIR(sb.st_mode) ? DT_DIR : DT_UNKNOWN;
     }
     if (type == DT_REG) {
-      std::string key = rel;
-      key += name;
       if (key.starts_with(prefix)) found(key);
     } else if (type == DT_DIR) {
-      std::string sub = rel;
-      sub += name;
-      sub += '/';
+      const std::string sub = key + '/';
       // Descend only where keys with the prefix can be.
       if (!sub.starts_with(prefix) && !prefix.starts_with(sub)) continue;
-      int sub_fd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      int sub_fd = openat(dirfd(d), ent->d_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
       if (sub_fd < 0) {
         if (errno == ENOENT) continue;  // removed while we list
-        return Errno(errno, "list " + prefix, "cannot open directory " + dir_ + "/" + sub);
+        return Errno(errno, context, "cannot open directory " + PathOf(sub));
       }
-      S3DISK_RETURN_IF_ERROR(WalkDir(sub_fd, sub, prefix, found));
+      S3DISK_RETURN_IF_ERROR(WalkDir(sub_fd, sub, prefix, found, walked));
     }
   }
 }
@@ -578,7 +625,8 @@ Status DirStore::List(const std::string& prefix,
   lists_.fetch_add(1, std::memory_order_relaxed);
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "list " + prefix, "cannot open bucket directory " + dir_);
-  return WalkDir(fd, "", prefix, found);
+  std::vector<WalkedDir> walked;
+  return WalkDir(fd, "", prefix, found, &walked);
 }
 
 void DirStore::DumpStats(std::string* out) {

@@ -20,7 +20,8 @@ printf 'not-the-password\n' >"$WORK/wrong-pw"
 
 # flip_byte FILE keep|touch: flips the last byte of FILE in place; "keep" restores its mtime,
 # so DirStore's MD5 record stays valid and the ETag no longer matches the body (as an S3
-# server's would), "touch" lets DirStore hash the damaged body (only the codec can tell).
+# server's would), "touch" makes the record stale, so DirStore gives no ETag (only the codec
+# can tell).
 flip_byte() {
   python3 - "$1" "$2" <<'PY'
 import os, sys
@@ -125,7 +126,7 @@ expect_rc 2 "verify with a wrong password"
 out_has "^bad block 00000005 .*: bad HMAC: " "3 blocks checked, 3 bad \(every block is bad"
 log "verify of an encrypted bucket without a password, stdin not a terminal: today's error"
 expect_fail "$NO_TTY" "$S3DISK" --verify --encrypt "$EBUCKET" "s3disk: --encrypt needs a password: give --passwordFile"
-log "verify: one flipped byte in encrypted block 5 (the store hashes what it holds)"
+log "verify: one flipped byte in encrypted block 5 (no valid MD5 record: the HMAC tells)"
 flip_byte "$WORK/ebucket/00000005" touch
 admin --verify "${ENC[@]}" "$EBUCKET"
 expect_rc 2 "verify of a damaged encrypted block"

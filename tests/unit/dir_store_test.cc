@@ -7,10 +7,12 @@
 #include <grp.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <functional>
 #include <sstream>
 
 #include "crypto.h"
@@ -70,6 +72,43 @@ uint64_t Stat(ObjectStore& store, const std::string& name) {
   return 0;
 }
 
+// What fn writes to stderr (the log, in tests), with stderr restored even if fn throws.
+std::string CaptureStderr(const std::function<void()>& fn) {
+  char path[] = "/tmp/s3disk-stderr-XXXXXX";
+  int fd = mkstemp(path);
+  REQUIRE(fd >= 0);
+  unlink(path);
+  fflush(stderr);
+  const int saved = dup(STDERR_FILENO);
+  REQUIRE(saved >= 0);
+  REQUIRE(dup2(fd, STDERR_FILENO) >= 0);
+  struct Restore {
+    int saved;
+    ~Restore() {
+      fflush(stderr);
+      dup2(saved, STDERR_FILENO);
+      close(saved);
+    }
+  };
+  {
+    Restore restore{saved};
+    fn();
+  }
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  for (off_t off = 0; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) out.append(buf, n);
+  close(fd);
+  return out;
+}
+
+size_t CountLines(const std::string& text, const std::string& needle) {
+  size_t count = 0;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) count += line.find(needle) != std::string::npos;
+  return count;
+}
+
 TEST_CASE("dir_store: put replaces atomically and leaves no temp file; List ignores temp files") {
   ScopedTempDir tmp;
   auto store = OpenOk(tmp.path());
@@ -114,12 +153,12 @@ TEST_CASE("dir_store: a raw s3backer-style file reads back with empty metadata")
   REQUIRE(got.ok());
   CHECK(got->data == Bytes(body));
   CHECK(got->info.meta.empty());
-  CHECK(got->info.etag == Md5Hex(AsBytes(body)));
-  // No MD5 record: Head hashes the body.
+  // No MD5 record: the ETag is unknown (empty), not made up from the bytes just read.
+  CHECK(got->info.etag.empty());
   auto head = store->Head("vol1/0000002a");
   REQUIRE(head.ok());
   CHECK(head->size == body.size());
-  CHECK(head->etag == Md5Hex(AsBytes(body)));
+  CHECK(head->etag.empty());
   CHECK(head->meta.empty());
   // A short raw file that is a prefix of the magic line is raw too.
   WriteFile(tmp.path() + "/short", "s3disk");
@@ -151,7 +190,8 @@ TEST_CASE("dir_store: GetMany reads a body of its buffer's size straight into th
     CHECK(got[i]->in_place);
     CHECK(got[i]->data.empty());
     CHECK(got[i]->info.size == bufs[i].size());
-    CHECK(got[i]->info.etag == Md5Hex(bufs[i]));
+    // The file written by hand has no MD5 record: no ETag.
+    CHECK(got[i]->info.etag == (i < 2 ? Md5Hex(bufs[i]) : ""));
   }
   CHECK(bufs[0] == Bytes(small));
   CHECK(bufs[1] == Bytes(big));
@@ -224,12 +264,73 @@ TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
   REQUIRE(got.ok());
   CHECK(got->info.etag == Md5Hex(data));       // what was written...
   CHECK(got->info.etag != Md5Hex(got->data));  // ...is not what is there: the reader sees it
-  // A file rewritten by someone else (new mtime) is simply hashed again.
+  // A file rewritten by someone else (new mtime): the record no longer holds, the MD5 of what
+  // should be there is unknown.
   WriteFile(path, "replaced by hand");
   got = store->Get("00000007");
   REQUIRE(got.ok());
-  CHECK(got->info.etag == Md5Hex(Bytes("replaced by hand")));
-  CHECK(store->Head("00000007")->etag == Md5Hex(Bytes("replaced by hand")));
+  CHECK(got->data == Bytes("replaced by hand"));
+  CHECK(got->info.etag.empty());
+  CHECK(store->Head("00000007")->etag.empty());
+}
+
+TEST_CASE("dir_store: a changed body without an MD5 record is not passed off as verified") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("00000008", Bytes("precious block data"), {}).ok());
+  const std::string path = tmp.path() + "/00000008";
+  // The record lost (a copy without xattrs), then the bytes changed.
+  REQUIRE(removexattr(path.c_str(), "user.s3disk.md5") == 0);
+  int fd = open(path.c_str(), O_WRONLY);
+  REQUIRE(fd >= 0);
+  REQUIRE(pwrite(fd, "P", 1, 0) == 1);
+  close(fd);
+  auto got = store->Get("00000008");
+  REQUIRE(got.ok());
+  CHECK(got->data == Bytes("Precious block data"));
+  // Neither an ETag that matches whatever is there nor a claim of a check.
+  CHECK(got->info.etag.empty());
+  CHECK_FALSE(got->info.md5_verified);
+  auto head = store->Head("00000008");
+  REQUIRE(head.ok());
+  CHECK(head->etag.empty());
+  CHECK(head->size == 19);
+}
+
+TEST_CASE("dir_store: reading objects without an MD5 record logs one WARNING") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("recorded", Bytes("x"), {}).ok());
+  WriteFile(tmp.path() + "/00000001", "by hand");
+  WriteFile(tmp.path() + "/00000002", "by hand too");
+  std::string log = CaptureStderr([&] {
+    CHECK(store->Get("recorded").ok());
+    CHECK(store->Head("00000001").ok());
+  });
+  CHECK(log.empty());  // a Head verifies nothing: no warning yet
+  log = CaptureStderr([&] {
+    CHECK(store->Get("00000001").ok());
+    CHECK(store->Get("00000002").ok());
+    CHECK(store->Get("00000001").ok());
+  });
+  INFO(log);
+  CHECK(CountLines(log, "WARNING") == 1);
+  CHECK(CountLines(log, "dir_store: " + tmp.path() + "/00000001 has no MD5 record") == 1);
+  CHECK(CountLines(log, "blocks without a recorded MD5 are read unverified") == 1);
+}
+
+TEST_CASE("dir_store: a file system without user xattrs is reported once at Open") {
+  // procfs has no user xattrs; read-only, Open accepts it as a directory like any other.
+  std::unique_ptr<DirStore> store;
+  std::string log = CaptureStderr([&] { store = OpenOk("/proc", /*read_only=*/true); });
+  INFO(log);
+  CHECK(CountLines(log, "WARNING") == 1);
+  CHECK(CountLines(log, "dir_store: the file system of /proc has no user xattrs") == 1);
+  CHECK(CountLines(log, "blocks without a recorded MD5 are read unverified") == 1);
+  // A directory with user xattrs says nothing at Open.
+  ScopedTempDir tmp;
+  log = CaptureStderr([&] { OpenOk(tmp.path()); });
+  CHECK(log.empty());
 }
 
 TEST_CASE("dir_store: bad keys and metadata are EINVAL and touch nothing") {
@@ -301,8 +402,13 @@ TEST_CASE("dir_store: List skips non-matching keys, directories and non-regular 
     REQUIRE(store->Put(key, Bytes(key), {}).ok());
   }
   REQUIRE(mkdir((tmp.path() + "/vol1/emptydir").c_str(), 0755) == 0);
-  REQUIRE(symlink("0000002a", (tmp.path() + "/vol1/link").c_str()) == 0);
+  REQUIRE(symlink("nowhere", (tmp.path() + "/vol1/dangling").c_str()) == 0);
+  REQUIRE(symlink("fifo", (tmp.path() + "/vol1/tofifo").c_str()) == 0);
   REQUIRE(mkfifo((tmp.path() + "/vol1/fifo").c_str(), 0644) == 0);
+  // Not objects for Get either (opening a FIFO does not wait for a writer).
+  CHECK(store->Get("vol1/fifo").status().code() == ENOENT);
+  CHECK(store->Get("vol1/dangling").status().code() == ENOENT);
+  CHECK(store->Get("vol1/tofifo").status().code() == ENOENT);
   CHECK(ListKeys(*store, "vol1/") == std::set<std::string>{"vol1/0000002a", "vol1/sub/x"});
   CHECK(ListKeys(*store, "vol1") ==
         std::set<std::string>{"vol1/0000002a", "vol1/sub/x", "vol10/y"});
@@ -311,6 +417,67 @@ TEST_CASE("dir_store: List skips non-matching keys, directories and non-regular 
         std::set<std::string>{"v", "vol1/0000002a", "vol1/sub/x", "vol10/y"});
   CHECK(ListKeys(*store, "0") == std::set<std::string>{"0000002b"});
   CHECK(Stat(*store, "dir_store_lists") == 5);
+}
+
+TEST_CASE("dir_store: List follows symlinks as Get and Put do") {
+  ScopedTempDir tmp;
+  const std::string bucket = tmp.path() + "/bucket", other = tmp.path() + "/other";
+  REQUIRE(mkdir(bucket.c_str(), 0755) == 0);
+  REQUIRE(mkdir(other.c_str(), 0755) == 0);
+  {
+    // Written through the real path, then the prefix directory moved away and linked back.
+    auto real = OpenOk(bucket);
+    REQUIRE(real->Put("vol1/00000001", Bytes("one"), {}).ok());
+    REQUIRE(real->Put("vol1/sub/00000002", Bytes("two"), {}).ok());
+  }
+  REQUIRE(rename((bucket + "/vol1").c_str(), (other + "/vol1").c_str()) == 0);
+  REQUIRE(symlink((other + "/vol1").c_str(), (bucket + "/vol1").c_str()) == 0);
+  // An object file that is a link, too.
+  WriteFile(other + "/file", "three");
+  REQUIRE(symlink((other + "/file").c_str(), (bucket + "/vol1/00000003").c_str()) == 0);
+
+  auto store = OpenOk(bucket);
+  const std::set<std::string> keys = {"vol1/00000001", "vol1/00000003", "vol1/sub/00000002"};
+  CHECK(ListKeys(*store, "vol1/") == keys);
+  CHECK(ListKeys(*store, "") == keys);
+  CHECK(ListKeys(*store, "vol1/sub/") == std::set<std::string>{"vol1/sub/00000002"});
+  for (const auto& key : keys) {
+    INFO(key);
+    CHECK(store->Get(key).ok());
+  }
+  CHECK(store->Get("vol1/00000001")->data == Bytes("one"));
+  // A Put lands behind the link, where the listing sees it.
+  REQUIRE(store->Put("vol1/00000004", Bytes("four"), {}).ok());
+  CHECK(ReadFile(other + "/vol1/00000004") == "four");
+  CHECK(ListKeys(*store, "vol1/").count("vol1/00000004") == 1);
+
+  // A bucket directory given as a link lists the same.
+  REQUIRE(symlink(bucket.c_str(), (tmp.path() + "/link").c_str()) == 0);
+  auto linked = OpenOk(tmp.path() + "/link");
+  CHECK(ListKeys(*linked, "vol1/").size() == 4);
+}
+
+TEST_CASE("dir_store: List refuses a symlink loop and names the link") {
+  ScopedTempDir tmp;
+  auto store = OpenOk(tmp.path());
+  REQUIRE(store->Put("vol1/00000001", Bytes("one"), {}).ok());
+  REQUIRE(symlink("..", (tmp.path() + "/vol1/up").c_str()) == 0);
+  std::set<std::string> keys;
+  Status st = store->List("vol1/", [&](const std::string& key) { keys.insert(key); });
+  CHECK(st.code() == ELOOP);
+  CHECK(st.message() == "dir_store: list vol1/: " + tmp.path() + "/vol1/up leads back to " +
+                            tmp.path() + " (a symlink loop): remove or re-point the link");
+  // A link that loops on itself is refused too, like a Get of it.
+  REQUIRE(unlink((tmp.path() + "/vol1/up").c_str()) == 0);
+  REQUIRE(symlink("self", (tmp.path() + "/vol1/self").c_str()) == 0);
+  st = store->List("vol1/", [&](const std::string&) {});
+  CHECK(st.code() == ELOOP);
+  CHECK(st.message().find(tmp.path() + "/vol1/self") != std::string::npos);
+  CHECK(store->Get("vol1/self").status().code() == ELOOP);
+  // Links outside the prefix are not visited.
+  REQUIRE(unlink((tmp.path() + "/vol1/self").c_str()) == 0);
+  REQUIRE(symlink(".", (tmp.path() + "/loop").c_str()) == 0);
+  CHECK(ListKeys(*store, "vol1/") == std::set<std::string>{"vol1/00000001"});
 }
 
 TEST_CASE("dir_store: read-only rejects writes with EROFS and changes nothing") {
