@@ -63,7 +63,7 @@ crash_with_dirty() {
   perl -e '$| = 1; open(my $f, "+<", shift) or die "open: $!";
     for (@ARGV) { my ($off, $src) = split /:/; open(my $s, "<", $src) or die;
       local $/; my $d = <$s>; sysseek($f, $off, 0); syswrite($f, $d) == length($d) or die; }
-    print "written\n"; sleep 3600' "$MNT/file" "${pieces[@]}" >"$WORK/writer.out" 2>&1 &
+    print "written\n"; sleep 15' "$MNT/file" "${pieces[@]}" >"$WORK/writer.out" 2>&1 &
   WRITER=$!
   for _ in $(seq 100); do [ -s "$WORK/writer.out" ] && break; sleep 0.1; done
   grep -q written "$WORK/writer.out" || fail "the writer failed: $(cat "$WORK/writer.out")"
