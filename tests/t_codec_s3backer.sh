@@ -58,6 +58,7 @@ s3b_umount() {
 }
 
 printf 'secret\n' >"$WORK/password"
+chmod 600 "$WORK/password"
 random_file "$WORK/a1" 100000
 random_file "$WORK/a2" 9000
 printf 'hello' >"$WORK/hello"

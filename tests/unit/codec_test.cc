@@ -1,5 +1,6 @@
 #include "codec.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -492,6 +493,7 @@ TEST_CASE("codec: command line --compress and --encrypt, with and without values
     REQUIRE(f != nullptr);
     fputs("cli-test-password-4\r\nsecond line\n", f);
     fclose(f);
+    REQUIRE(chmod((dir.path + "/pw").c_str(), 0600) == 0);  // as a password file must be
   }
   REQUIRE(
       ParseAndValidate({"--encrypt", "--passwordFile=" + dir.path + "/pw", "mem:", dir.path}, &c)
