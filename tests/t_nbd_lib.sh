@@ -100,6 +100,7 @@ stat_value() { awk -v n="$2" '$1 == n { print $2; found = 1 } END { exit !found 
 # unmount what sits on top of it first, lazily.
 nbd_cleanup() {
   local rc=$? m
+  set +e # strict mode would end this trap at `(exit "$rc")`, before cleanup
   if [ -n "$NBD_PID" ] && proc_alive "$NBD_PID"; then
     for m in $(awk -v w="$WORK/" 'index($2, w) == 1 { print $2 }' /proc/self/mounts | sort -r); do
       umount -l "$m" 2>/dev/null || fusermount3 -u -z "$m" 2>/dev/null || true
