@@ -123,6 +123,10 @@ Status Decompress(Compression c, std::span<const uint8_t> in, std::span<uint8_t>
 
 }  // namespace
 
+uint64_t MaxEncodedBytes(uint32_t block_size) {
+  return uint64_t{block_size} + block_size / 16 + 4096;
+}
+
 bool ZstdAvailable() {
 #ifdef HAVE_ZSTD
   return true;

@@ -69,6 +69,10 @@ bool ZstdAvailable();
 int ZstdMaxLevel();  // 0 without libzstd
 // "deflate" / "zstd" / "none".
 const char* CompressionName(Compression c);
+// The largest object body one block of block_size bytes is stored as, whoever wrote it:
+// the block plus the worst growth of deflate or zstd on incompressible data (under 1%) plus a
+// cipher's padding, with room to spare. A larger body is not a block (the S3 bound on a GET).
+uint64_t MaxEncodedBytes(uint32_t block_size);
 
 // The object body and the headers that describe it (merged into the PUT's metadata).
 struct EncodedBlock {

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "config_options.h"
+#include "credentials.h"
 #include "log.h"
 
 namespace s3disk {
@@ -185,6 +186,8 @@ Status ValidateCodec(Config* c) {
           "password",
           c->password_file.c_str());
     }
+    // Like an access file: a password that other users can read protects nothing.
+    S3DISK_RETURN_IF_ERROR(CheckPrivateFile(c->password_file, "--passwordFile"));
     if (!line.empty() && line.back() == '\r') line.pop_back();
     c->password = line;
     if (c->password.empty()) {

@@ -80,17 +80,18 @@ std::string ExpandHome(const std::string& path, const std::string& home) {
   return path;
 }
 
-Status CheckPrivateFile(const std::string& path) {
+Status CheckPrivateFile(const std::string& path, const std::string& what) {
   struct stat st {};
   if (stat(path.c_str(), &st) != 0) {
     int err = errno;
-    return Status::Errorf(err, "credentials: %s: %s", path.c_str(), strerror(err));
+    return Status::Errorf(err, "%s: %s: %s", what.c_str(), path.c_str(), strerror(err));
   }
   if ((st.st_mode & (S_IRWXG | S_IRWXO)) != 0) {
     return Status::Errorf(EACCES,
-                          "credentials: %s is accessible by group or others (mode %03o): "
+                          "%s: %s is accessible by group or others (mode %03o): "
                           "refusing to use it; run: chmod 600 %s",
-                          path.c_str(), static_cast<unsigned>(st.st_mode & 0777), path.c_str());
+                          what.c_str(), path.c_str(), static_cast<unsigned>(st.st_mode & 0777),
+                          path.c_str());
   }
   return Status::Ok();
 }

@@ -55,7 +55,8 @@ Result<Credentials> ParseAccessFile(std::string_view text, std::string_view want
 Result<Credentials> ParseAwsCredentials(std::string_view text, std::string_view profile,
                                         std::string_view file_name);
 // EACCES (with "chmod 600 FILE") when the file is readable or writable by group or others.
-Status CheckPrivateFile(const std::string& path);
+// Messages start with what ("credentials", "--passwordFile").
+Status CheckPrivateFile(const std::string& path, const std::string& what = "credentials");
 // Expands a leading "~/" with home.
 std::string ExpandHome(const std::string& path, const std::string& home);
 

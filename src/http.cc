@@ -17,6 +17,8 @@
 //   | mu_ is never held during curl_easy_*   | requests run in parallel, no global lock     |
 //   | in_flight_ = handles in use            | stats only                                   |
 //   | curl_global_init ran before any handle | required by libcurl, once per process        |
+//   | a body held <= its bound (http.h)      | a server streaming without end cannot use up |
+//   |                                        | the memory that holds dirty blocks           |
 #include "http.h"
 
 #include <curl/curl.h>
@@ -57,9 +59,36 @@ std::string_view Trim(std::string_view s) {
   return s;
 }
 
+// What the callbacks of one transfer share: the response being filled and its bounds.
+struct Receiver {
+  HttpResponse* response = nullptr;
+  uint64_t max_body = kDefaultMaxBodyBytes;  // of a success body
+  bool head = false;                         // a HEAD: Content-Length announces no body
+  uint64_t header_bytes = 0;                 // of every response of the transfer (1xx too)
+  std::string cut;                           // why the transfer was cut off; "" if not
+
+  uint64_t BodyBound() const {
+    return response->status / 100 == 2 ? max_body : std::min(max_body, kMaxErrorBodyBytes);
+  }
+  // Returns 0, which makes libcurl end the transfer with CURLE_WRITE_ERROR.
+  size_t CutOff(std::string why) {
+    cut = std::move(why);
+    return 0;
+  }
+  size_t BodyTooLarge(const char* how) {
+    return CutOff(std::string("the response body ") + how + " " + std::to_string(BodyBound()) +
+                  " bytes, the most this request accepts");
+  }
+};
+
 size_t WriteBody(char* data, size_t size, size_t count, void* user) {
-  auto* response = static_cast<HttpResponse*>(user);
+  auto* receiver = static_cast<Receiver*>(user);
+  HttpResponse* response = receiver->response;
   const size_t n = size * count;
+  const size_t have = response->body_in_place ? response->in_place_filled : response->body.size();
+  if (n > receiver->BodyBound() - std::min<uint64_t>(have, receiver->BodyBound())) {
+    return receiver->BodyTooLarge("grew past");
+  }
   // From uint8_t pointers: from char ones, insert converts byte by byte instead of memcpy.
   const auto* bytes = reinterpret_cast<const uint8_t*>(data);
   if (response->body_in_place) {
@@ -78,8 +107,14 @@ size_t WriteBody(char* data, size_t size, size_t count, void* user) {
 }
 
 size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
-  auto* response = static_cast<HttpResponse*>(user);
+  auto* receiver = static_cast<Receiver*>(user);
+  HttpResponse* response = receiver->response;
   std::string_view line(data, size * count);
+  receiver->header_bytes += line.size();
+  if (receiver->header_bytes > kMaxHeaderBytes) {
+    return receiver->CutOff("the response headers are larger than " +
+                            std::to_string(kMaxHeaderBytes) + " bytes");
+  }
   if (line.starts_with("HTTP/")) {
     // A new status line (after 100 Continue, for example): forget earlier headers.
     response->headers.clear();
@@ -94,8 +129,11 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
     std::string name = ToLower(Trim(line.substr(0, colon)));
     std::string value(Trim(line.substr(colon + 1)));
     // Size the body once: growing it chunk by chunk copied a block body about twice over.
-    if (name == "content-length") {
+    if (name == "content-length" && !receiver->head) {
       unsigned long long n = strtoull(value.c_str(), nullptr, 10);
+      if (n > receiver->BodyBound()) {
+        return receiver->BodyTooLarge(("of " + std::to_string(n) + " bytes is over").c_str());
+      }
       if (n == response->in_place.size() && n > 0 && response->status / 100 == 2) {
         response->body_in_place = true;  // straight into the caller's buffer, no copy
         response->in_place_filled = 0;
@@ -205,6 +243,7 @@ struct CurlTransport::Transfer {
   CURL* curl = nullptr;
   struct curl_slist* headers = nullptr;
   char error_buf[CURL_ERROR_SIZE] = "";
+  Receiver receiver;
 };
 
 void CurlTransport::Start(Transfer& t) {
@@ -258,14 +297,20 @@ void CurlTransport::Start(Transfer& t) {
     }
   }
   t.result->response.in_place = request.body_into;
+  t.receiver = Receiver();
+  t.receiver.response = &t.result->response;
+  t.receiver.max_body = request.max_body_bytes;
+  t.receiver.head = request.method == "HEAD";
   curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, WriteBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t.result->response);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &t.receiver);
   curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, WriteHeader);
-  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t.result->response);
+  curl_easy_setopt(curl, CURLOPT_HEADERDATA, &t.receiver);
 }
 
 void CurlTransport::Finish(Transfer& t, int curl_code) {
-  const auto code = static_cast<CURLcode>(curl_code);
+  // A transfer the callbacks cut off ends in CURLE_WRITE_ERROR; say why instead.
+  const bool cut = !t.receiver.cut.empty();
+  const auto code = cut ? CURLE_FILESIZE_EXCEEDED : static_cast<CURLcode>(curl_code);
   HttpResult& result = *t.result;
   curl_slist_free_all(t.headers);
   t.headers = nullptr;
@@ -282,8 +327,14 @@ void CurlTransport::Finish(Transfer& t, int curl_code) {
     curl_easy_getinfo(t.curl, CURLINFO_RESPONSE_CODE, &status);
     result.response.status = status;
   } else {
-    result.curl_error = t.error_buf[0] != '\0' ? t.error_buf : curl_easy_strerror(code);
+    result.curl_error = cut                      ? t.receiver.cut
+                        : t.error_buf[0] != '\0' ? t.error_buf
+                                                 : curl_easy_strerror(code);
     result.response.status = 0;
+  }
+  if (cut) {
+    LOG_WARN("http: %s %s: %s; transfer cut off", t.request->method.c_str(), t.request->url.c_str(),
+             result.curl_error.c_str());
   }
   LOG_DEBUG("http: %s %s -> %ld%s%s (%zu bytes)", t.request->method.c_str(), t.request->url.c_str(),
             result.response.status, code == CURLE_OK ? "" : " ", result.curl_error.c_str(),

@@ -7,6 +7,12 @@
 // new one, and gives it back when done; no lock is held while a request runs. PerformMany
 // runs several requests side by side on the calling thread (a libcurl multi handle, also
 // pooled: the connections of its transfers stay open in it for the next batch).
+//
+// A response is never bigger than the request allows: a success (2xx) body over the request's
+// max_body_bytes (announced by Content-Length, or as it arrives), any other body over
+// kMaxErrorBodyBytes, or headers over kMaxHeaderBytes cut the transfer off at once and come
+// back as CURLE_FILESIZE_EXCEEDED with the bound in curl_error: a server that streams without
+// end costs at most the bound in memory.
 #pragma once
 
 #include <cstdint>
@@ -24,6 +30,12 @@ namespace s3disk {
 
 using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
+// The bounds of a response (see above). A listing page or a reply to a PUT or DELETE is far
+// smaller than the default; an S3 error body is a few hundred bytes.
+inline constexpr uint64_t kDefaultMaxBodyBytes = 8ull << 20;
+inline constexpr uint64_t kMaxErrorBodyBytes = 1ull << 20;
+inline constexpr uint64_t kMaxHeaderBytes = 256ull << 10;
+
 struct HttpRequest {
   std::string method = "GET";     // GET, HEAD, PUT, POST, DELETE
   std::string url;                // absolute, already percent-encoded
@@ -32,6 +44,8 @@ struct HttpRequest {
   // Where a success (2xx) response's body goes when its Content-Length is exactly this size
   // (then HttpResponse::body_in_place): a block lands in its final buffer with no copy.
   std::span<uint8_t> body_into;
+  // The largest success body accepted: the caller knows what it asked for.
+  uint64_t max_body_bytes = kDefaultMaxBodyBytes;
 };
 
 struct HttpResponse {

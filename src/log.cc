@@ -11,6 +11,9 @@
 namespace s3disk {
 namespace {
 
+// A longer message is cut (after its secrets are masked).
+constexpr size_t kMaxLineChars = 2047;
+
 struct LogState {
   std::mutex mu;
   LogLevel max_level = LogLevel::kInfo;
@@ -102,12 +105,19 @@ std::string RedactSecrets(std::string_view text) {
 
 void LogMessage(LogLevel level, const char* fmt, ...) {
   if (!LogEnabled(level)) return;
-  char buf[2048];
+  // The whole message first: a secret must be masked before the line is cut, or a secret
+  // across the cut would be logged in part.
   va_list ap;
   va_start(ap, fmt);
-  vsnprintf(buf, sizeof buf, fmt, ap);
+  va_list again;
+  va_copy(again, ap);
+  const int n = vsnprintf(nullptr, 0, fmt, ap);
   va_end(ap);
-  std::string text = RedactSecrets(buf);
+  std::string text(n > 0 ? static_cast<size_t>(n) : 0, '\0');
+  if (n > 0) vsnprintf(text.data(), text.size() + 1, fmt, again);
+  va_end(again);
+  text = RedactSecrets(text);
+  if (text.size() > kMaxLineChars) text.resize(kMaxLineChars);
   std::lock_guard lock(State().mu);
   if (State().syslog) {
     syslog(SyslogPriority(level), "%s", text.c_str());

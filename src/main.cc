@@ -1,8 +1,9 @@
 // s3disk: mount a bucket as a directory holding one disk image file.
 //
 // Start-up order (nothing is written to the bucket before every check has passed):
-//   1. parse and validate the command line (config.h); ask for the --encrypt password on the
-//      terminal if none was given (password_prompt.h); create the FUSE session (checks -o)
+//   1. parse and validate the command line (config.h); no core dumps unless -d; ask for the
+//      --encrypt password on the terminal if none was given (password_prompt.h); create the
+//      FUSE session (checks -o)
 //      (--reset-mounted-flag, --erase, --verify and --summary stop here: stack.h, admin.h)
 //   2. open the object store
 //   3. unless --readOnly: refuse a bucket that is mounted (stack.h)
@@ -17,6 +18,7 @@
 //      and we serve on while it writes back its dirty pages: fuse_frontend_stop.cc)
 //  11. flush, shut the stack down, clear the mount token, unmount
 // Errors before daemonizing are one line on stderr and exit 1; after, they are logged.
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -113,6 +115,9 @@ int Main(int argc, char** argv) {
   config.password_prompt = CanPromptForPassword(config) && isatty(STDIN_FILENO);
   Status st = Validate(&config);
   if (!st.ok()) return Fail(st);
+  // No core dump (nor /proc/PID/mem or environ for other processes of the user) holds the keys
+  // or the password, unless -d asks for debugging.
+  if (!config.debug) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   if (config.password_prompt) {
     Result<std::string> password = PromptPassword("Password: ");
     if (!password.ok()) return Fail(password.status());

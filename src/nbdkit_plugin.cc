@@ -31,6 +31,7 @@
 #include <fcntl.h>
 #include <nbdkit-plugin.h>
 #include <pthread.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -250,6 +251,8 @@ int ConfigComplete() {
   config.nbd_plugin = true;
   Status st = Validate(&config);
   if (!st.ok()) return Fail(st);
+  // As s3disk's main: no core dump of nbdkit holds the keys or the password, unless -d.
+  if (!config.debug) prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
   g_config = std::move(config);
   const LogLevel level = g_config.debug ? LogLevel::kDebug : LogLevel::kInfo;
   if (g_log_syslog) {

@@ -46,6 +46,10 @@ RetryDecision ClassifyTransport(int curl_code) {
       return Retry(ECONNREFUSED, what);
     case CURLE_PARTIAL_FILE:
       return Retry(EIO, what + " (truncated body)");
+    case CURLE_FILESIZE_EXCEEDED:
+      // Cut off by the transport at the request's bound (http.h): a bad body, like a
+      // damaged one.
+      return Retry(EBADMSG, "the response was larger than the request accepts, and was cut off");
     case CURLE_GOT_NOTHING:
     case CURLE_SEND_ERROR:
     case CURLE_RECV_ERROR:

@@ -22,7 +22,8 @@ struct RetryDecision {
 // Classifies one outcome:
 //   kOk     2xx, or 404 (ENOENT: the caller decides whether absent is fine; a NoSuchBucket
 //           body fails with ENXIO instead, so a missing bucket never reads as zeros)
-//   kRetry  transport errors (timeouts, resets, truncated bodies, refused connections),
+//   kRetry  transport errors (timeouts, resets, truncated bodies, refused connections, and
+//           responses over the request's bound: EBADMSG),
 //           5xx, 429, and the 4xx that S3 uses for transient trouble (RequestTimeout,
 //           BadDigest/IncompleteBody: the body was damaged on the way, SlowDown,
 //           OperationAborted)

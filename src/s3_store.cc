@@ -15,6 +15,8 @@
 //   | pauses of one request sum to <= max_retry_pause_ms | bounded time before EIO              |
 //   | a 404 of NoSuchBucket is never ENOENT              | a missing bucket must not read zeros |
 //   | secrets are registered with the log at Create      | -d never prints a key                |
+//   | a body over its request's bound is never kept      | a server sending without end cannot  |
+//   |   (objects max_object_bytes_, else http.h's bound) | use up memory (cut off: retried)     |
 #include "s3_store.h"
 
 #include <algorithm>
@@ -98,10 +100,12 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
   }
   if (o.region.empty()) return Status::Errorf(EINVAL, "s3: --region must not be empty");
   if (o.connect_timeout_s < 0 || o.request_timeout_s < 0 || o.max_retry_pause_ms < 0 ||
-      o.initial_retry_pause_ms < 1 || o.list_threads < 1 || o.max_connections < 1) {
+      o.initial_retry_pause_ms < 1 || o.list_threads < 1 || o.max_connections < 1 ||
+      o.max_object_bytes < 1) {
     return Status::Errorf(EINVAL,
                           "s3: timeouts and pauses must not be negative, and the first retry "
-                          "pause, listing threads and connections must be at least 1");
+                          "pause, listing threads, connections and object size bound must be "
+                          "at least 1");
   }
   if (o.base_url == S3Options().base_url && o.region != "us-east-1") {
     o.base_url = "https://s3." + o.region + ".amazonaws.com/";
@@ -140,7 +144,10 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
 }
 
 S3Store::S3Store(S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock)
-    : options_(std::move(options)), transport_(std::move(transport)), clock_(clock) {}
+    : options_(std::move(options)),
+      transport_(std::move(transport)),
+      clock_(clock),
+      max_object_bytes_(options_.max_object_bytes) {}
 
 std::string S3Store::Describe() const {
   if (options_.vhost)
@@ -169,6 +176,7 @@ HttpRequest S3Store::Sign(const Call& call, const Url& url) const {
   req.url = url.url;
   req.body = call.body;
   req.body_into = call.body_into;
+  req.max_body_bytes = call.max_body;
   req.headers = call.headers;
   req.headers.emplace_back("Host", url.host);
   if (options_.access_id.empty()) return req;  // unsigned
@@ -324,6 +332,7 @@ Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
   call.method = "GET";
   call.key = key;
   call.body_into = into;
+  call.max_body = max_object_bytes_;
   call.what = "get " + key;
   // The MD5 of the body is computed once, here, and handed up as verified: the layer above
   // then does not hash the body again.
@@ -359,6 +368,7 @@ std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& key
     call.method = "GET";
     call.key = keys[i];
     call.body_into = into_of(i);
+    call.max_body = max_object_bytes_;
     requests.push_back(Sign(call, BuildUrl(call)));
   }
   std::vector<HttpResult> results = transport_->PerformMany(requests);

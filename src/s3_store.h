@@ -57,7 +57,12 @@ struct S3Options {
   int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
   int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
   bool verify_etag = true;              // check GET ETags against the body's MD5 (no flag)
-  uint64_t retry_seed = 0;              // jitter seed; 0 = random (tests fix it)
+  // The largest object body a GET accepts; a larger one is cut off as it arrives and retried
+  // as a bad body (http.h). stack.cc gives one block plus what a codec may add
+  // (MaxEncodedBytes); the default is above the largest block s3disk mounts (64 MiB).
+  // Listings and other replies are bounded by kDefaultMaxBodyBytes.
+  uint64_t max_object_bytes = 80ull << 20;
+  uint64_t retry_seed = 0;  // jitter seed; 0 = random (tests fix it)
 };
 
 class S3Store : public ObjectStore {
@@ -93,6 +98,8 @@ class S3Store : public ObjectStore {
   Status Probe();
 
   const S3Options& options() const { return options_; }
+  // Lowers max_object_bytes once the block size is known (stack.cc). Thread-safe.
+  void SetMaxObjectBytes(uint64_t bytes) { max_object_bytes_ = bytes; }
 
  private:
   struct Call {
@@ -102,8 +109,9 @@ class S3Store : public ObjectStore {
     std::vector<std::pair<std::string, std::string>> query;
     HttpHeaders headers;  // besides the signing headers
     std::span<const uint8_t> body;
-    std::span<uint8_t> body_into;  // see HttpRequest::body_into
-    std::string what;              // "get 0000002a", for messages
+    std::span<uint8_t> body_into;              // see HttpRequest::body_into
+    uint64_t max_body = kDefaultMaxBodyBytes;  // see HttpRequest::max_body_bytes
+    std::string what;                          // "get 0000002a", for messages
     // Extra check of a 2xx response; a failure (EBADMSG) is retried like a transport error.
     std::function<Status(const HttpResponse&)> validate;
   };
@@ -146,6 +154,7 @@ class S3Store : public ObjectStore {
   mutable std::string key_day_ GUARDED_BY(key_mu_);
   mutable SigningKeyV4 key_ GUARDED_BY(key_mu_){};
 
+  std::atomic<uint64_t> max_object_bytes_;
   uint64_t seed_base_ = 0;  // jitter seeds: seed_base_ mixed with a per-request counter
   std::atomic<uint64_t> seed_counter_{0};
   std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};

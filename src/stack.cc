@@ -7,6 +7,7 @@
 
 #include "block_cache.h"
 #include "block_key.h"
+#include "codec.h"
 #include "consistency_guard.h"
 #include "crypto.h"
 #include "dir_store.h"
@@ -109,6 +110,10 @@ Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config) {
       // Validate filled config.s3 (bucket, credentials, verify_etag).
       S3Options options = config.s3.options;
       options.bucket = config.bucket_name;
+      // A GET brings one block at most; the bucket's block size, when --blockSize is not
+      // given, is known only later (BuildStack lowers the bound to it).
+      options.max_object_bytes =
+          MaxEncodedBytes(config.block_size != 0 ? config.block_size : kMaxBlockSize);
       Result<std::unique_ptr<S3Store>> s3 = S3Store::Create(std::move(options));
       if (!s3.ok()) return s3.status();
       // One small listing now, so a wrong bucket, region, endpoint or key fails the mount
@@ -177,6 +182,11 @@ Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored) {
 
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
                          const Geometry& g) {
+  // A GET brings one block at most: a server that sends more (or without end) is cut off
+  // there, and cannot use up the memory that holds dirty blocks.
+  if (auto* s3 = dynamic_cast<S3Store*>(store.get())) {
+    s3->SetMaxObjectBytes(MaxEncodedBytes(g.block_size));
+  }
   ObjectBlockOptions options;
   options.prefix = config.prefix;
   options.hash_prefix = config.hash_prefix;

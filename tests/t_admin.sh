@@ -17,6 +17,7 @@ mkdir -p "$MNT"
 for i in 0 1 2 3; do random_file "$WORK/r$i" "$BS"; done
 printf 'admin-test-password\n' >"$WORK/pw"
 printf 'not-the-password\n' >"$WORK/wrong-pw"
+chmod 600 "$WORK/pw" "$WORK/wrong-pw"
 
 # flip_byte FILE keep|touch: flips the last byte of FILE in place; "keep" restores its mtime,
 # so DirStore's MD5 record stays valid and the ETag no longer matches the body (as an S3

@@ -61,6 +61,13 @@ bad_input '.' --size=64m
 bad_input '.' --size=64m "$B"
 bad_input '.' --size=64m "$B" "$MNT" "$WORK/extra"
 bad_input 'size' "$B" "$MNT"
+# A password file that others can read (its name and the fix in the message).
+printf 'bad-input-password\n' >"$WORK/pw"
+for mode in 644 640 604; do
+  chmod "$mode" "$WORK/pw"
+  bad_input "^s3disk: --passwordFile: $WORK/pw is accessible by group or others \(mode $mode\).*chmod 600 $WORK/pw\$" \
+    --encrypt --passwordFile="$WORK/pw" --size=64m "$B" "$MNT"
+done
 # The same mistakes against a bucket that holds an image.
 bad_input 'frobnicate' --frobnicate "file://$OLD" "$MNT"
 bad_input '12q' --size=12q "file://$OLD" "$MNT"

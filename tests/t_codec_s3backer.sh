@@ -61,6 +61,7 @@ s3b_umount() {
 
 expect_log 'dir_store: .*/bkt/[0-9a-f]{8} has no MD5 record .* are read unverified'
 printf 'secret\n' >"$WORK/password"
+chmod 600 "$WORK/password"
 random_file "$WORK/a1" 100000
 random_file "$WORK/a2" 9000
 printf 'hello' >"$WORK/hello"

@@ -1,5 +1,6 @@
 #include "codec.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -9,6 +10,7 @@
 
 #include "config.h"
 #include "crypto.h"
+#include "s3_store.h"
 
 namespace s3disk {
 namespace {
@@ -199,6 +201,29 @@ TEST_CASE("codec: deflate and zstd round trip at several levels") {
   REQUIRE(ParseCompressSpec("deflate:1", &fast).ok());
   REQUIRE(ParseCompressSpec("deflate:9", &best).ok());
   CHECK(Make(fast)->Encode(0, Mixed(2))->body != Make(best)->Encode(0, Mixed(2))->body);
+}
+
+TEST_CASE("codec: no encoding of a block is larger than MaxEncodedBytes") {
+  std::vector<std::string> specs = {"deflate:1", "deflate:9"};
+  if (ZstdAvailable()) specs.insert(specs.end(), {"zstd:1", "zstd:19"});
+  std::mt19937 rng(3);
+  for (uint32_t size : {512u, 4096u, 128u << 10}) {
+    Bytes random(size);  // incompressible: the worst case
+    for (uint8_t& b : random) b = static_cast<uint8_t>(rng());
+    for (const std::string& spec : specs) {
+      for (bool encrypt : {false, true}) {
+        INFO(size << " bytes, " << spec << (encrypt ? ", encrypted" : ""));
+        CodecOptions o = encrypt ? Encrypted() : CodecOptions();
+        REQUIRE(ParseCompressSpec(spec, &o).ok());
+        Result<EncodedBlock> e = Make(o)->Encode(1, random);
+        REQUIRE(e.ok());
+        CHECK(e->body.size() > size);  // it did grow
+        CHECK(e->body.size() <= MaxEncodedBytes(size));
+      }
+    }
+  }
+  // S3Store's default bound holds any block s3disk mounts.
+  CHECK(MaxEncodedBytes(kMaxBlockSize) <= S3Options().max_object_bytes);
 }
 
 TEST_CASE("codec: --compress specs that are refused") {
@@ -468,6 +493,7 @@ TEST_CASE("codec: command line --compress and --encrypt, with and without values
     REQUIRE(f != nullptr);
     fputs("cli-test-password-4\r\nsecond line\n", f);
     fclose(f);
+    REQUIRE(chmod((dir.path + "/pw").c_str(), 0600) == 0);  // as a password file must be
   }
   REQUIRE(
       ParseAndValidate({"--encrypt", "--passwordFile=" + dir.path + "/pw", "mem:", dir.path}, &c)

@@ -374,6 +374,35 @@ TEST_CASE("config: file names and modes") {
   CHECK(c.file_mode == 0644);
 }
 
+TEST_CASE("config: a --passwordFile that group or others can access is refused, as chmod 600") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  const std::string pw = tmp.MakeFile("pw");
+  FILE* f = fopen(pw.c_str(), "w");
+  REQUIRE(f != nullptr);
+  fputs("config-test-password\n", f);
+  fclose(f);
+  for (mode_t mode : {0644, 0640, 0604, 0620, 0700 | 0001}) {
+    INFO("mode " << std::oct << mode);
+    REQUIRE(chmod(pw.c_str(), mode) == 0);
+    Status st = ParseAndValidate({"--encrypt", "--passwordFile=" + pw, "mem:", mnt});
+    CHECK(st.code() == EACCES);
+    char want[512];
+    snprintf(want, sizeof want,
+             "--passwordFile: %s is accessible by group or others (mode %03o): refusing to use "
+             "it; run: chmod 600 %s",
+             pw.c_str(), static_cast<unsigned>(mode), pw.c_str());
+    CHECK(st.message() == want);
+  }
+  for (mode_t mode : {0600, 0400}) {
+    INFO("mode " << std::oct << mode);
+    REQUIRE(chmod(pw.c_str(), mode) == 0);
+    Config c;
+    REQUIRE(ParseAndValidate({"--encrypt", "--passwordFile=" + pw, "mem:", mnt}, &c).ok());
+    CHECK(c.password == "config-test-password");
+  }
+}
+
 TEST_CASE("config: -o uid= and gid= set the owner and are not passed to FUSE") {
   TempDir tmp;
   const std::string mnt = tmp.MakeDir("mnt");

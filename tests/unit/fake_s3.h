@@ -39,6 +39,7 @@ struct Recorded {
   std::string method, url, path, body;
   std::map<std::string, std::string> query;
   HttpHeaders headers;
+  uint64_t max_body_bytes = 0;
   std::string Header(const std::string& name) const {
     for (const auto& [n, v] : headers) {
       std::string lower = n;
@@ -83,6 +84,7 @@ class FakeS3 : public HttpTransport {
     rec.method = req.method;
     rec.url = req.url;
     rec.headers = req.headers;
+    rec.max_body_bytes = req.max_body_bytes;
     rec.body.assign(req.body.begin(), req.body.end());
     std::string rest = req.url.substr(req.url.find("://") + 3);
     rest = rest.substr(rest.find('/'));

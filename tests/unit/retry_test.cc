@@ -34,6 +34,11 @@ TEST_CASE("retry: transport errors are retried, except configuration mistakes") 
   CHECK(ClassifyHttp(CURLE_OPERATION_TIMEDOUT, 0, {}, "").err == ETIMEDOUT);
   CHECK(ClassifyHttp(CURLE_RECV_ERROR, 0, {}, "").err == ECONNRESET);
   CHECK(ClassifyHttp(CURLE_PARTIAL_FILE, 0, {}, "").reason.find("truncated") != std::string::npos);
+  // A response over the request's bound (http.h): a bad body, retried as one.
+  auto big = ClassifyHttp(CURLE_FILESIZE_EXCEEDED, 0, {}, "");
+  CHECK(big.verdict == RetryVerdict::kRetry);
+  CHECK(big.err == EBADMSG);
+  CHECK(big.reason.find("larger than the request accepts") != std::string::npos);
 
   auto tls = ClassifyHttp(CURLE_PEER_FAILED_VERIFICATION, 0, {}, "");
   CHECK(tls.verdict == RetryVerdict::kFail);

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include "fake_s3.h"
+#include "flood_server.h"
 
 namespace s3disk {
 namespace {
@@ -150,6 +151,71 @@ TEST_CASE("s3_store: options are validated at Create, without I/O") {
   CHECK(s.value()->Describe() == "s3 https://s3.eu-west-1.amazonaws.com/b");
   o.base_url = "http://minio:9000/s3";
   CHECK(make(o).value()->Describe() == "s3 http://minio:9000/s3/b");
+  o.max_object_bytes = 0;
+  CHECK(make(o).status().code() == EINVAL);
+}
+
+TEST_CASE("s3_store: a GET accepts max_object_bytes; a listing or a reply the default bound") {
+  S3Options o = Fixture::Options();
+  o.max_object_bytes = 70000;
+  Fixture f(o);
+  REQUIRE(f.store->Put("a", Bytes("x"), {}).ok());
+  REQUIRE(f.store->Put("b", Bytes("y"), {}).ok());
+  REQUIRE(f.store->Get("a").ok());
+  std::vector<std::string> keys = {"a", "b"};
+  for (auto& r : f.store->GetMany(keys, {})) REQUIRE(r.ok());
+  REQUIRE(f.store->Head("a").ok());
+  REQUIRE(f.store->List("", [](const std::string&) {}).ok());
+  f.store->SetMaxObjectBytes(5000);  // the block size is known (stack.cc)
+  REQUIRE(f.store->Get("b").ok());
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  for (const Recorded& r : f.fake->log) {
+    seen.emplace_back(r.method + (r.path == "/bucket" ? " list" : ""), r.max_body_bytes);
+  }
+  const uint64_t other = kDefaultMaxBodyBytes;
+  std::vector<std::pair<std::string, uint64_t>> want = {{"PUT", other}, {"PUT", other},
+                                                        {"GET", 70000}, {"GET", 70000},
+                                                        {"GET", 70000}, {"HEAD", other}};
+  for (size_t i = want.size(); i + 1 < seen.size(); i++) want.emplace_back("GET list", other);
+  want.emplace_back("GET", 5000);
+  CHECK(seen == want);
+}
+
+// Against a local server that sends more than asked for (flood_server.h), through libcurl.
+TEST_CASE("s3_store: an object or listing larger than its bound is an error, not memory") {
+  using testing::FloodServer;
+  for (auto mode : {FloodServer::Mode::kChunkedEndless, FloodServer::Mode::kHugeLength}) {
+    FloodServer server(mode);
+    S3Options o = Fixture::Options();
+    o.base_url = server.BaseUrl();
+    o.max_object_bytes = 1 << 20;
+    o.initial_retry_pause_ms = 1;
+    o.max_retry_pause_ms = 0;  // one attempt or two (a first pause of 0 ms)
+    o.request_timeout_s = 20;
+    auto made = S3Store::Create(o);
+    REQUIRE(made.ok());
+    S3Store& store = **made;
+    Result<Object> got = store.Get("0000002a");
+    REQUIRE_FALSE(got.ok());
+    INFO(got.status().message());
+    CHECK(got.status().code() == EIO);
+    CHECK_THAT(got.status().message(),
+               Catch::StartsWith("s3: get 0000002a: giving up after ") &&
+                   Catch::Contains("the response was larger than the request accepts"));
+    std::vector<std::string> keys = {"00000001", "00000002"};
+    std::vector<uint8_t> a(1 << 20), b(1 << 20);
+    const std::span<uint8_t> into[] = {a, b};
+    for (const auto& r : store.GetMany(keys, into)) CHECK(r.status().code() == EIO);
+    if (mode == FloodServer::Mode::kChunkedEndless) {
+      // A listing page is bounded too (kDefaultMaxBodyBytes).
+      Status listed = store.Probe();
+      CHECK(listed.code() == EIO);
+      CHECK_THAT(listed.message(), Catch::Contains("larger than the request accepts"));
+    }
+    server.Stop();
+    // 64 MiB on a connection without a bound; the bound and socket buffers with it.
+    CHECK(server.most_sent() < (32ull << 20));
+  }
 }
 
 TEST_CASE("s3_store: 5xx and resets are retried with backoff, then EIO") {

@@ -18,6 +18,7 @@
 #include "block_key.h"
 #include "bucket_meta.h"
 #include "clock.h"
+#include "codec.h"
 #include "crypto.h"
 #include "fakes.h"
 #include "mem_store.h"
@@ -136,10 +137,12 @@ class KmsEtagTransport : public HttpTransport {
     if (request.method == "GET") {
       r.response.headers.emplace_back("etag", "\"" + Md5Hex(std::vector<uint8_t>{1, 2, 3}) + "\"");
       r.response.body = body_;
+      get_bound = request.max_body_bytes;
     }
     return r;
   }
   std::atomic<int> requests{0};
+  std::atomic<uint64_t> get_bound{0};  // the last GET's max_body_bytes
 
  private:
   const std::vector<uint8_t> body_;
@@ -186,6 +189,26 @@ TEST_CASE("stack: --sse=aws:kms reads S3 objects whose ETag is not the body's MD
     }
     REQUIRE(built->top->Shutdown().ok());
   }
+}
+
+TEST_CASE("stack: a GET from S3 accepts one encoded block at most") {
+  const std::vector<uint8_t> body = Pattern(4096, 3);
+  std::vector<uint8_t> back(4096);
+  FakeClock clock;
+  Config c = S3Config({"--sse=aws:kms"});  // the fake's ETags are not MD5s
+  c.read_only = true;
+  auto transport = std::make_unique<KmsEtagTransport>(body);
+  KmsEtagTransport* t = transport.get();
+  Result<std::unique_ptr<S3Store>> s3 =
+      S3Store::CreateWithTransport(c.s3.options, std::move(transport), &clock);
+  REQUIRE(s3.ok());
+  Result<Stack> built =
+      BuildStack(c, std::shared_ptr<ObjectStore>(std::move(*s3)), Geometry{4096, 16 * 4096});
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  REQUIRE(built->bytes->Read(4096, back).ok());
+  CHECK(t->get_bound == MaxEncodedBytes(4096));
+  REQUIRE(built->top->Shutdown().ok());
 }
 
 TEST_CASE("stack: ResolveGeometry takes the command line, the bucket, or the default") {
