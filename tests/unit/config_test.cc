@@ -571,6 +571,7 @@ TEST_CASE("config: every file option is absolute after Validate (the daemon runs
   REQUIRE(f != nullptr);
   fputs("secret\n", f);
   fclose(f);
+  REQUIRE(chmod(pw.c_str(), 0600) == 0);  // a password file others can read is refused
   char cwd[PATH_MAX];
   REQUIRE(getcwd(cwd, sizeof cwd) != nullptr);
   REQUIRE(chdir(tmp.path().c_str()) == 0);
