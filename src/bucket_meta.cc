@@ -2,6 +2,7 @@
 
 #include <time.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <limits>
 #include <mutex>
@@ -100,7 +101,7 @@ Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix) {
   auto it = info->meta.find(kMountTokenHeader);
   if (it == info->meta.end()) return uint32_t{1};
   std::optional<uint32_t> token = ParseHexU32(it->second, /*lowercase_only=*/false);
-  if (!token) {
+  if (!token || *token == 0) {  // present, so mounted, whatever it says
     LOG_WARN("bucket_meta: %s has a bad %s \"%s\"; treating the bucket as mounted", key.c_str(),
              kMountTokenHeader, it->second.c_str());
     return uint32_t{1};
@@ -118,15 +119,32 @@ Status CreateMountToken(ObjectStore& store, const std::string& prefix, uint32_t 
                         Clock& clock) {
   const std::string key = MountTokenKey(prefix);
   const std::string context = "bucket_meta: create mount token " + key;
+  const int64_t start_ms = clock.NowMs();
   Status created = PutMountToken(store, prefix, token, clock, /*if_absent=*/true);
-  if (!created.ok() && created.code() != EEXIST) return created.WithContext(context);
-  if (created.ok()) {
+  bool settle = false;
+  if (created.code() == EOPNOTSUPP) {
+    // A server that refuses the condition (501): a plain PUT, then the read-back decides.
+    created = PutMountToken(store, prefix, token, clock, /*if_absent=*/false);
+    settle = created.ok();
+  } else if (created.ok()) {
     Status probe = PutMountToken(store, prefix, token, clock, /*if_absent=*/true);
     if (probe.code() == EEXIST) return Status::Ok();  // the store honours create-only PUTs
-    if (!probe.ok()) return probe.WithContext(context);
+    settle = probe.ok();
+    if (!probe.ok()) created = probe;
+  }
+  if (!created.ok() && created.code() != EEXIST) {
+    // The token may have landed all the same: ours must not outlive a refused start.
+    Result<uint32_t> found = ReadMountToken(store, prefix);
+    if (found.ok() && *found == token) (void)ClearMountToken(store, prefix);
+    return created.WithContext(context);
+  }
+  if (settle) {
+    // The store ignores create-only PUTs: every mount that saw no token wrote its own; the
+    // last one written wins. Wait for the others' PUTs to land (longer on a slow server).
+    const int64_t wait_ms = std::max(kTokenSettleMs, 4 * (clock.NowMs() - start_ms));
     LOG_DEBUG("bucket_meta: the store ignores create-only PUTs; checking %s after %lld ms",
-              key.c_str(), static_cast<long long>(kTokenSettleMs));
-    clock.SleepMs(kTokenSettleMs);
+              key.c_str(), static_cast<long long>(wait_ms));
+    clock.SleepMs(wait_ms);
   }
   Result<uint32_t> found = ReadMountToken(store, prefix);
   if (!found.ok()) return found.status().WithContext(context);

@@ -48,7 +48,8 @@ inline constexpr uint32_t kSharedDiskToken = 0x7fffffff;
 std::string MountTokenKey(const std::string& prefix);
 
 // 0 if absent; 1 if present without the header; else the header's value. A header that is
-// not hex counts as 1 (the object is there, so the bucket is mounted) and logs a warning.
+// not hex, or is 0, counts as 1 (the object is there, so the bucket is mounted) and logs a
+// warning.
 Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix);
 
 // PUTs the token object: Content-Type text/plain, body = date text, the token header.
@@ -56,11 +57,14 @@ Result<uint32_t> ReadMountToken(ObjectStore& store, const std::string& prefix);
 Status WriteMountToken(ObjectStore& store, const std::string& prefix, uint32_t token, Clock& clock);
 
 // Creates the token object only if the bucket holds none, so of several mounts starting at
-// once exactly one wins; the others get EEXIST and write nothing that stays. A create-only
-// PUT (PutOptions::if_absent) decides; a second one of the same token then shows whether the
-// store honoured the condition (EEXIST). A store that ignores it (it accepted both) is
-// settled by waiting kTokenSettleMs, then reading the token back: only the last writer finds
-// its own. A lost reply of a PUT that did create the token is found by that read-back too.
+// once exactly one wins; the others get EEXIST. A create-only PUT (PutOptions::if_absent)
+// decides; a second one of the same token then shows whether the store honoured the
+// condition (EEXIST). A store that ignores it (it accepted both), or refuses it (EOPNOTSUPP:
+// then a plain PUT), is settled by waiting kTokenSettleMs (or 4 times as long as our PUTs
+// took, if longer), then reading the token back: only the last writer finds its own. There a
+// mount whose PUT lands later than that still wins too: no store-side check is left to stop
+// it. A lost reply of a PUT that did create the token is found by the read-back; a failure
+// after our token may have landed deletes it again if it is ours.
 Status CreateMountToken(ObjectStore& store, const std::string& prefix, uint32_t token,
                         Clock& clock);
 inline constexpr int64_t kTokenSettleMs = 1000;

@@ -308,8 +308,7 @@ Status CacheFile::SetMountToken(uint32_t token) {
   return Status::Ok();
 }
 
-Result<CacheClaim> CacheFile::ReadClaim(const std::string& path, const std::string& identity,
-                                        uint32_t release_token) {
+Result<CacheClaim> CacheFile::ReadClaim(const std::string& path, const std::string& identity) {
   Result<int> opened = OpenLocked(path, /*create=*/false);
   if (!opened.ok()) return opened.status();
   if (*opened < 0) return CacheClaim{};
@@ -325,9 +324,6 @@ Result<CacheClaim> CacheFile::ReadClaim(const std::string& path, const std::stri
     st = ScanRecords(fd, path, h, &found, &bad);
     claim.token = h.mount_token;
     claim.dirty_blocks = CountDirty(found);
-    if (st.ok() && release_token != 0 && claim.token == release_token) {
-      st = WriteHeaderToken(fd, path, 0);
-    }
   }
   close(fd);
   if (!st.ok()) return st;

@@ -22,7 +22,7 @@ namespace s3disk {
 
 // What a cache file says about the mount that last used it.
 struct CacheClaim {
-  uint32_t token = 0;         // its mount token (0: none recorded, or released by a reset)
+  uint32_t token = 0;         // its mount token (0: none recorded)
   uint64_t dirty_blocks = 0;  // dirty blocks waiting in the file
 };
 
@@ -81,12 +81,8 @@ class CacheFile {
   Status SetMountToken(uint32_t token);
   // The claim of the file at path, read with the file's own geometry, for decisions taken
   // before the mount's geometry is known (stack.cc). {} when there is no file, or it is not a
-  // cache file of identity (Open decides about those). EBUSY when a process has it open. When
-  // the file records release_token (non-zero), it then records 0 instead, durably, keeping its
-  // dirty blocks: --reset-mounted-flag is clearing that token from the bucket, and the next
-  // mount with the file uploads them. The claim returned is the one read before.
-  static Result<CacheClaim> ReadClaim(const std::string& path, const std::string& identity,
-                                      uint32_t release_token = 0);
+  // cache file of identity (Open decides about those). EBUSY when a process has it open.
+  static Result<CacheClaim> ReadClaim(const std::string& path, const std::string& identity);
 
  private:
   CacheFile(std::string path, int fd, uint32_t block_size, uint32_t slots, uint64_t file_id);

@@ -6,7 +6,8 @@
 //   raw        a regular file at P that does not start with the magic line: body = the file
 //   headed     a regular file at P that starts with the magic line: header, then the body
 //   writing    (during a Put) a temp file ".s3disk-tmp-PID-N" beside P: invisible to readers
-// Transitions: Put: any -> writing -> raw|headed (one rename); Delete: raw|headed -> absent.
+// Transitions: Put: any -> writing -> raw|headed (one rename; with if_absent, absent -> ... by
+// one link(), which fails if P exists); Delete: raw|headed -> absent.
 //
 // Invariants (the filesystem provides the atomicity; DirStore holds no lock):
 //   | what                          | rule                                                   |
@@ -17,7 +18,8 @@
 //   |                               | object, data and metadata together, never a mix        |
 //   | Put returned ok               | file fsynced, renamed, directory fsynced (and any new  |
 //   |                               | parent directory fsynced in its own parent)            |
-//   | concurrent Puts of one key    | each has its own temp file; the last rename wins       |
+//   | concurrent Puts of one key    | each has its own temp file; the last rename wins; of   |
+//   |                               | create-only Puts (link) exactly one wins               |
 //   | temp files                    | never listed, never returned by Get; removed on error  |
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
 //   |                               | trusted only while mtime and size still match; else    |

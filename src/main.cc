@@ -61,7 +61,7 @@ std::string Describe(const Config& config, const Geometry& g) {
 int ResetOnly(const Config& config) {
   Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(config);
   if (!store.ok()) return Fail(store.status());
-  Status st = ResetMountedFlag(**store, config);
+  Status st = ResetMountedFlag(*store, config, Clock::Real());
   if (!st.ok()) return Fail(st);
   return kExitOk;
 }
@@ -71,7 +71,8 @@ int Serve(const Config& config, FuseFrontend& frontend, OpenedStack& opened) {
   Stack& stack = opened.stack;
   int exit_code = kExitOk;
   Status st = stack.top->Start();
-  if (!st.ok()) {
+  const bool started = st.ok();
+  if (!started) {
     exit_code = FailLogged(st.WithContext("starting the stack"));
   } else {
     frontend.Attach(stack.top.get(), stack.bytes.get());
@@ -86,7 +87,10 @@ int Serve(const Config& config, FuseFrontend& frontend, OpenedStack& opened) {
   Status shut = stack.top->Shutdown();
   if (!shut.ok()) exit_code = FailLogged(shut.WithContext("shutdown"));
   if (flushed.ok() && shut.ok()) {
-    Status released = ReleaseMountToken(*stack.store, config);
+    // A stack that never started has not uploaded what a cache file recovered: then the
+    // token stays for the next mount with the file (ReleaseUnservedMount).
+    Status released = started ? ReleaseMountToken(*stack.store, config, opened.mount_token)
+                              : ReleaseUnservedMount(opened, config);
     if (!released.ok()) exit_code = FailLogged(released);
   } else if (!config.read_only) {
     LOG_ERROR(

@@ -172,7 +172,7 @@ void Stop() {
   Status shut = stack.top->Shutdown();
   if (!shut.ok()) LOG_ERROR("%s", shut.WithContext("nbd: shutdown").ToString().c_str());
   if (flushed.ok() && shut.ok()) {
-    Status released = ReleaseMountToken(*stack.store, g_config);
+    Status released = ReleaseMountToken(*stack.store, g_config, g_opened->mount_token);
     if (!released.ok()) LOG_ERROR("nbd: %s", released.ToString().c_str());
   } else if (!g_config.read_only) {
     LOG_ERROR(
@@ -297,7 +297,19 @@ int AfterFork() {
     g_served = true;
   }
   Status st = g_opened->stack.top->Start();
-  if (!st.ok()) return Fail(st.WithContext("nbd: starting the stack"));
+  if (!st.ok()) {
+    // Nothing was served; what a cache file recovered is not uploaded, so its token stays
+    // for the next mount with the file (ReleaseUnservedMount). nbdkit exits without cleanup.
+    {
+      MutexLock lock(g_mu);
+      g_stopped = true;
+    }
+    Status shut = g_opened->stack.top->Shutdown();
+    if (!shut.ok()) LOG_ERROR("%s", shut.WithContext("nbd: shutdown").ToString().c_str());
+    Status released = ReleaseUnservedMount(*g_opened, g_config);
+    if (!released.ok()) LOG_ERROR("nbd: %s", released.ToString().c_str());
+    return Fail(st.WithContext("nbd: starting the stack"));
+  }
   const Geometry& g = g_opened->geometry;
   LOG_INFO("nbd: serving %s (%s = %llu blocks of %s%s)", g_config.bucket_arg.c_str(),
            FormatSize(g.size_bytes).c_str(),

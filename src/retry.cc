@@ -82,12 +82,14 @@ RetryDecision ClassifyHttp(int curl_code, long http_status, const HttpHeaders& h
                              error.code == "IncompleteBody" || error.code == "SlowDown")) {
     return Retry(EIO, what);
   }
-  if (http_status == 409 && error.code == "OperationAborted") return Retry(EIO, what);
-  // A create-only PUT (If-None-Match: *) of a key that exists, or that another conditional
-  // write is creating right now.
-  if (http_status == 412 || (http_status == 409 && error.code == "ConditionalRequestConflict")) {
-    return Fail(EEXIST, what);
+  // OperationAborted, or ConditionalRequestConflict: another conditional write of the key is
+  // under way (it may be our own earlier attempt); the retry learns who won.
+  if (http_status == 409 &&
+      (error.code == "OperationAborted" || error.code == "ConditionalRequestConflict")) {
+    return Retry(EIO, what);
   }
+  // A create-only PUT (If-None-Match: *) of a key that exists.
+  if (http_status == 412) return Fail(EEXIST, what);
 
   if (http_status == 404) {
     if (error.code == "NoSuchBucket") {

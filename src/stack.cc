@@ -248,6 +248,12 @@ Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim&
     return Status::Ok();
   }
   if (claim.token != 0 && current == claim.token) return Status::Ok();  // our crashed mount
+  if (current == kSharedDiskToken) {
+    return Status::Errorf(EBUSY,
+                          "%s is mounted in s3backer's shared-disk mode (token %08x), which "
+                          "s3disk does not join; unmount those mounts first",
+                          BucketAndPrefix(config).c_str(), current);
+  }
   return Status::Errorf(EBUSY,
                         "%s is already mounted (token %08x), or was not unmounted cleanly; if "
                         "it is not in use, run again with --reset-mounted-flag",
@@ -255,9 +261,7 @@ Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim&
 }
 
 bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim) {
-  if (claim.dirty_blocks == 0) return true;
-  if (claim.token != 0) return current == claim.token;
-  return current == 0;
+  return claim.dirty_blocks == 0 || (claim.token != 0 && current == claim.token);
 }
 
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
@@ -321,8 +325,18 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
   return token;
 }
 
-Status ReleaseMountToken(ObjectStore& store, const Config& config) {
-  if (config.read_only) return Status::Ok();
+Status ReleaseMountToken(ObjectStore& store, const Config& config, uint32_t token) {
+  if (config.read_only || token == 0) return Status::Ok();
+  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  if (!current.ok()) return current.status().WithContext("mount token");
+  if (*current != token) {
+    // A --reset-mounted-flag or --force mount took the bucket over meanwhile: it is theirs.
+    LOG_WARN(
+        "%s: the mount token is now %08x, not ours (%08x): another mount took the bucket "
+        "over; leaving its token",
+        BucketAndPrefix(config).c_str(), *current, token);
+    return Status::Ok();
+  }
   return ClearMountToken(store, config.prefix).WithContext("mount token: clear");
 }
 
@@ -337,42 +351,53 @@ Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config) {
         static_cast<unsigned long long>(file->dirty_found()));
     return Status::Ok();
   }
-  return ReleaseMountToken(*opened.stack.store, config);
+  return ReleaseMountToken(*opened.stack.store, config, opened.mount_token);
 }
 
-Status ResetMountedFlag(ObjectStore& store, const Config& config) {
+Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config& config,
+                        Clock& clock) {
   const std::string bucket = BucketAndPrefix(config);
-  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  Result<uint32_t> current = ReadMountToken(*store, config.prefix);
   if (!current.ok()) return current.status().WithContext("mount token");
-  CacheClaim claim;
   if (!config.block_cache_file.empty()) {
-    // The file's crashed mount is the one that holds the bucket: the file then records that
-    // the flag was cleared, so the next mount with it uploads its dirty blocks. Released
-    // before the bucket's token goes, so a crash in between leaves a flag that a second
-    // reset clears.
-    Result<CacheClaim> read =
-        CacheFile::ReadClaim(config.block_cache_file, bucket, /*release_token=*/*current);
-    if (!read.ok()) return read.status();
-    claim = *read;
+    Result<CacheClaim> claim = CacheFile::ReadClaim(config.block_cache_file, bucket);
+    if (!claim.ok()) return claim.status();
+    if (claim->dirty_blocks > 0 && *current != 0 && claim->token == *current) {
+      // The plain crash: the file's mount still holds the bucket. Its blocks go up now, as a
+      // mount would take them over, so that no mount in between can be overwritten by them.
+      LOG_INFO("%s holds %llu dirty blocks of the mount that holds %s: uploading them first",
+               config.block_cache_file.c_str(),
+               static_cast<unsigned long long>(claim->dirty_blocks), bucket.c_str());
+      Config takeover = config;
+      takeover.reset_mounted_flag = false;
+      Result<OpenedStack> opened = OpenStack(takeover, store, clock);
+      if (!opened.ok()) return opened.status();
+      Stack& s = opened->stack;
+      Status st = s.top->Start();
+      if (st.ok()) st = s.bytes->Flush();
+      Status shut = s.top->Shutdown();
+      if (st.ok()) st = shut;
+      // On failure the token stays, recorded in the file: the next mount with it takes over.
+      if (!st.ok()) return st.WithContext("uploading the dirty blocks of --blockCacheFile");
+      S3DISK_RETURN_IF_ERROR(ReleaseMountToken(*store, config, opened->mount_token));
+      LOG_INFO("%s: dirty blocks uploaded and mounted flag cleared", bucket.c_str());
+      return Status::Ok();
+    }
+    if (claim->dirty_blocks > 0) {
+      LOG_WARN(
+          "%s holds %llu dirty blocks of another mount (token %08x), so the bucket may have "
+          "been written since: a mount with it refuses them unless --uploadStaleDirtyBlocks "
+          "(or remove the file to discard them)",
+          config.block_cache_file.c_str(), static_cast<unsigned long long>(claim->dirty_blocks),
+          claim->token);
+    }
   }
   if (*current == 0) {
     LOG_INFO("%s is not marked mounted; nothing to do", bucket.c_str());
-  } else {
-    S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
-    LOG_INFO("%s: mounted flag (token %08x) cleared", bucket.c_str(), *current);
+    return Status::Ok();
   }
-  if (claim.dirty_blocks == 0) return Status::Ok();
-  if (*current != 0 && claim.token == *current) {
-    LOG_INFO("%s holds %llu dirty blocks of that mount: the next mount with it uploads them",
-             config.block_cache_file.c_str(), static_cast<unsigned long long>(claim.dirty_blocks));
-  } else if (!DirtyBlocksAreCurrent(0, claim)) {
-    LOG_WARN(
-        "%s holds %llu dirty blocks of another mount (token %08x), so the bucket may have "
-        "been written since: the next mount with it refuses them unless "
-        "--uploadStaleDirtyBlocks (or remove the file to discard them)",
-        config.block_cache_file.c_str(), static_cast<unsigned long long>(claim.dirty_blocks),
-        claim.token);
-  }
+  S3DISK_RETURN_IF_ERROR(ClearMountToken(*store, config.prefix).WithContext("mount token: clear"));
+  LOG_INFO("%s: mounted flag (token %08x) cleared", bucket.c_str(), *current);
   return Status::Ok();
 }
 
@@ -406,7 +431,16 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   if (!token.ok()) return token.status();
   if (stack->cache_file != nullptr && *token != 0) {
     // From now on a crash of this mount is recognised by the token the file records.
-    S3DISK_RETURN_IF_ERROR(stack->cache_file->SetMountToken(*token));
+    Status recorded = stack->cache_file->SetMountToken(*token);
+    if (!recorded.ok()) {
+      // Put the bucket back as the file knows it: the file's token when it holds dirty blocks
+      // (the next mount with it takes over), else none.
+      Status undone = claim.dirty_blocks > 0
+                          ? WriteMountToken(*store, config.prefix, claim.token, clock)
+                          : ReleaseMountToken(*store, config, *token);
+      if (!undone.ok()) LOG_ERROR("%s", undone.WithContext("mount token").ToString().c_str());
+      return recorded;
+    }
   }
   OpenedStack opened;
   opened.stack = std::move(*stack);

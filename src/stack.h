@@ -61,9 +61,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 // --reset-mounted-flag, --force or --readOnly.
 Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim& claim);
 // True if the claim's dirty blocks (if any) may be uploaded into a bucket whose token is
-// current: nobody can have written it since they were made. Either the bucket still holds the
-// file's token (its mount crashed), or the file records none (--reset-mounted-flag with the
-// file released it) and neither does the bucket.
+// current: nobody can have written it since they were made, as the bucket still holds the
+// file's token (its mount crashed).
 bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim);
 
 // The mounted flag, before a read-write mount: CheckNotMounted; then, when the cache file's
@@ -75,13 +74,15 @@ bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim);
 // --readOnly mount (which neither reads nor writes it).
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
                                    const CacheClaim& claim = {});
-// After a clean shutdown of a read-write mount: deletes the token.
-Status ReleaseMountToken(ObjectStore& store, const Config& config);
+// After a clean shutdown of a read-write mount: deletes the token if it is still ours (token);
+// a mount that took the bucket over meanwhile (--reset-mounted-flag, --force) keeps its own.
+Status ReleaseMountToken(ObjectStore& store, const Config& config, uint32_t token);
 // s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found. With
-// --blockCacheFile whose crashed mount holds the token, the file is released first
-// (CacheFile::ReadClaim), so the next mount with it uploads its dirty blocks, as s3backer
-// does; a file of another mount is left as it is, and says so.
-Status ResetMountedFlag(ObjectStore& store, const Config& config);
+// --blockCacheFile whose crashed mount holds the token, that mount is taken over first and its
+// dirty blocks uploaded (so, as with s3backer, they are not lost, and no later mount can be
+// overwritten by them); a file of another mount is left as it is, and says so.
+Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config& config,
+                        Clock& clock);
 
 // Everything OpenStack decided.
 struct OpenedStack {

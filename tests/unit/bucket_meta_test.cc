@@ -185,6 +185,52 @@ TEST_CASE("bucket_meta: CreateMountToken: a lost reply of the PUT that created i
   CHECK(*ReadMountToken(store, "vol/") == 0x1111);
 }
 
+TEST_CASE("bucket_meta: CreateMountToken takes its token back when it fails after the PUT") {
+  // The probe PUT fails (a transport error): the token may be ours and must not stay.
+  FakeClock clock;
+  class FailSecondPut : public RecordingObjectStore {
+   public:
+    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                            const Metadata& meta, const PutOptions& options = {}) override {
+      if (++puts_ == 2) return Status(EIO, "connection reset");
+      return RecordingObjectStore::Put(key, data, meta, options);
+    }
+
+   private:
+    int puts_ = 0;
+  };
+  FailSecondPut failing;
+  Status st = CreateMountToken(failing, "vol/", 0x1111, clock);
+  CHECK(st.code() == EIO);
+  CHECK_FALSE(failing.Has("vol/s3backer-mounted"));
+}
+
+TEST_CASE("bucket_meta: CreateMountToken on a server that refuses If-None-Match (501)") {
+  class Refuses : public RecordingObjectStore {
+   public:
+    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                            const Metadata& meta, const PutOptions& options = {}) override {
+      if (options.if_absent) return Status(EOPNOTSUPP, "HTTP 501 NotImplemented");
+      return RecordingObjectStore::Put(key, data, meta, options);
+    }
+  };
+  Refuses store;
+  FakeClock clock;
+  const int64_t start = clock.NowMs();
+  REQUIRE(CreateMountToken(store, "vol/", 0x1111, clock).ok());
+  CHECK(*ReadMountToken(store, "vol/") == 0x1111);
+  CHECK(clock.NowMs() - start == kTokenSettleMs);  // a plain PUT, then the read-back
+}
+
+TEST_CASE("bucket_meta: a token object whose header says 0 still means mounted") {
+  RecordingObjectStore store;
+  store.SetObject("s3backer-mounted", {},
+                  Metadata{{"content-type", "text/plain"}, {kMountTokenHeader, "00000000"}});
+  Result<uint32_t> token = ReadMountToken(store, "");
+  REQUIRE(token.ok());
+  CHECK(*token == 1);
+}
+
 TEST_CASE("bucket_meta: a token object without the header counts as 1") {
   RecordingObjectStore store;
   store.SetObject("s3backer-mounted", {'x'}, {{"content-type", "text/plain"}});

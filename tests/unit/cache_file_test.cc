@@ -125,19 +125,6 @@ TEST_CASE("cache_file: ReadClaim reads token and dirty count without the geometr
   REQUIRE(other.ok());
   CHECK(other->token == 0);
   CHECK(other->dirty_blocks == 0);
-
-  // Released only for the token it records; the dirty blocks stay.
-  REQUIRE(CacheFile::ReadClaim(dir.File(), "bucket/prefix", 0x5678).ok());
-  CHECK(CacheFile::ReadClaim(dir.File(), "bucket/prefix")->token == 0x1234abcd);
-  claim = CacheFile::ReadClaim(dir.File(), "bucket/prefix", 0x1234abcd);
-  REQUIRE(claim.ok());
-  CHECK(claim->token == 0x1234abcd);  // what it said before
-  claim = CacheFile::ReadClaim(dir.File(), "bucket/prefix");
-  CHECK(claim->token == 0);
-  CHECK(claim->dirty_blocks == 1);
-  auto f = OpenFile(dir.File());
-  CHECK(f->mount_token() == 0);
-  CHECK(f->dirty_found() == 1);
 }
 
 TEST_CASE("cache_file: a torn record or torn data is detected, never served") {

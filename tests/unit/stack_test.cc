@@ -477,7 +477,7 @@ TEST_CASE("stack: AcquireMountToken writes a token on a free bucket") {
   CHECK(*stored == *token);
 
   // A clean unmount deletes it.
-  REQUIRE(ReleaseMountToken(rec, c).ok());
+  REQUIRE(ReleaseMountToken(rec, c, *token).ok());
   CHECK_FALSE(rec.Has(MountTokenKey("p/")));
 }
 
@@ -537,7 +537,7 @@ TEST_CASE("stack: a cache file's token tells our crashed mount from someone else
 
   // No token but dirty blocks: the bucket was mounted (and cleanly released) since. Not
   // even --force uploads them: only the option that says so.
-  REQUIRE(ReleaseMountToken(rec, c).ok());
+  REQUIRE(ClearMountToken(rec, "").ok());
   rec.ClearCalls();
   token = AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 5});
   CheckError(token.status(), EBUSY,
@@ -554,7 +554,7 @@ TEST_CASE("stack: a cache file's token tells our crashed mount from someone else
   c.upload_stale_dirty_blocks = false;
 
   // No dirty blocks: nothing to protect, a plain mount.
-  REQUIRE(ReleaseMountToken(rec, c).ok());
+  REQUIRE(ClearMountToken(rec, "").ok());
   CHECK(AcquireMountToken(rec, c, clock, CacheClaim{0x1234abcd, 0}).ok());
 }
 
@@ -568,19 +568,31 @@ TEST_CASE("stack: a read-only mount neither reads nor writes the token") {
   Result<uint32_t> token = AcquireMountToken(rec, c, clock);
   REQUIRE(token.ok());
   CHECK(*token == 0);
-  REQUIRE(ReleaseMountToken(rec, c).ok());
+  REQUIRE(ReleaseMountToken(rec, c, *token).ok());
   CHECK(rec.calls().empty());
 }
 
 TEST_CASE("stack: ResetMountedFlag clears the token, and is fine without one") {
   FakeClock clock;
   Config c = LocalConfig();
+  auto rec = std::make_shared<RecordingObjectStore>();
+  REQUIRE(ResetMountedFlag(rec, c, clock).ok());
+  CHECK(rec->CountCalls("delete") == 0);
+  REQUIRE(WriteMountToken(*rec, "", 42, clock).ok());
+  REQUIRE(ResetMountedFlag(rec, c, clock).ok());
+  CHECK_FALSE(rec->Has(MountTokenKey("")));
+}
+
+TEST_CASE("stack: a clean unmount deletes only its own token") {
+  FakeClock clock;
+  Config c = LocalConfig();
   RecordingObjectStore rec;
-  REQUIRE(ResetMountedFlag(rec, c).ok());
-  CHECK(rec.CountCalls("delete") == 0);
-  REQUIRE(WriteMountToken(rec, "", 42, clock).ok());
-  REQUIRE(ResetMountedFlag(rec, c).ok());
-  CHECK_FALSE(rec.Has(MountTokenKey("")));
+  Result<uint32_t> ours = AcquireMountToken(rec, c, clock);
+  REQUIRE(ours.ok());
+  // Another mount took the bucket over with --reset-mounted-flag meanwhile.
+  REQUIRE(WriteMountToken(rec, "", 0x5678, clock).ok());
+  REQUIRE(ReleaseMountToken(rec, c, *ours).ok());
+  CHECK(*ReadMountToken(rec, "") == 0x5678);
 }
 
 TEST_CASE("stack: of 20 mounts starting together, exactly one gets the bucket") {
@@ -655,7 +667,7 @@ Config CacheFileConfig(const std::string& path) {
   return c;
 }
 
-TEST_CASE("stack: reset with the cache file of the crashed mount lets the next mount recover") {
+TEST_CASE("stack: reset with the cache file of the crashed mount uploads its blocks first") {
   testing::ScopedTempDir dir;
   const std::string path = dir.path() + "/cache";
   FakeClock clock;
@@ -663,27 +675,24 @@ TEST_CASE("stack: reset with the cache file of the crashed mount lets the next m
   MakeCrashedCacheFile(path, 0x1234abcd);
   REQUIRE(WriteMountToken(*mem, "", 0x1234abcd, clock).ok());
 
-  // s3disk --reset-mounted-flag --blockCacheFile=PATH BUCKET, as with s3backer.
+  // s3disk --reset-mounted-flag --blockCacheFile=PATH BUCKET: the blocks go up now, so that
+  // no mount between the reset and the next one with the file can be overwritten by them.
   Config reset = CacheFileConfig(path);
   reset.reset_mounted_flag = true;
   reset.args = {"mem:"};
-  REQUIRE(ResetMountedFlag(*mem, reset).ok());
+  REQUIRE(ResetMountedFlag(mem, reset, clock).ok());
   CHECK(*ReadMountToken(*mem, "") == 0);
-  Result<CacheClaim> claim = CacheFile::ReadClaim(path, "bucket mem: prefix ''");
-  REQUIRE(claim.ok());
-  CHECK(claim->token == 0);  // released
-  CHECK(claim->dirty_blocks == 2);
-
-  // The next plain mount takes the blocks up.
-  Result<OpenedStack> opened = OpenStack(CacheFileConfig(path), mem, clock);
-  REQUIRE(opened.ok());
-  Stack& s = opened->stack;
-  REQUIRE(s.top->Start().ok());
-  REQUIRE(s.bytes->Flush().ok());
-  REQUIRE(s.top->Shutdown().ok());
   Result<Object> block1 = mem->Get(BlockKey("", false, 1));
   REQUIRE(block1.ok());
   CHECK(block1->data == Pattern(4096, 4));
+  Result<CacheClaim> claim = CacheFile::ReadClaim(path, "bucket mem: prefix ''");
+  REQUIRE(claim.ok());
+  CHECK(claim->dirty_blocks == 0);
+  // The next mount with the file is a plain one.
+  Result<OpenedStack> opened = OpenStack(CacheFileConfig(path), mem, clock);
+  REQUIRE(opened.ok());
+  REQUIRE(ReleaseUnservedMount(*opened, CacheFileConfig(path)).ok());
+  CHECK(*ReadMountToken(*mem, "") == 0);
 }
 
 TEST_CASE("stack: reset with the cache file of another mount leaves the file's claim") {
@@ -696,11 +705,12 @@ TEST_CASE("stack: reset with the cache file of another mount leaves the file's c
   Config reset = CacheFileConfig(path);
   reset.reset_mounted_flag = true;
   reset.args = {"mem:"};
-  REQUIRE(ResetMountedFlag(*mem, reset).ok());
+  REQUIRE(ResetMountedFlag(mem, reset, clock).ok());
   CHECK(*ReadMountToken(*mem, "") == 0);
   Result<CacheClaim> claim = CacheFile::ReadClaim(path, "bucket mem: prefix ''");
   REQUIRE(claim.ok());
   CHECK(claim->token == 0x1234abcd);
+  CHECK(claim->dirty_blocks == 2);
   Status st = OpenStack(CacheFileConfig(path), mem, clock).status();
   CHECK(st.code() == EBUSY);
   CHECK(st.message().find("--uploadStaleDirtyBlocks") != std::string::npos);
@@ -728,7 +738,7 @@ TEST_CASE("stack: a start that fails after recovery began keeps the token for th
   REQUIRE(again->stack.top->Start().ok());
   REQUIRE(again->stack.bytes->Flush().ok());
   REQUIRE(again->stack.top->Shutdown().ok());
-  REQUIRE(ReleaseMountToken(*mem, CacheFileConfig(path)).ok());
+  REQUIRE(ReleaseMountToken(*mem, CacheFileConfig(path), again->mount_token).ok());
   again = Status(EIO, "closed");  // the cache file's lock goes with the stack
   Result<OpenedStack> clean = OpenStack(CacheFileConfig(path), mem, clock);
   REQUIRE(clean.ok());
@@ -777,7 +787,7 @@ TEST_CASE("stack: OpenStack writes nothing unless every check passed") {
   CHECK(back == Pattern(4096, 1));
   REQUIRE(s.bytes->Flush().ok());
   REQUIRE(s.top->Shutdown().ok());
-  REQUIRE(ReleaseMountToken(*s.store, c).ok());
+  REQUIRE(ReleaseMountToken(*s.store, c, opened->mount_token).ok());
   CHECK_FALSE(rec->Has(MountTokenKey("")));
 }
 
@@ -825,7 +835,7 @@ TEST_CASE("stack: OpenStack refuses an encrypted bucket mounted without --encryp
   c.read_only = false;
   Result<OpenedStack> opened = OpenStack(c, rec, clock);
   REQUIRE(opened.ok());
-  REQUIRE(ReleaseMountToken(*opened->stack.store, c).ok());
+  REQUIRE(ReleaseMountToken(*opened->stack.store, c, opened->mount_token).ok());
 }
 
 }  // namespace
