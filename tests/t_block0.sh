@@ -15,6 +15,7 @@ MNT=$WORK/mnt
 mkdir -p "$MNT"
 printf 'right\n' >"$WORK/right"
 printf 'wrong\n' >"$WORK/wrong"
+chmod 600 "$WORK/right" "$WORK/wrong"
 truncate -s "$SIZE" "$WORK/zeros"
 
 # block0_has_geometry BUCKETDIR: block 0's object exists and carries the geometry headers.

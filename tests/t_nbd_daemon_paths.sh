@@ -12,6 +12,7 @@ require_cmd cmp
 B=$WORK/bucket
 mkdir -p "$B" "$WORK/run"
 printf 'relative-secret\n' >"$WORK/run/pw"
+chmod 600 "$WORK/run/pw"
 random_file "$WORK/data" $((8 * 1024 * 1024))
 
 # daemon_pid: the daemonized launcher (not nbdkit) serving $B.
