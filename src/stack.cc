@@ -291,15 +291,17 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
         since.c_str());
   }
   const uint32_t token = NewMountToken();
-  if (*current == 0) {
+  // Of several mounts creating the token at once, one wins; the others are refused here.
+  auto create = [&]() -> Result<uint32_t> {
     Status created = CreateMountToken(store, config.prefix, token, clock);
     if (created.code() == EEXIST) {
       return Status::Errorf(EBUSY, "%s was mounted by another process just now (%s)",
                             bucket.c_str(), created.message().c_str());
     }
-    S3DISK_RETURN_IF_ERROR(created);
+    if (!created.ok()) return created;
     return token;
-  }
+  };
+  if (*current == 0) return create();
   if (claim.token != 0 && *current == claim.token) {
     LOG_WARN(
         "%s: the mount recorded in --blockCacheFile (token %08x) did not unmount cleanly; "
@@ -309,13 +311,7 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
     LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
              bucket.c_str(), *current);
     S3DISK_RETURN_IF_ERROR(ClearMountToken(store, config.prefix).WithContext("mount token: clear"));
-    Status created = CreateMountToken(store, config.prefix, token, clock);
-    if (created.code() == EEXIST) {
-      return Status::Errorf(EBUSY, "%s was mounted by another process just now (%s)",
-                            bucket.c_str(), created.message().c_str());
-    }
-    S3DISK_RETURN_IF_ERROR(created);
-    return token;
+    return create();
   } else {
     LOG_WARN("%s is marked mounted (token %08x); mounting anyway (--force)", bucket.c_str(),
              *current);
