@@ -6,8 +6,8 @@
 //   raw        a regular file at P that does not start with the magic line: body = the file
 //   headed     a regular file at P that starts with the magic line: header, then the body
 //   writing    (during a Put) a temp file ".s3disk-tmp-PID-N" beside P: invisible to readers
-// Transitions: Put: any -> writing -> raw|headed (one rename; with if_absent, absent -> ... by
-// one link(), which fails if P exists); Delete: raw|headed -> absent.
+// Transitions: Put: any -> writing -> raw|headed (one rename; with if_absent, one rename that
+// fails if P exists, RENAME_NOREPLACE, or a link()); Delete: raw|headed -> absent.
 //
 // Invariants (the filesystem provides the atomicity; DirStore holds no lock):
 //   | what                          | rule                                                   |
@@ -19,7 +19,7 @@
 //   | Put returned ok               | file fsynced, renamed, directory fsynced (and any new  |
 //   |                               | parent directory fsynced in its own parent)            |
 //   | concurrent Puts of one key    | each has its own temp file; the last rename wins; of   |
-//   |                               | create-only Puts (link) exactly one wins               |
+//   |                               | create-only Puts exactly one wins                      |
 //   | temp files                    | never listed, never returned by Get; removed on error  |
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
 //   |                               | trusted only while mtime and size still match; else    |
@@ -478,14 +478,21 @@ Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_
   if (fsync(fd.get()) != 0) return fail(errno, "cannot fsync " + tmp);
   if (fd.Close() != 0) return fail(errno, "cannot close " + tmp);
   if (options.if_absent) {
-    // link() never replaces: of several creators of one key exactly one succeeds.
-    if (link(tmp.c_str(), path.c_str()) != 0) {
+    // Never replaces: of several creators of one key exactly one succeeds. renameat2 leaves
+    // no second name behind; link() serves file systems without RENAME_NOREPLACE.
+    int rc = renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, path.c_str(), RENAME_NOREPLACE);
+    bool linked = false;
+    if (rc != 0 && (errno == EINVAL || errno == ENOSYS)) {
+      rc = link(tmp.c_str(), path.c_str());
+      linked = true;
+    }
+    if (rc != 0) {
       const int err = errno;
       unlink(tmp.c_str());
       if (err == EEXIST) return Status(EEXIST, "dir_store: put " + key + ": the object exists");
-      return Errno(err, context, "cannot link " + tmp + " to " + path);
+      return Errno(err, context, "cannot create " + path + " from " + tmp);
     }
-    unlink(tmp.c_str());
+    if (linked) unlink(tmp.c_str());
   } else if (rename(tmp.c_str(), path.c_str()) != 0) {
     return fail(errno, "cannot rename " + tmp + " to " + path);
   }
