@@ -201,6 +201,12 @@ bool FuseFrontend::UnmountOnSignal(int sig) {
   }
   // In use: a loop device (or a process) holds the image, or something is mounted inside.
   SyncImage();
+  // The sync can take long: the path must still be this mount before it is detached.
+  if (!StillMountedHere()) {
+    LOG_WARN("fuse: %s is no longer this mount; serving until the last user of the image lets go",
+             mnt);
+    return true;
+  }
   st = KernelUnmount(mountpoint_, true);
   if (!st.ok()) {
     LOG_ERROR("fuse: cannot detach %s: %s; still serving: unmount it with umount -l", mnt,

@@ -191,7 +191,9 @@ Status ObjectBlockStore::Start() {
   }
   LOG_INFO("object_block_store: no block 0 yet; storing it as zeros to record the geometry%s",
            codec_->encrypting() ? " and the password check" : "");
-  return PutZeroBlock0();
+  // Create only: a block 0 that the HEAD missed (a store that served a stale answer) stays.
+  Status st = PutZeroBlock0(/*if_absent=*/true);
+  return st.code() == EEXIST ? Status::Ok() : st;
 }
 
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
@@ -292,12 +294,13 @@ Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const 
   return Put(n, data, md5);
 }
 
-Status ObjectBlockStore::PutZeroBlock0() {
+Status ObjectBlockStore::PutZeroBlock0(bool if_absent) {
   const std::vector<uint8_t> zeros(block_size());
-  return Put(0, zeros, nullptr);
+  return Put(0, zeros, nullptr, if_absent);
 }
 
-Status ObjectBlockStore::Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
+Status ObjectBlockStore::Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5,
+                             bool if_absent) {
   const std::string key = Key(n);
   // A plain codec stores the block as it is: no copy of it to encode.
   Metadata meta;
@@ -315,7 +318,9 @@ Status ObjectBlockStore::Put(BlockNum n, std::span<const uint8_t> data, const Md
   }
   meta["content-type"] = kBlockContentType;
   if (n == 0) meta.merge(GeometryMetadata(Geometry{block_size(), options_.size_bytes}));
-  Result<std::string> etag = store_->Put(key, body, meta, PutOptions{.md5 = md5});
+  Result<std::string> etag =
+      store_->Put(key, body, meta, PutOptions{.md5 = md5, .if_absent = if_absent});
+  if (!etag.ok() && etag.status().code() == EEXIST) return etag.status();
   if (!etag.ok()) return etag.status().WithContext("object_block_store: write block " + key);
   blocks_written_++;
   if (md5 != nullptr) blocks_written_hashed_above_++;

@@ -114,9 +114,10 @@ class ObjectBlockStore : public BlockStore {
   // WriteBlock and WriteBlockMd5 (md5: data's, or null).
   Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
   // Encodes and PUTs block n (block 0 with the geometry headers); md5: data's, or null.
-  Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+  Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5,
+             bool if_absent = false);
   // Block 0 all zeros, stored (not deleted): it keeps the geometry and the password check.
-  Status PutZeroBlock0();
+  Status PutZeroBlock0(bool if_absent = false);
 
   std::shared_ptr<ObjectStore> store_;
   const ObjectBlockOptions options_;

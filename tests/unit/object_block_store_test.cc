@@ -601,6 +601,23 @@ TEST_CASE("object_block_store: an encrypted block 0 of zeros still checks the pa
   }
 }
 
+TEST_CASE("object_block_store: Start never replaces a block 0 that a stale HEAD missed") {
+  // A store that answers HEAD from an older view (eventual consistency): block 0 is there.
+  class StaleHead : public RecordingObjectStore {
+   public:
+    Result<ObjectInfo> Head(const std::string& key) override {
+      return Status(ENOENT, "stale: no " + key);
+    }
+  };
+  auto objects = std::make_shared<StaleHead>();
+  ObjectBlockStore blocks(objects, Fixture::Options());
+  objects->SetObject("vol/00000000", Pattern(7));
+  REQUIRE(blocks.Start().ok());
+  auto b0 = objects->Peek("vol/00000000");
+  REQUIRE(b0);
+  CHECK(b0->data == Pattern(7));
+}
+
 TEST_CASE("object_block_store: Start stores block 0 as zeros when the bucket has none") {
   Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
   REQUIRE(f.blocks.Start().ok());
