@@ -2,6 +2,7 @@
 
 #include <syslog.h>
 
+#include <algorithm>
 #include <cstdarg>
 #include <cstdio>
 #include <mutex>
@@ -77,7 +78,12 @@ bool LogEnabled(LogLevel level) {
 void LogRegisterSecret(std::string secret) {
   if (secret.empty()) return;
   std::lock_guard lock(State().mu);
-  State().secrets.push_back(std::move(secret));
+  // Longest first: a secret inside another (a password within a key) must not mask part of
+  // the longer one and leave the rest in the line.
+  auto& secrets = State().secrets;
+  auto at = std::find_if(secrets.begin(), secrets.end(),
+                         [&](const std::string& s) { return s.size() < secret.size(); });
+  secrets.insert(at, std::move(secret));
 }
 
 std::string RedactSecrets(std::string_view text) {

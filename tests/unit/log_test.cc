@@ -55,5 +55,15 @@ TEST_CASE("log: a secret across the cut of a long line is masked whole, never in
   }
 }
 
+TEST_CASE("log: a secret that holds another is masked whole, whichever came first") {
+  LogRegisterSecret("Hq8Zp");                 // e.g. a password ...
+  LogRegisterSecret("Wd3Hq8ZpRt6Yk1Ms5Nv0");  // ... inside a secret key registered later
+  LogToStderr(LogLevel::kInfo);
+  const std::string line = LoggedLine("key=Wd3Hq8ZpRt6Yk1Ms5Nv0 end");
+  CHECK(line.find("Wd3") == std::string::npos);
+  CHECK(line.find("Rt6Yk1") == std::string::npos);
+  CHECK(line.find("Hq8Zp") == std::string::npos);
+}
+
 }  // namespace
 }  // namespace s3disk
