@@ -33,7 +33,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -90,7 +89,7 @@ Mutex g_mu;
 bool g_stopped GUARDED_BY(g_mu) = false;
 bool g_served GUARDED_BY(g_mu) = false;  // after_fork started the stack
 bool g_stats_stop GUARDED_BY(g_mu) = false;
-std::condition_variable g_stats_cv;
+CondVar g_stats_cv;
 std::thread g_stats_thread;
 
 // Reports st to nbdkit (message and errno) and returns -1, the callbacks' failure value.
@@ -140,7 +139,9 @@ void StatsLoop() {
   for (;;) {
     WriteStatsFile();
     MutexLock lock(g_mu);
-    if (g_stats_cv.wait_for(lock.native(), kStatsInterval, [] { return g_stats_stop; })) return;
+    if (g_stats_cv.wait_for(g_mu, kStatsInterval, []() REQUIRES(g_mu) { return g_stats_stop; })) {
+      return;
+    }
   }
 }
 
