@@ -37,7 +37,7 @@ as_root() {
 DEB_PACKAGES=(
   build-essential autoconf automake pkg-config
   libfuse3-dev fuse3 libcurl4-openssl-dev libssl-dev zlib1g-dev libexpat1-dev libzstd-dev
-  catch2 clang-format
+  catch2 clang-format clang libclang-rt-14-dev
   e2fsprogs util-linux sqlite3 fio
   nbdkit nbdkit-plugin-dev libnbd-bin
   s3backer

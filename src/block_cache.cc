@@ -47,7 +47,7 @@
 //   | cache file I/O and MD5 never run under mu_          | FileOps, ApplyFileOps            |
 //   | a slot's file updates land in mu_ order             | per-slot tickets (prev/applied)  |
 //   | file_ops_ is empty whenever mu_ is free, so a write | every queuing path calls         |
-//   |   is in the file before it is acknowledged, and a   |   DrainFileOps or UnlockForBelow |
+//   |   is in the file before it is acknowledged, and a   |   DrainFileOps or TakeFileOps    |
 //   |   waiting op's predecessor is always being applied  |   before it releases mu_         |
 #include "block_cache.h"
 
@@ -229,7 +229,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     if (e != nullptr && e->state == State::kReading && !whole) {
       // A partial write needs the block: wait for the fetch in flight.
       const uint64_t id = e->id;
-      cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+      cv_.wait(mu_, [&]() REQUIRES(mu_) {
         auto i = entries_.find(n);
         return i == entries_.end() || i->second.id != id || i->second.state != State::kReading;
       });
@@ -240,19 +240,19 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
       // The first waiter makes every dirty block due (IsDue): wake every worker once.
       if (c_.writers_waiting++ == 0) work_cv_.notify_all();
       c_.dirty_limit_waits++;
-      cv_.wait(lock.native(), [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
+      cv_.wait(mu_, [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
       c_.writers_waiting--;
       continue;
     }
     if (e == nullptr) {
       if (entries_.size() >= options_.cache_size_blocks && lru_.empty()) {
         // Every entry is dirty or being fetched; wait for one to finish.
-        cv_.wait(lock.native());
+        cv_.wait(mu_);
         continue;
       }
       if (!whole) {
         // The rest of the block comes from below (one GET, and then it is cached).
-        S3DISK_RETURN_IF_ERROR(Fetch(n, {}, false, lock));
+        S3DISK_RETURN_IF_ERROR(Fetch(n, {}, false));
         c_.misses++;
         continue;
       }
@@ -310,9 +310,9 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   // a block that is now the first due changes when one must wake. Waking one at every write
   // cost two context switches per small write, for nothing.
   if (queued && dirty_.begin()->second == n) work_cv_.notify_one();
-  DrainFileOps(lock);  // in the cache file before the write is acknowledged (e may go)
+  DrainFileOps();  // in the cache file before the write is acknowledged (e may go)
   if (!options_.sync) return Status::Ok();
-  return WaitStored({{n, seq}}, true, lock).WithContext("cache: write-through");
+  return WaitStored({{n, seq}}, true).WithContext("cache: write-through");
 }
 
 // ---- uploads ----
@@ -321,7 +321,7 @@ bool BlockCache::IsDue(const Entry& e, int64_t now_ms) const {
   return e.due_ms <= now_ms || c_.writers_waiting > 0;
 }
 
-bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
+bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
   Entry* e = nullptr;
   if (only != nullptr) {
     auto it = entries_.find(*only);
@@ -347,22 +347,25 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   e->upload_started_ms = clock_.NowMs();
   Transition(e, State::kWriting);
   c_.uploads_in_flight++;
-  UnlockForBelow(lock);
+  std::vector<FileOp> ops = TakeFileOps();
 
   Status st;
   int attempts = 0;
-  int64_t backoff_ms = options_.retry_initial_ms;
-  for (;;) {
-    attempts++;
-    st = md5.has_value() ? below().WriteBlockMd5(n, body, *md5) : below().WriteBlock(n, body);
-    if (st.ok() || attempts >= options_.upload_attempts) break;
-    LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
-             st.ToString().c_str(), static_cast<long long>(backoff_ms));
-    clock_.SleepMs(backoff_ms);
-    backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+  {
+    MutexUnlock unlocked(mu_);
+    ApplyFileOps(ops);
+    int64_t backoff_ms = options_.retry_initial_ms;
+    for (;;) {
+      attempts++;
+      st = md5.has_value() ? below().WriteBlockMd5(n, body, *md5) : below().WriteBlock(n, body);
+      if (st.ok() || attempts >= options_.upload_attempts) break;
+      LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
+               st.ToString().c_str(), static_cast<long long>(backoff_ms));
+      clock_.SleepMs(backoff_ms);
+      backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
+    }
   }
 
-  lock.native().lock();
   c_.uploads_in_flight--;
   c_.writes_below += attempts;
   c_.retries += attempts - 1;
@@ -392,12 +395,12 @@ bool BlockCache::UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) {
   }
   cv_.notify_all();
   if (after.state == State::kDirty) work_cv_.notify_one();
-  DrainFileOps(lock);  // the MarkClean (after may be evicted meanwhile: not used below)
+  DrainFileOps();  // the MarkClean (after may be evicted meanwhile: not used below)
   return true;
 }
 
 Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets,
-                              bool upload_here, Lock& lock) {
+                              bool upload_here) {
   std::vector<uint64_t> failures0(targets.size());
   for (size_t i = 0; i < targets.size(); i++) {
     auto it = entries_.find(targets[i].first);
@@ -424,10 +427,10 @@ Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& 
       return e.last_error.WithContext("cache: block " + BlockHex(e.n) + " not written");
     }
     if (upload_here && e.state == State::kDirty) {
-      UploadOne(lock, false, &targets[i].first);  // drops the lock: look again
+      UploadOne(false, &targets[i].first);  // drops the lock: look again
       continue;
     }
-    cv_.wait(lock.native());
+    cv_.wait(mu_);
   }
   return Status::Ok();
 }
@@ -435,7 +438,7 @@ Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& 
 int BlockCache::Pump() {
   Lock lock(mu_);
   int jobs = 0;
-  while (RunReadAhead(lock) || UploadOne(lock, false, nullptr)) jobs++;
+  while (RunReadAhead() || UploadOne(false, nullptr)) jobs++;
   return jobs;
 }
 
@@ -443,14 +446,14 @@ void BlockCache::WorkerLoop() {
   Lock lock(mu_);
   for (;;) {
     if (stopping_) break;
-    if (RunReadAhead(lock) || UploadOne(lock, false, nullptr)) continue;
+    if (RunReadAhead() || UploadOne(false, nullptr)) continue;
     if (dirty_.empty()) {
-      work_cv_.wait(lock.native());
+      work_cv_.wait(mu_);
     } else {
       const int64_t due = dirty_.begin()->first;
       const int64_t now = clock_.NowMs();
       const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
-      work_cv_.wait_for(lock.native(), std::chrono::milliseconds(wait_ms));
+      work_cv_.wait_for(mu_, std::chrono::milliseconds(wait_ms));
     }
   }
 }
@@ -464,7 +467,7 @@ Status BlockCache::Flush() {
     for (auto& [n, e] : entries_) {
       if (Dirtyish(e)) targets.push_back({n, e.seq});
     }
-    st = WaitStored(targets, workers_.empty(), lock);
+    st = WaitStored(targets, workers_.empty());
   }
   if (!st.ok()) return st.WithContext("cache: flush");
   if (options_.file != nullptr) {
@@ -503,7 +506,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
   Lock lock(mu_);
   // An upload in flight must not land after the trim: wait for those in the range.
   c_.trims_waiting++;
-  cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+  cv_.wait(mu_, [&]() REQUIRES(mu_) {
     bool busy = false;
     in_range([&](Entry& e) {
       if (e.state == State::kWriting || e.state == State::kRedirtied) busy = true;
@@ -512,7 +515,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
   });
   c_.trims_waiting--;
   trim_epoch_++;  // fetches in flight for the range must not cache what they read
-  in_range([&](Entry& e) {
+  in_range([&](Entry& e) REQUIRES(mu_) {
     if (e.state == State::kReading) return;
     e.zero = true;
     e.data = BlockBytes();
@@ -523,10 +526,14 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     Transition(&e, State::kClean);
     FilePut(&e);
   });
-  cv_.notify_all();      // writers waiting for dirty space
-  UnlockForBelow(lock);  // the zeroed entries' file records first
-  Status st = below().Trim(first, count);
-  lock.native().lock();
+  cv_.notify_all();                         // writers waiting for dirty space
+  std::vector<FileOp> ops = TakeFileOps();  // the zeroed entries' file records first
+  Status st;
+  {
+    MutexUnlock unlocked(mu_);
+    ApplyFileOps(ops);
+    st = below().Trim(first, count);
+  }
   trim_epoch_++;
   c_.trims_below++;
   if (!st.ok()) {
@@ -536,7 +543,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
       if (e.state == State::kClean) drop.push_back(e.n);
     });
     for (BlockNum n : drop) EraseEntry(n);
-    DrainFileOps(lock);
+    DrainFileOps();
     return st.WithContext("cache: trim");
   }
   return Status::Ok();
@@ -565,7 +572,7 @@ Status BlockCache::Start() {
   if (targets.empty()) return Status::Ok();
   LOG_INFO("cache: recovered %zu dirty blocks from %s; uploading them", targets.size(),
            options_.file->path().c_str());
-  Status st = WaitStored(targets, workers_.empty(), lock);
+  Status st = WaitStored(targets, workers_.empty());
   if (!st.ok()) return st.WithContext("cache: uploading recovered blocks");
   LOG_INFO("cache: %zu recovered blocks uploaded", targets.size());
   return Status::Ok();

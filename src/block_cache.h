@@ -33,14 +33,12 @@
 #pragma once
 
 #include <climits>
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
 #include <list>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <set>
 #include <string>
@@ -200,10 +198,10 @@ class BlockCache : public ForwardingBlockStore {
   // Fetches block n from below into a new cache entry, as the reader or as read-ahead.
   // Called with the lock held; drops it around the call below. Returns the fetch status;
   // data (when not null, block_size bytes) receives the block.
-  Status Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) REQUIRES(mu_);
+  Status Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) REQUIRES(mu_);
   // Read-ahead of the blocks not cached yet, as far as there is room, in one ReadBlocks below
   // (fetched side by side and checked together where the store can). Drops the lock for it.
-  void FetchMany(const std::vector<BlockNum>& ns, Lock& lock) REQUIRES(mu_);
+  void FetchMany(const std::vector<BlockNum>& ns) REQUIRES(mu_);
   // A fetch of block n into the new entry id ended with st (data: the block; own: its buffer,
   // when the fetch had its own): caches it, or drops the entry if the fetch failed or raced a
   // trim (epoch) or a write (the entry is no longer that fetch's). Counts the read.
@@ -214,13 +212,13 @@ class BlockCache : public ForwardingBlockStore {
   // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
   // `only` when it is dirty, and uploads it with retries. Drops the lock around the upload.
   // Returns true if it uploaded (or tried to upload) something.
-  bool UploadOne(Lock& lock, bool only_urgent, const BlockNum* only) REQUIRES(mu_);
+  bool UploadOne(bool only_urgent, const BlockNum* only) REQUIRES(mu_);
   bool IsDue(const Entry& e, int64_t now_ms) const REQUIRES(mu_);
-  bool RunReadAhead(Lock& lock) REQUIRES(mu_);
+  bool RunReadAhead() REQUIRES(mu_);
   // Waits until every (block, seq) target is below; uploads them on this thread when
   // upload_here (else the workers do). Fails if one of them failed an upload meanwhile.
-  Status WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets, bool upload_here,
-                    Lock& lock) REQUIRES(mu_);
+  Status WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets, bool upload_here)
+      REQUIRES(mu_);
   void WorkerLoop();
   // Start(): reloads the cache file, uploads its dirty blocks.
   Status Recover();
@@ -230,8 +228,9 @@ class BlockCache : public ForwardingBlockStore {
   // Cache file writes. Under mu_ they are only queued (with a copy of the data and a ticket
   // that fixes their order per slot); the file I/O and MD5 run outside mu_, in
   // ApplyFileOps, in ticket order per slot. Every path that queues one applies the queue
-  // before it releases mu_ (DrainFileOps, UnlockForBelow), so a write is in the file before
-  // it is acknowledged and no queued op outlives its producer's critical section.
+  // as it releases mu_ (DrainFileOps, or TakeFileOps and then ApplyFileOps first thing in a
+  // MutexUnlock scope), so a write is in the file before it is acknowledged and no queued op
+  // outlives its producer's critical section.
   struct FileOp {
     enum class Kind : uint8_t { kPut, kMarkClean, kClear };
     Kind kind = Kind::kPut;
@@ -250,10 +249,12 @@ class BlockCache : public ForwardingBlockStore {
   void FileClear(int slot) REQUIRES(mu_);
   void QueueFileOp(FileOp op) REQUIRES(mu_);
   // Applies the queued file ops with mu_ dropped, then takes it again.
-  void DrainFileOps(Lock& lock) REQUIRES(mu_);
-  // Drops mu_ (for a call below) after taking the queued file ops, and applies them.
-  void UnlockForBelow(Lock& lock) REQUIRES(mu_);
-  // Runs ops (taken from file_ops_) without mu_: each waits for its slot's previous op.
+  void DrainFileOps() REQUIRES(mu_);
+  // For a call below: takes the queued file ops, which the caller applies first thing in its
+  // MutexUnlock scope.
+  std::vector<FileOp> TakeFileOps() REQUIRES(mu_);
+  // Runs ops (taken from file_ops_) without mu_, each after its slot's previous op, and
+  // empties ops.
   void ApplyFileOps(std::vector<FileOp>& ops);
 
   Clock& clock_;
@@ -264,8 +265,8 @@ class BlockCache : public ForwardingBlockStore {
   const uint64_t read_ahead_max_;
 
   Mutex mu_;
-  std::condition_variable cv_;       // any state change: waiters re-check their condition
-  std::condition_variable work_cv_;  // workers: new work or shutdown
+  CondVar cv_;       // any state change: waiters re-check their condition
+  CondVar work_cv_;  // workers: new work or shutdown
   std::map<BlockNum, Entry> entries_ GUARDED_BY(mu_);
   std::list<BlockNum> lru_ GUARDED_BY(mu_);  // clean blocks, least recent first
   std::set<std::pair<int64_t, BlockNum>> dirty_ GUARDED_BY(mu_);  // kDirty by due time
@@ -274,9 +275,9 @@ class BlockCache : public ForwardingBlockStore {
   std::vector<FileOp> file_ops_ GUARDED_BY(mu_);  // queued; empty whenever mu_ is free
   uint64_t next_file_ticket_ GUARDED_BY(mu_) = 1;
   std::vector<uint64_t> slot_last_ticket_ GUARDED_BY(mu_);  // per slot: last ticket queued
-  std::mutex file_mu_;                                      // guards slot_applied_ only
-  std::condition_variable file_cv_;
-  std::vector<uint64_t> slot_applied_;  // per slot: last ticket applied (under file_mu_)
+  Mutex file_mu_;                                           // guards slot_applied_ only
+  CondVar file_cv_;
+  std::vector<uint64_t> slot_applied_ GUARDED_BY(file_mu_);  // per slot: last ticket applied
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t dirty_count_ GUARDED_BY(mu_) = 0;  // kDirty + kWriting + kRedirtied

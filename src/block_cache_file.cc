@@ -48,20 +48,17 @@ void BlockCache::FileClear(int slot) {
   QueueFileOp(std::move(op));
 }
 
-void BlockCache::DrainFileOps(Lock& lock) {
+void BlockCache::DrainFileOps() {
   if (file_ops_.empty()) return;
-  std::vector<FileOp> ops;
-  ops.swap(file_ops_);
-  lock.native().unlock();
+  std::vector<FileOp> ops = TakeFileOps();
+  MutexUnlock unlocked(mu_);
   ApplyFileOps(ops);
-  lock.native().lock();
 }
 
-void BlockCache::UnlockForBelow(Lock& lock) {
+std::vector<BlockCache::FileOp> BlockCache::TakeFileOps() {
   std::vector<FileOp> ops;
   ops.swap(file_ops_);
-  lock.native().unlock();
-  ApplyFileOps(ops);
+  return ops;
 }
 
 void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
@@ -71,8 +68,9 @@ void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
   CacheFile& file = *options_.file;
   for (FileOp& op : ops) {
     {
-      std::unique_lock<std::mutex> lock(file_mu_);
-      file_cv_.wait(lock, [&] { return slot_applied_[op.slot] == op.prev; });
+      MutexLock lock(file_mu_);
+      file_cv_.wait(file_mu_,
+                    [&]() REQUIRES(file_mu_) { return slot_applied_[op.slot] == op.prev; });
     }
     Status st;
     switch (op.kind) {
@@ -89,11 +87,12 @@ void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
     }
     if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
     {
-      std::lock_guard<std::mutex> lock(file_mu_);
+      MutexLock lock(file_mu_);
       slot_applied_[op.slot] = op.ticket;
     }
     file_cv_.notify_all();
   }
+  ops.clear();  // the data copies go now, not at the end of the caller's unlocked call
 }
 
 std::vector<bool> BlockCache::VerifyClean() {
@@ -154,7 +153,7 @@ Status BlockCache::Recover() {
     if (!keep) {
       FileClear(f.slot);
       free_slots_.push_back(f.slot);
-      DrainFileOps(lock);
+      DrainFileOps();
       continue;
     }
     Entry& e = entries_[f.n];
@@ -174,7 +173,7 @@ Status BlockCache::Recover() {
       Transition(&e, State::kClean);
       c_.reused_clean_blocks++;
     }
-    DrainFileOps(lock);  // the Clear of a superseded slot, if any
+    DrainFileOps();  // the Clear of a superseded slot, if any
   }
   Lock lock(mu_);
   next_seq_ = std::max(next_seq_, max_seq + 1);

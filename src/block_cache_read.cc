@@ -40,7 +40,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
       // Someone is fetching it: share that fetch.
       c_.shared_fetches++;
       const uint64_t id = e.id;
-      cv_.wait(lock.native(), [&]() REQUIRES(mu_) {
+      cv_.wait(mu_, [&]() REQUIRES(mu_) {
         auto i = entries_.find(n);
         return i == entries_.end() || i->second.id != id || i->second.state != State::kReading;
       });
@@ -48,15 +48,15 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     }
     c_.misses++;
     NoteRead(n);
-    if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false, lock);
+    if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false);
     BlockBytes block = BlockBytes::ToFill(block_size_);
-    S3DISK_RETURN_IF_ERROR(Fetch(n, block, false, lock));
+    S3DISK_RETURN_IF_ERROR(Fetch(n, block, false));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
   }
 }
 
-Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, Lock& lock) {
+Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   BlockBytes own;
   if (data.empty()) {
     own = BlockBytes::ToFill(block_size_);  // used only if the read below succeeds
@@ -66,9 +66,13 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
     // Full of blocks that cannot be evicted: serve the read without caching it.
     if (read_ahead) return Status::Ok();
     c_.bypassed_reads++;
-    UnlockForBelow(lock);
-    Status st = below().ReadBlock(n, data);
-    lock.native().lock();
+    std::vector<FileOp> ops = TakeFileOps();
+    Status st;
+    {
+      MutexUnlock unlocked(mu_);
+      ApplyFileOps(ops);
+      st = below().ReadBlock(n, data);
+    }
     c_.reads_below++;
     if (st.ok()) c_.bytes_down += block_size_;
     return st.WithContext("cache: read block " + BlockHex(n));
@@ -76,18 +80,23 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead, L
   Entry* e = NewEntry(n);
   const uint64_t id = e->id;
   const uint64_t epoch = trim_epoch_;
-  UnlockForBelow(lock);  // with the Clear of an evicted block's slot, if any
-  Status st = below().ReadBlock(n, data);
-  const bool zero = st.ok() && IsAllZero(data);  // (a scan of the block: not under the lock)
-  lock.native().lock();
+  std::vector<FileOp> ops = TakeFileOps();  // with the Clear of an evicted block's slot, if any
+  Status st;
+  bool zero = false;
+  {
+    MutexUnlock unlocked(mu_);
+    ApplyFileOps(ops);
+    st = below().ReadBlock(n, data);
+    zero = st.ok() && IsAllZero(data);  // (a scan of the block: not under the lock)
+  }
   Install(n, id, epoch, st, zero, std::move(own), data, read_ahead);
-  DrainFileOps(lock);
+  DrainFileOps();
   cv_.notify_all();
   if (!st.ok()) return st.WithContext("cache: read block " + BlockHex(n));
   return Status::Ok();
 }
 
-void BlockCache::FetchMany(const std::vector<BlockNum>& wanted, Lock& lock) {
+void BlockCache::FetchMany(const std::vector<BlockNum>& wanted) {
   std::vector<BlockNum> ns;
   std::vector<uint64_t> ids;
   std::vector<BlockBytes> bufs;
@@ -100,17 +109,21 @@ void BlockCache::FetchMany(const std::vector<BlockNum>& wanted, Lock& lock) {
   }
   if (ns.empty()) return;
   const uint64_t epoch = trim_epoch_;
-  UnlockForBelow(lock);
+  std::vector<FileOp> ops = TakeFileOps();
   std::vector<std::span<uint8_t>> spans(bufs.begin(), bufs.end());
-  std::vector<Status> sts = below().ReadBlocks(ns, spans);
+  std::vector<Status> sts;
   std::vector<bool> zero(ns.size());
-  for (size_t k = 0; k < ns.size(); k++) zero[k] = sts[k].ok() && IsAllZero(spans[k]);
-  lock.native().lock();
+  {
+    MutexUnlock unlocked(mu_);
+    ApplyFileOps(ops);
+    sts = below().ReadBlocks(ns, spans);
+    for (size_t k = 0; k < ns.size(); k++) zero[k] = sts[k].ok() && IsAllZero(spans[k]);
+  }
   for (size_t k = 0; k < ns.size(); k++) {
     Install(ns[k], ids[k], epoch, sts[k], zero[k], std::move(bufs[k]), spans[k], true);
     if (!sts[k].ok()) LOG_DEBUG("cache: read-ahead: %s", sts[k].ToString().c_str());
   }
-  DrainFileOps(lock);
+  DrainFileOps();
   cv_.notify_all();
 }
 
@@ -175,7 +188,7 @@ void BlockCache::NoteRead(BlockNum n) {
   }
 }
 
-bool BlockCache::RunReadAhead(Lock& lock) {
+bool BlockCache::RunReadAhead() {
   if (read_ahead_queue_.empty()) return false;
   std::vector<BlockNum> batch;
   while (!read_ahead_queue_.empty() && batch.size() < read_ahead_batch_) {
@@ -183,7 +196,7 @@ bool BlockCache::RunReadAhead(Lock& lock) {
     read_ahead_queue_.pop_front();
     if (entries_.count(n) == 0) batch.push_back(n);
   }
-  FetchMany(batch, lock);
+  FetchMany(batch);
   return true;
 }
 

@@ -22,7 +22,7 @@ BufferPool& BufferPool::Global() {
 void* BufferPool::Allocate(size_t n) {
   if (n < kMinPooledBytes) return ::operator new(n);
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     auto it = free_.find(n);
     if (it != free_.end() && !it->second.empty()) {
       void* p = it->second.back();
@@ -38,7 +38,7 @@ void* BufferPool::Allocate(size_t n) {
   void* p =
       mmap(nullptr, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
   if (p == MAP_FAILED) throw std::bad_alloc();
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   c_.mapped++;
   c_.mapped_bytes += n;
   c_.maps++;
@@ -52,7 +52,7 @@ void BufferPool::Free(void* p, size_t n) noexcept {
     return;
   }
   {
-    std::lock_guard lock(mu_);
+    MutexLock lock(mu_);
     if (spare_bytes_ + n <= max_spare_bytes_) {
       free_[n].push_back(p);
       spare_bytes_ += n;
@@ -67,7 +67,7 @@ void BufferPool::Free(void* p, size_t n) noexcept {
 }
 
 BufferPool::Counters BufferPool::counters() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return c_;
 }
 

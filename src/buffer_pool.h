@@ -15,12 +15,13 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
-#include <mutex>
 #include <new>
 #include <span>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "sync.h"
 
 namespace s3disk {
 
@@ -53,10 +54,10 @@ class BufferPool {
 
  private:
   const size_t max_spare_bytes_;
-  std::mutex mu_;
-  std::map<size_t, std::vector<void*>> free_;  // by size
-  size_t spare_bytes_ = 0;
-  Counters c_;
+  Mutex mu_;
+  std::map<size_t, std::vector<void*>> free_ GUARDED_BY(mu_);  // by size
+  size_t spare_bytes_ GUARDED_BY(mu_) = 0;
+  Counters c_ GUARDED_BY(mu_);
 };
 
 // Block data held for a while (cache entries, upload snapshots, fetch buffers): n bytes from

@@ -26,17 +26,17 @@ Clock& Clock::Real() {
 }
 
 int64_t FakeClock::NowMs() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return now_ms_;
 }
 
 int64_t FakeClock::WallSeconds() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return 1'700'000'000 + now_ms_ / 1000;
 }
 
 void FakeClock::Advance(int64_t ms) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   now_ms_ += ms;
 }
 

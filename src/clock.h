@@ -4,7 +4,8 @@
 
 #include <chrono>
 #include <cstdint>
-#include <mutex>
+
+#include "sync.h"
 
 namespace s3disk {
 
@@ -30,8 +31,8 @@ class FakeClock : public Clock {
   void Advance(int64_t ms);
 
  private:
-  std::mutex mu_;
-  int64_t now_ms_ = 1'000'000;
+  Mutex mu_;
+  int64_t now_ms_ GUARDED_BY(mu_) = 1'000'000;
 };
 
 }  // namespace s3disk

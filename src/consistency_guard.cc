@@ -135,15 +135,14 @@ int64_t ConsistencyGuard::OldestExpiry() {
   return oldest;
 }
 
-void ConsistencyGuard::SleepUntil(MutexLock& lock, int64_t until_ms) {
+void ConsistencyGuard::SleepUntil(int64_t until_ms) {
   const int64_t now = clock_.NowMs();
   if (until_ms <= now) return;
-  lock.native().unlock();
+  MutexUnlock unlocked(mu_);
   clock_.SleepMs(until_ms - now);
-  lock.native().lock();
 }
 
-bool ConsistencyGuard::WaitForRoom(MutexLock& lock, uint64_t freed, bool* counted) {
+bool ConsistencyGuard::WaitForRoom(uint64_t freed, bool* counted) {
   if (Live() < options_.cache_size + freed) return true;
   if (!*counted) {
     full_waits_++;
@@ -151,9 +150,9 @@ bool ConsistencyGuard::WaitForRoom(MutexLock& lock, uint64_t freed, bool* counte
   }
   const int64_t at = OldestExpiry();
   if (at >= 0) {
-    SleepUntil(lock, at);
+    SleepUntil(at);
   } else {
-    cv_.wait(lock.native());  // every entry is being written: wait for one to complete
+    cv_.wait(mu_);  // every entry is being written: wait for one to complete
   }
   return false;
 }
@@ -195,7 +194,7 @@ Status ConsistencyGuard::Write(BlockNum n, std::span<const uint8_t> data, const 
       const Record* latest = Latest(n);
       if (latest != nullptr && latest->writing) {
         waiting.Start();
-        cv_.wait(lock.native());
+        cv_.wait(mu_);
         continue;
       }
       if (latest != nullptr && now < latest->done_ms + options_.min_write_delay_ms) {
@@ -204,11 +203,11 @@ Status ConsistencyGuard::Write(BlockNum n, std::span<const uint8_t> data, const 
           delay_waits_++;
           delay_counted = true;
         }
-        SleepUntil(lock, latest->done_ms + options_.min_write_delay_ms);
+        SleepUntil(latest->done_ms + options_.min_write_delay_ms);
         continue;
       }
       const bool have = blocks_.count(n) > 0;
-      if (!have && !WaitForRoom(lock, 0, &full_counted)) {
+      if (!have && !WaitForRoom(0, &full_counted)) {
         waiting.Start();
         continue;
       }
@@ -274,7 +273,7 @@ Status ConsistencyGuard::Trim(BlockNum first, uint64_t count) {
       }
       if (writing) {
         waiting.Start();
-        cv_.wait(lock.native());
+        cv_.wait(mu_);
         continue;
       }
       if (last_done != INT64_MIN && now < last_done + options_.min_write_delay_ms) {
@@ -283,11 +282,11 @@ Status ConsistencyGuard::Trim(BlockNum first, uint64_t count) {
           delay_waits_++;
           delay_counted = true;
         }
-        SleepUntil(lock, last_done + options_.min_write_delay_ms);
+        SleepUntil(last_done + options_.min_write_delay_ms);
         continue;
       }
       // With entries kept forever, ranges are not counted (see Live()).
-      if (!forever() && !WaitForRoom(lock, superseded, &full_counted)) {
+      if (!forever() && !WaitForRoom(superseded, &full_counted)) {
         waiting.Start();
         continue;
       }
@@ -389,7 +388,7 @@ Status ConsistencyGuard::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
       LOG_WARN("guard: read " S3DISK_BLOCK_FMT ": stale data from the store; re-reading in %lld ms",
                n, static_cast<long long>(sleep_ms));
     }
-    SleepUntil(lock, now + sleep_ms);
+    SleepUntil(now + sleep_ms);
     paused_ms += sleep_ms;
     pause_ms = std::min<int64_t>(pause_ms * 2, INT64_MAX / 4);
   }

@@ -15,7 +15,6 @@
 //   costs one entry and at most one --minWriteDelay wait.
 #pragma once
 
-#include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -97,10 +96,10 @@ class ConsistencyGuard : public ForwardingBlockStore {
   // The earliest time a completed record expires, or -1 if none will.
   int64_t OldestExpiry() REQUIRES(mu_);
   // Unlocks, sleeps on the clock until until_ms, relocks.
-  void SleepUntil(MutexLock& lock, int64_t until_ms) REQUIRES(mu_);
+  void SleepUntil(int64_t until_ms) REQUIRES(mu_);
   // Waits until room for one more entry is free, given `freed` entries the caller will drop.
   // Returns false if it waited (the caller re-checks everything).
-  bool WaitForRoom(MutexLock& lock, uint64_t freed, bool* counted) REQUIRES(mu_);
+  bool WaitForRoom(uint64_t freed, bool* counted) REQUIRES(mu_);
   void Complete(Record* r, bool ok, int64_t now_ms) REQUIRES(mu_);
   // WriteBlock and WriteBlockMd5 (md5: data's, or null).
   Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
@@ -108,7 +107,7 @@ class ConsistencyGuard : public ForwardingBlockStore {
   ConsistencyGuardOptions options_;
   Clock& clock_;
   Mutex mu_;
-  std::condition_variable cv_;  // a record completed: waiters re-check
+  CondVar cv_;  // a record completed: waiters re-check
   std::unordered_map<BlockNum, Record> blocks_ GUARDED_BY(mu_);
   std::deque<Range> ranges_ GUARDED_BY(mu_);
   std::deque<Expiry> expiry_ GUARDED_BY(mu_);  // block records in completion order

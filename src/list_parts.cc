@@ -17,10 +17,10 @@ const std::string& ListParts::Bound(size_t i) const {
 }
 
 std::optional<ListParts::Part> ListParts::Take() {
-  std::unique_lock lock(mu_);
+  MutexLock lock(mu_);
   while (queue_.empty() && taken_ > 0 && failed_.ok()) {
     idle_++;
-    cv_.wait(lock);
+    cv_.wait(mu_);
     idle_--;
   }
   if (queue_.empty() || !failed_.ok()) return std::nullopt;
@@ -31,7 +31,7 @@ std::optional<ListParts::Part> ListParts::Take() {
 }
 
 bool ListParts::Split(Part* p, const std::string& last) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   if (idle_ == 0 || !failed_.ok()) return false;
   // The first bound above last, and never p's own lower bound.
   size_t above =
@@ -47,17 +47,17 @@ bool ListParts::Split(Part* p, const std::string& last) {
 }
 
 size_t ListParts::parts_made() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return made_;
 }
 
 size_t ListParts::idle_workers() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return idle_;
 }
 
 void ListParts::Done(const Status& st) {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   taken_--;
   if (!st.ok() && failed_.ok()) {
     failed_ = st;
@@ -67,7 +67,7 @@ void ListParts::Done(const Status& st) {
 }
 
 Status ListParts::status() {
-  std::lock_guard lock(mu_);
+  MutexLock lock(mu_);
   return failed_;
 }
 

@@ -12,15 +12,14 @@
 // set (a worker failed), the queue is empty and Take hands out nothing more.
 #pragma once
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
 
 #include "status.h"
+#include "sync.h"
 
 namespace s3disk {
 
@@ -52,13 +51,13 @@ class ListParts {
  private:
   const std::vector<std::string> cuts_;
   const std::string none_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<Part> queue_;
-  size_t taken_ = 0;
-  size_t idle_ = 0;
-  size_t made_ = 0;
-  Status failed_;
+  Mutex mu_;
+  CondVar cv_;
+  std::deque<Part> queue_ GUARDED_BY(mu_);
+  size_t taken_ GUARDED_BY(mu_) = 0;
+  size_t idle_ GUARDED_BY(mu_) = 0;
+  size_t made_ GUARDED_BY(mu_) = 0;
+  Status failed_ GUARDED_BY(mu_);
 };
 
 }  // namespace s3disk

@@ -53,12 +53,16 @@ struct Lane {
   }
 };
 
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
 // GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_epi32(), which
 // -Wmaybe-uninitialized reports as a use of an uninitialized value.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 
 // rows[i] holds 16 words of lane i; afterwards words[w] holds word w of every lane.
 inline void Transpose(const __m512i rows[16], __m512i words[16]) {
@@ -137,8 +141,12 @@ void HashLanes(const Lane* lanes, size_t n, Md5Digest* out) {
   }
 }
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC diagnostic pop
 #pragma GCC pop_options
+#endif
 
 bool HasAvx512() {
   static const bool has = __builtin_cpu_supports("avx512f");

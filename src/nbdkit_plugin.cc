@@ -38,7 +38,6 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -98,7 +97,7 @@ bool g_served GUARDED_BY(g_mu) = false;  // after_fork started the stack
 // (nbdkit forks into the background and its parent exits), and the token is the child's.
 std::atomic<bool> g_forked{false};
 bool g_stats_stop GUARDED_BY(g_mu) = false;
-std::condition_variable g_stats_cv;
+CondVar g_stats_cv;
 std::thread g_stats_thread;
 
 // Reports st to nbdkit (message and errno) and returns -1, the callbacks' failure value.
@@ -148,7 +147,9 @@ void StatsLoop() {
   for (;;) {
     WriteStatsFile();
     MutexLock lock(g_mu);
-    if (g_stats_cv.wait_for(lock.native(), kStatsInterval, [] { return g_stats_stop; })) return;
+    if (g_stats_cv.wait_for(g_mu, kStatsInterval, []() REQUIRES(g_mu) { return g_stats_stop; })) {
+      return;
+    }
   }
 }
 

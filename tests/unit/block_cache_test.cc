@@ -186,8 +186,9 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   f.Write(1, 3);  // already dirty: no wait
   CHECK(f.cache->counters().dirty_limit_waits == 0);
   std::atomic<bool> done{false};
+  Status written;  // (Catch2 assertions are for the test's own thread only)
   std::thread writer([&] {
-    f.Write(3, 3);
+    written = f.cache->WriteBlock(3, Fill(3));
     done = true;
   });
   SpinUntil([&] { return f.cache->counters().writers_waiting == 1; });
@@ -197,6 +198,7 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   CHECK(f.cache->Pump() >= 1);
   writer.join();
   CHECK(done.load());
+  CHECK(written.ok());
   CHECK(f.cache->counters().dirty_limit_waits == 1);
   CHECK(f.below->CountCalls("write 1") + f.below->CountCalls("write 2") >= 1);
   CHECK(f.cache->counters().dirty_blocks <= 2);
@@ -338,14 +340,17 @@ TEST_CASE("block_cache: concurrent misses of one block share one fetch") {
   f.below->SetBlock(7, Fill(7));
   Gate gate;
   f.below->read_gate = &gate;
-  std::vector<uint8_t> a, b;
-  std::thread first([&] { a = f.Read(7); });
+  std::vector<uint8_t> a(kBs), b(kBs);
+  Status read_a, read_b;  // (Catch2 assertions are for the test's own thread only)
+  std::thread first([&] { read_a = f.cache->ReadBlock(7, a); });
   gate.WaitArrived(1);
-  std::thread second([&] { b = f.Read(7); });
+  std::thread second([&] { read_b = f.cache->ReadBlock(7, b); });
   SpinUntil([&] { return f.cache->counters().shared_fetches == 1; });
   gate.Open();
   first.join();
   second.join();
+  CHECK(read_a.ok());
+  CHECK(read_b.ok());
   CHECK(a == Fill(7));
   CHECK(b == Fill(7));
   CHECK(f.below->CountCalls("read 7") == 1);
