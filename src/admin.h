@@ -1,4 +1,4 @@
-// The admin modes (issue 6): commands that work on a bucket without mounting it, take only
+// The admin modes: commands that work on a bucket without mounting it, take only
 // BUCKET[/PREFIX] (no mount point) and exit, like --reset-mounted-flag (stack.h).
 //
 //   s3disk --erase [--force] [options] BUCKET[/PREFIX]

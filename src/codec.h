@@ -1,4 +1,4 @@
-// Codec: block bytes <-> object body and headers, compatible with s3backer (FORMAT.md).
+// Codec: block bytes <-> object body and headers, compatible with s3backer (doc/format.md).
 //
 // Encode(n, block) compresses (deflate = a zlib stream as compress2 makes, or zstd) and then
 // encrypts, and returns the body with the headers that describe it:
@@ -107,7 +107,7 @@ class Codec {
   // For logs: "plain", "deflate level 6", "zstd level 3, encrypt AES-128-CBC". Never a key.
   std::string Describe() const;
 
-  // Exposed for tests (FORMAT.md's vectors). Empty when not encrypting.
+  // Exposed for tests (the known vectors). Empty when not encrypting.
   const std::vector<uint8_t>& key_for_test() const { return key_; }
   const std::vector<uint8_t>& ivkey_for_test() const { return ivkey_; }
   Result<std::vector<uint8_t>> BlockIv(BlockNum n) const;

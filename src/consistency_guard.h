@@ -1,4 +1,4 @@
-// ConsistencyGuard: protection against a store that is only eventually consistent (issue 4).
+// ConsistencyGuard: protection against a store that is only eventually consistent.
 //
 // Sits between the lower ZeroMap and ObjectBlockStore, and is composed only when
 // --md5CacheSize is not 0 (off by default: AWS S3 is strongly consistent since 2020).

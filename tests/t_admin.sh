@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t_admin: the admin modes (issue 6) after a real mount and writes, on a file:/// bucket and an
+# t_admin: the admin modes after a real mount and writes, on a file:/// bucket and an
 # s3rver bucket: --summary numbers are exact, --verify is clean (exit 0) and then names exactly
 # the block with a flipped byte (exit 2), --erase refuses while mounted and without --force off
 # a terminal, then leaves the bucket empty using bulk deletes. An encrypted bucket: verify with

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# t_cache_crash: the block cache file survives a crash (issue 4). An ext4 on a mount with
+# t_cache_crash: the block cache file survives a crash. An ext4 on a mount with
 # --blockCacheFile and a long write delay: files A are written and synced, files B are written
 # and pushed down to the daemon with no flush (ext4 mounted nobarrier), so their blocks sit
 # dirty in the cache; then the daemon is killed (-9) before the write delay passes. The next

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_s3_interop: bucket compatibility with the real s3backer (Debian's package) on s3rver, the
-# way people use it (issue 6). For each of plain, --compress and --encrypt (--passwordFile),
+# way people use it. For each of plain, --compress and --encrypt (--passwordFile),
 # in a bucket of its own on one s3rver:
 #   1. s3backer mounts the empty bucket; mkfs.ext4 through a loop device; a small tree of
 #      random files (sizes that are not block multiples); unmount all; s3backer exits.

@@ -5,7 +5,7 @@
 namespace s3disk {
 namespace {
 
-TEST_CASE("block_key: hash matches every FORMAT.md vector") {
+TEST_CASE("block_key: hash matches every known vector") {
   CHECK(BlockHash(0) == 0xc448b72cu);
   CHECK(BlockHash(1) == 0xd211cad9u);
   CHECK(BlockHash(2) == 0x7183baa1u);

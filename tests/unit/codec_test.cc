@@ -64,7 +64,7 @@ Status DecodeInto(const Codec& c, BlockNum n, const Bytes& body, const Metadata&
   return c.Decode(n, body, meta, *out);
 }
 
-TEST_CASE("codec: FORMAT.md encryption vectors") {
+TEST_CASE("codec: the known encryption vectors") {
   auto c = Make(Encrypted());
   CHECK(HexEncode(c->key_for_test()) == "3b601fa6cc45f747a0a6b71800c44a1b");
   CHECK(HexEncode(c->ivkey_for_test()) == "1fae41544d23c71dd58be76991fa4b35");
