@@ -193,7 +193,21 @@ Status ObjectBlockStore::Start() {
            codec_->encrypting() ? " and the password check" : "");
   // Create only: a block 0 that the HEAD missed (a store that served a stale answer) stays.
   Status st = PutZeroBlock0(/*if_absent=*/true);
-  return st.code() == EEXIST ? Status::Ok() : st;
+  if (st.code() == EOPNOTSUPP) st = PutZeroBlock0();  // a server that refuses the condition
+  if (st.code() != EEXIST) return st;
+  // The start-up checks (geometry, password) missed that block 0 too: check it now.
+  Result<Geometry> g = ReadGeometry(*store_, key);
+  if (!g.ok()) return g.status();
+  if (g->block_size != 0 &&
+      (g->block_size != block_size() || g->size_bytes != options_.size_bytes)) {
+    return Status::Errorf(EINVAL,
+                          "block 0 (%s) appeared after the start-up checks, with blockSize=%u "
+                          "size=%llu, not this mount's %u and %llu: mount again",
+                          key.c_str(), g->block_size,
+                          static_cast<unsigned long long>(g->size_bytes), block_size(),
+                          static_cast<unsigned long long>(options_.size_bytes));
+  }
+  return CheckKey("of this mount");
 }
 
 Status ObjectBlockStore::ReadBlock(BlockNum n, std::span<uint8_t> buf) {

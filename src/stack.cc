@@ -265,7 +265,8 @@ bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim) {
 }
 
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
-                                   const CacheClaim& claim) {
+                                   const CacheClaim& claim, uint32_t* replaced) {
+  if (replaced != nullptr) *replaced = 0;
   if (config.read_only) return uint32_t{0};
   Result<uint32_t> current = ReadMountToken(store, config.prefix);
   if (!current.ok()) return current.status().WithContext("mount token");
@@ -318,8 +319,25 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
   }
   S3DISK_RETURN_IF_ERROR(
       WriteMountToken(store, config.prefix, token, clock).WithContext("mount token: write"));
+  if (replaced != nullptr) *replaced = *current;
   return token;
 }
+
+namespace {
+
+// After a start that failed: the bucket's token as it was before ours (previous: one ours was
+// written over; 0: there was none, or --reset-mounted-flag cleared it), if ours is still there.
+Status PutBackMountToken(ObjectStore& store, const Config& config, uint32_t ours,
+                         uint32_t previous) {
+  if (previous == 0) return ReleaseMountToken(store, config, ours);
+  Result<uint32_t> current = ReadMountToken(store, config.prefix);
+  if (!current.ok()) return current.status().WithContext("mount token");
+  if (*current != ours) return Status::Ok();  // someone else's now
+  return WriteMountToken(store, config.prefix, previous, Clock::Real())
+      .WithContext("mount token: put back");
+}
+
+}  // namespace
 
 Status ReleaseMountToken(ObjectStore& store, const Config& config, uint32_t token) {
   if (config.read_only || token == 0) return Status::Ok();
@@ -347,7 +365,7 @@ Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config) {
         static_cast<unsigned long long>(file->dirty_found()));
     return Status::Ok();
   }
-  return ReleaseMountToken(*opened.stack.store, config, opened.mount_token);
+  return PutBackMountToken(*opened.stack.store, config, opened.mount_token, opened.forced_over);
 }
 
 Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config& config,
@@ -423,17 +441,16 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
     claim.token = stack->cache_file->mount_token();
     claim.dirty_blocks = stack->cache_file->dirty_found();
   }
-  Result<uint32_t> token = AcquireMountToken(*store, config, clock, claim);
+  uint32_t replaced = 0;
+  Result<uint32_t> token = AcquireMountToken(*store, config, clock, claim, &replaced);
   if (!token.ok()) return token.status();
   if (stack->cache_file != nullptr && *token != 0) {
     // From now on a crash of this mount is recognised by the token the file records.
     Status recorded = stack->cache_file->SetMountToken(*token);
     if (!recorded.ok()) {
-      // Put the bucket back as the file knows it: the file's token when it holds dirty blocks
-      // (the next mount with it takes over), else none.
-      Status undone = claim.dirty_blocks > 0
-                          ? WriteMountToken(*store, config.prefix, claim.token, clock)
-                          : ReleaseMountToken(*store, config, *token);
+      // Put the bucket back as it was, which the file still matches: our crashed mount's
+      // token when taking over, a live mount's after --force, else none.
+      Status undone = PutBackMountToken(*store, config, *token, replaced);
       if (!undone.ok()) LOG_ERROR("%s", undone.WithContext("mount token").ToString().c_str());
       return recorded;
     }
@@ -442,6 +459,7 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   opened.stack = std::move(*stack);
   opened.geometry = *g;
   opened.mount_token = *token;
+  opened.forced_over = replaced != claim.token ? replaced : 0;
   return opened;
 }
 

@@ -71,9 +71,10 @@ bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim);
 // only if absent (CreateMountToken: of mounts starting together one wins, the others get
 // EBUSY), after deleting the old one with --reset-mounted-flag; written over the old one when
 // taking over our own crashed mount or with --force. Returns the token written, or 0 for a
-// --readOnly mount (which neither reads nor writes it).
+// --readOnly mount (which neither reads nor writes it). replaced, if given, receives the token
+// written over (our crashed mount's, or a live one's with --force); 0 if none.
 Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clock& clock,
-                                   const CacheClaim& claim = {});
+                                   const CacheClaim& claim = {}, uint32_t* replaced = nullptr);
 // After a clean shutdown of a read-write mount: deletes the token if it is still ours (token);
 // a mount that took the bucket over meanwhile (--reset-mounted-flag, --force) keeps its own.
 Status ReleaseMountToken(ObjectStore& store, const Config& config, uint32_t token);
@@ -89,6 +90,7 @@ struct OpenedStack {
   Stack stack;
   Geometry geometry;
   uint32_t mount_token = 0;  // 0: none written (read-only)
+  uint32_t forced_over = 0;  // a live mount's token that --force wrote over (0: none)
 };
 
 // CheckNotMounted + ReadGeometry + ResolveGeometry + BuildStack + AcquireMountToken, in that
@@ -98,6 +100,7 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
 // After OpenStack, when the start fails before serving (mount, daemonize, nbdkit cannot
 // bind): deletes the token, unless the cache file holds dirty blocks (crash recovery had
 // begun): the token then stays, so the next mount with the file takes over and uploads them.
+// A live mount's token that --force wrote over is put back.
 Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config);
 
 }  // namespace s3disk

@@ -289,6 +289,23 @@ TEST_CASE("stack: reset with the cache file of another mount leaves the file's c
   CHECK(*ReadMountToken(*mem, "") == 0);  // nothing written
 }
 
+TEST_CASE("stack: a --force start that fails puts the live mount's token back") {
+  FakeClock clock;
+  auto mem = std::make_shared<MemStore>();
+  Config c = LocalConfig();
+  c.size_bytes = 64 * 4096;
+  c.block_size = 4096;
+  c.force = true;
+  REQUIRE(WriteMountToken(*mem, "", 0x5678, clock).ok());  // a live mount
+  Result<OpenedStack> opened = OpenStack(c, mem, clock);
+  REQUIRE(opened.ok());
+  CHECK(*ReadMountToken(*mem, "") == opened->mount_token);
+  CHECK(opened->forced_over == 0x5678);
+  // The FUSE mount fails: the bucket must not be left without the live mount's flag.
+  REQUIRE(ReleaseUnservedMount(*opened, c).ok());
+  CHECK(*ReadMountToken(*mem, "") == 0x5678);
+}
+
 TEST_CASE("stack: a start that fails after recovery began keeps the token for the next mount") {
   testing::ScopedTempDir dir;
   const std::string path = dir.path() + "/cache";

@@ -618,6 +618,45 @@ TEST_CASE("object_block_store: Start never replaces a block 0 that a stale HEAD 
   CHECK(b0->data == Pattern(7));
 }
 
+TEST_CASE("object_block_store: Start checks a block 0 that a stale HEAD missed") {
+  // The first HEAD (the start-up checks') answers from an older view; later ones see it.
+  class StaleOnce : public RecordingObjectStore {
+   public:
+    Result<ObjectInfo> Head(const std::string& key) override {
+      if (heads_++ == 0) return Status(ENOENT, "stale: no " + key);
+      return RecordingObjectStore::Head(key);
+    }
+
+   private:
+    int heads_ = 0;
+  };
+  auto objects = std::make_shared<StaleOnce>();
+  ObjectBlockStore blocks(objects, Fixture::Options());
+  Metadata other = GeometryMetadata(Geometry{2 * kBlockSize, 16 * kBlockSize});
+  objects->SetObject("vol/00000000", Pattern(7), other);
+  Status st = blocks.Start();
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("appeared after the start-up checks") != std::string::npos);
+  CHECK(objects->Peek("vol/00000000")->data == Pattern(7));
+}
+
+TEST_CASE(
+    "object_block_store: Start stores block 0 plainly on a server that refuses If-None-Match") {
+  class Refuses : public RecordingObjectStore {
+   public:
+    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                            const Metadata& meta, const PutOptions& options = {}) override {
+      if (options.if_absent) return Status(EOPNOTSUPP, "HTTP 501 NotImplemented");
+      return RecordingObjectStore::Put(key, data, meta, options);
+    }
+  };
+  auto objects = std::make_shared<Refuses>();
+  ObjectBlockStore blocks(objects, Fixture::Options());
+  REQUIRE(blocks.Start().ok());
+  REQUIRE(objects->Peek("vol/00000000"));
+  CHECK(objects->Peek("vol/00000000")->data == Bytes(kBlockSize, 0));
+}
+
 TEST_CASE("object_block_store: Start stores block 0 as zeros when the bucket has none") {
   Fixture f(WithCodec(MakeCodec(nullptr, true, "right")));
   REQUIRE(f.blocks.Start().ok());
