@@ -105,9 +105,11 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
       max_dirty_(options_.max_dirty_blocks != 0
                      ? options_.max_dirty_blocks
                      : std::max<uint64_t>(1, options_.cache_size_blocks * 9 / 10)),
-      read_ahead_max_(options_.read_ahead_max_blocks != 0
-                          ? options_.read_ahead_max_blocks
-                          : std::min<uint64_t>(options_.threads, options_.cache_size_blocks / 4)) {
+      read_ahead_max_(
+          options_.read_ahead_max_blocks != 0
+              ? options_.read_ahead_max_blocks
+              : std::min<uint64_t>(std::max<uint64_t>(options_.threads, 2 * kFetchBatchBlocks),
+                                   options_.cache_size_blocks / 4)) {
   if (options_.file != nullptr) {
     for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
     slot_last_ticket_.assign(options_.file->slots(), 0);
@@ -178,7 +180,12 @@ void BlockCache::Transition(Entry* e, State s, int64_t due_ms) {
   }
   const bool now_dirty = Dirtyish(*e);
   if (now_dirty && !was_dirty) dirty_count_++;
-  if (!now_dirty && was_dirty) dirty_count_--;
+  if (!now_dirty && was_dirty) {
+    dirty_count_--;
+    // One block of room: one writer. Waking them all at every upload cost a context switch
+    // per waiting writer per block (a third of the daemon's CPU in a long sequential write).
+    if (c_.writers_waiting > 0) space_cv_.notify_one();
+  }
 }
 
 void BlockCache::MarkUrgent(Entry* e) {
@@ -222,6 +229,14 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   const bool whole = offset == 0 && (zero || data.size() == block_size_);
   Lock lock(mu_);
+  // A writer woken for room that leaves without using it (it failed, or waits elsewhere)
+  // passes the wake-up on, so no writer sleeps while there is room.
+  struct PassRoomOn {
+    BlockCache& c;
+    ~PassRoomOn() NO_THREAD_SAFETY_ANALYSIS {
+      if (c.c_.writers_waiting > 0 && c.dirty_count_ < c.max_dirty_) c.space_cv_.notify_one();
+    }
+  } pass_room_on{*this};
   Entry* e = nullptr;
   for (;;) {
     auto it = entries_.find(n);
@@ -237,10 +252,13 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     }
     if ((e == nullptr || !Dirtyish(*e)) && dirty_count_ >= max_dirty_) {
       // Back-pressure: one more dirty block would pass the limit.
-      // The first waiter makes every dirty block due (IsDue): wake every worker once.
-      if (c_.writers_waiting++ == 0) work_cv_.notify_all();
+      // The first waiter makes every dirty block due (IsDue): wake every worker once, if
+      // some block was not due yet (else the workers are busy or about to be).
+      if (c_.writers_waiting++ == 0 && !dirty_.empty() && dirty_.begin()->first > clock_.NowMs()) {
+        work_cv_.notify_all();
+      }
       c_.dirty_limit_waits++;
-      cv_.wait(mu_, [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
+      space_cv_.wait(mu_, [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
       c_.writers_waiting--;
       continue;
     }
@@ -282,7 +300,8 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   e->seq = next_seq_++;
   const int64_t now = clock_.NowMs();
-  bool queued = false;  // newly dirty: in dirty_ with a due time
+  const bool took_over = e->state == State::kReading;  // a fetch's readers wait on cv_
+  bool queued = false;                                 // newly dirty: in dirty_ with a due time
   switch (e->state) {
     case State::kReading:
     case State::kClean:
@@ -305,7 +324,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   FilePut(e);
   const uint64_t seq = e->seq;
-  cv_.notify_all();  // readers waiting for a fetch this write took over
+  if (took_over) cv_.notify_all();  // readers waiting for the fetch this write took over
   // Idle workers sleep until the earliest due time (or for new work when none is dirty): only
   // a block that is now the first due changes when one must wake. Waking one at every write
   // cost two context switches per small write, for nothing.
@@ -526,7 +545,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     Transition(&e, State::kClean);
     FilePut(&e);
   });
-  cv_.notify_all();                         // writers waiting for dirty space
+  cv_.notify_all();  // writers waiting for an entry to evict (Transition woke those at the limit)
   std::vector<FileOp> ops = TakeFileOps();  // the zeroed entries' file records first
   Status st;
   {

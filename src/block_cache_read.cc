@@ -162,6 +162,8 @@ void BlockCache::NoteRead(BlockNum n) {
   if (step < 0 && step >= -kReorderBlocks) return;
   run_length_ = step > 0 && step <= kReorderBlocks ? run_length_ + 1 : 1;
   last_read_ = n;
+  // A new run: what an earlier run scheduled (elsewhere on the disk) says nothing here.
+  if (run_length_ == 1) read_ahead_next_ = uint64_t{n} + 1;
   if (options_.read_ahead_blocks == 0 || run_length_ < options_.read_ahead_trigger) return;
   const uint64_t window = std::max<uint64_t>(
       options_.read_ahead_blocks,
@@ -182,7 +184,7 @@ void BlockCache::NoteRead(BlockNum n) {
     // One worker per batch: waking all of them at every read costs more.
     if (queued++ % batch == 0) work_cv_.notify_one();
   }
-  read_ahead_next_ = std::max(read_ahead_next_, end);
+  read_ahead_next_ = end;
   while (read_ahead_queue_.size() > 4 * window) {
     read_ahead_queue_.pop_front();
   }

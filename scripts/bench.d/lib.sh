@@ -95,12 +95,21 @@ daemon_cmd() {
   case $target in
     # s3backer 1.5.4 turns on virtual-host style with --region, which s3rver on an IP address
     # cannot serve; its default region is us-east-1 anyway.
-    reference) DCMD=("$REF_BIN" -f "${s3[@]}" "${CACHE_REF[@]}" "$@" "$BUCKET" "$mnt") ;;
+    # Upstream s3backer 2.x takes --size only with a unit suffix ("--size=5520512k").
+    reference) DCMD=("$REF_BIN" -f "${s3[@]}" "${CACHE_REF[@]}" "${@/#--size=*/--size=$(ref_size "$@")}" "$BUCKET" "$mnt") ;;
     s3disk) DCMD=("$S3DISK_BIN" -f "${s3[@]}" --region=us-east-1 "${CACHE_S3DISK[@]}" "$@" "$BUCKET" "$mnt") ;;
     mem) DCMD=("$S3DISK_BIN" -f "${CACHE_S3DISK[@]}" "$@" mem: "$mnt") ;;
     file) DCMD=("$S3DISK_BIN" -f "${CACHE_S3DISK[@]}" "$@" "file://$WORK/file-bucket" "$mnt") ;;
     *) die "unknown target $target" ;;
   esac
+}
+
+# ref_size ARGS...: the --size among ARGS in KiB with its suffix, for the reference.
+ref_size() {
+  local a
+  for a in "$@"; do
+    case $a in --size=*) echo "$(($(size_bytes "${a#--size=}") / 1024))k" ;; esac
+  done
 }
 
 # daemon_start TARGET NAME ARGS...: mounts TARGET on $WORK/fuse in the foreground (in the
@@ -119,7 +128,8 @@ daemon_start() {
   D_TPID=$! D_PID=''
   local deadline=$((SECONDS + MOUNT_TIMEOUT_S))
   # (Cheapest test first, and a 50 ms poll: the polling must not load the machine.)
-  until grep -Eq 'survey found|found [0-9]+ non-zero blocks|survey failed' "$D_LOG" &&
+  # (s3backer 1.5 says "found N non-zero blocks", 2.x "non-zero block survey completed".)
+  until grep -Eq 'survey found|found [0-9]+ non-zero blocks|survey completed|survey failed' "$D_LOG" &&
     [ -n "$D_PID" ] && is_mounted "$D_MNT" && timeout 5 test -e "$D_MNT/file"; do
     [ -n "$D_PID" ] || D_PID=$(pgrep -P "$D_TPID" | head -1 || true)
     kill -0 "$D_TPID" 2>/dev/null || { sed 's/^/  | /' "$D_LOG" >&2; die "$name: the daemon exited before it was ready"; }

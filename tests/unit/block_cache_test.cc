@@ -464,18 +464,40 @@ TEST_CASE("block_cache: the read-ahead window widens with the run, up to readAhe
 }
 
 TEST_CASE("block_cache: a wide read-ahead window is fetched in batches of kFetchBatchBlocks") {
-  static_assert(BlockCache::kFetchBatchBlocks == 8);
-  Fixture f(Fixture::ReadAhead(16, 64));
-  f.FillBelow(20);
+  static_assert(BlockCache::kFetchBatchBlocks == 16);
+  Fixture f(Fixture::ReadAhead(32, 64));
+  f.FillBelow(40);
   f.Read(0);
   f.Read(1);
   CHECK(f.cache->Pump() == 2);
-  CHECK(f.below->CountCalls("batch 2 3 4 5 6 7 8 9") == 1);
-  CHECK(f.below->CountCalls("batch a b c d e f 10 11") == 1);
+  CHECK(f.below->CountCalls("batch 2 3 4 5 6 7 8 9 a b c d e f 10 11") == 1);
+  CHECK(f.below->CountCalls("batch 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20 21") == 1);
   f.below->ClearCalls();
-  for (BlockNum n = 2; n < 18; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
+  for (BlockNum n = 2; n < 34; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
   CHECK(f.below->CountCalls("read") == 0);
-  CHECK(f.cache->counters().read_ahead_blocks == 16);
+  CHECK(f.cache->counters().read_ahead_blocks == 32);
+}
+
+TEST_CASE("block_cache: a sequential run after one further on still reads ahead in whole batches") {
+  // The position an earlier run had scheduled up to once stayed: a later run below it queued
+  // one block per read, and the workers fetched them one or two at a time.
+  Fixture f(Fixture::ReadAhead(16, 60));  // batches of 8
+  f.FillBelow(kBlocks);
+  for (BlockNum n = 40; n < 46; n++) f.Read(n);
+  while (f.cache->Pump() > 0) {
+  }
+  f.below->ClearCalls();
+  for (BlockNum n = 0; n < 30; n++) {
+    f.Read(n);
+    while (f.cache->Pump() > 0) {
+    }
+  }
+  const auto calls = f.below->calls();
+  const auto small = std::count_if(calls.begin(), calls.end(), [](const std::string& c) {
+    return c.starts_with("batch") && std::count(c.begin(), c.end(), ' ') < 8;
+  });
+  CHECK(f.below->CountCalls("batch") >= 3);
+  CHECK(small <= 1);  // the one beside blocks 40..45, still cached from the first run
 }
 
 TEST_CASE("block_cache: a read-ahead batch caches what it read and drops what failed") {
@@ -505,12 +527,17 @@ TEST_CASE("block_cache: by default 90% of the cache may be dirty, always less th
   CHECK(max_dirty(8, 7) == 7);
 }
 
-TEST_CASE("block_cache: the read-ahead window's default limit is one fetch per worker") {
+TEST_CASE("block_cache: the read-ahead window's default limit: a fetch per worker, two batches") {
   BlockCacheOptions o = Fixture::Defaults();
-  o.threads = 6;
-  o.cache_size_blocks = 100;
+  o.threads = 40;
+  o.cache_size_blocks = 200;
   Fixture f(std::move(o));
-  CHECK(f.cache->read_ahead_max_blocks() == 6);
+  CHECK(f.cache->read_ahead_max_blocks() == 40);
+  BlockCacheOptions few = Fixture::Defaults();
+  few.threads = 6;
+  few.cache_size_blocks = 200;
+  Fixture h(std::move(few));
+  CHECK(h.cache->read_ahead_max_blocks() == 2 * BlockCache::kFetchBatchBlocks);
   BlockCacheOptions small = Fixture::Defaults();
   small.threads = 20;
   small.cache_size_blocks = 40;
