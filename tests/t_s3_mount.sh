@@ -90,6 +90,33 @@ if ! diff "$WORK/nonzero" "$WORK/objects" >"$WORK/objects.diff"; then
 fi
 stop_s3disk "$MNT"
 
+log "a cold sequential read after a run elsewhere: read-ahead in batches, connections kept"
+# 16 MiB at 64 MiB and 2 MiB at 100 MiB, written straight into the image (the ext4 is done).
+random_file "$WORK/seq" $((16 << 20))
+random_file "$WORK/far" $((2 << 20))
+start_s3disk "${S3[@]}" --listBlocks "$BUCKET" "$MNT"
+dd if="$WORK/seq" of="$MNT/file" bs=1M seek=64 conv=notrunc,fsync status=none || fail "dd write"
+dd if="$WORK/far" of="$MNT/file" bs=1M seek=100 conv=notrunc,fsync status=none || fail "dd write"
+stop_s3disk "$MNT"
+sync
+echo 3 >/proc/sys/vm/drop_caches
+start_s3disk "${S3[@]}" --listBlocks "$BUCKET" "$MNT"
+# First a run further on, then the long one below it: the second must not inherit the first's
+# read-ahead position (it once did, and fetched one or two blocks at a time).
+cmp <(dd if="$MNT/file" bs=1M skip=100 count=2 status=none) "$WORK/far" || fail "far data differs"
+cmp <(dd if="$MNT/file" bs=1M skip=64 count=16 status=none) "$WORK/seq" || fail "data differs"
+gets=$(stat_value "$MNT" s3_gets)
+batched=$(stat_value "$MNT" s3_gets_batched)
+batches=$(stat_value "$MNT" http_batches)
+opened=$(stat_value "$MNT" http_connections_opened)
+log "$gets GETs, $batched of them in $batches batches; $opened connections opened"
+[ "$gets" -ge 288 ] || fail "expected at least 288 GETs (18 MiB of 64 KiB blocks), got $gets"
+[ $((batched * 10)) -ge $((gets * 9)) ] || fail "only $batched of $gets GETs were read ahead in batches"
+[ $((batches * 6)) -le "$batched" ] || fail "$batched GETs in $batches batches: too few at a time"
+# 20 workers and one batch's connections, kept between batches; not new ones at every batch.
+[ "$opened" -le 64 ] || fail "$opened connections opened for $gets GETs: they are not kept"
+stop_s3disk "$MNT"
+
 log "a mount-time probe: a bucket that does not exist fails at once, nothing mounted"
 expect_fail "$S3DISK" -f "${S3[@]}" --size=1m no-such-bucket "$MNT" \
   "s3disk: .*no-such-bucket.*(the bucket does not exist: check the bucket name, --baseURL and --region)"
