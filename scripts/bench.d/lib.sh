@@ -6,7 +6,7 @@
 
 SRV_PID='' SRV_PORT='' SRV_COUNTS='' SRV_OUT=''
 D_PID="" D_TPID="" D_MNT="" D_LOG="" D_CPUFILE="" D_CPU_TOTAL="" D_READY_S=""
-LOOP='' DISK=''
+LOOP='' DISK='' IMG=''
 CLK_TCK=$(getconf CLK_TCK)
 
 say() { printf '%s %s\n' "$(date +%H:%M:%S)" "$*"; }
@@ -137,6 +137,7 @@ daemon_start() {
     sleep 0.05
   done
   D_READY_S=$(calc "$(now) - $t0")
+  IMG=$D_MNT/file
   if grep -q 'survey failed' "$D_LOG"; then warn "$name: the daemon's bucket listing failed (see $D_LOG)"; fi
 }
 
@@ -170,14 +171,23 @@ daemon_stop() {
 }
 
 # ---- the ext4 on a loop device -------------------------------------------------------------
+# The image is $IMG: the daemon's file, or for the local target a sparse file on local disk.
 
-disk_mkfs() { mkfs.ext4 -q -F "$@" "$D_MNT/file" >>"$LOGDIR/mkfs.log" 2>&1 || die "mkfs.ext4 failed (see $LOGDIR/mkfs.log)"; }
+# local_image BYTES: a fresh sparse image in the work directory (the physical limit: the same
+# ext4 on a loop device, with no FUSE and no network under it).
+local_image() {
+  IMG=$WORK/local.img
+  rm -f "$IMG"
+  truncate -s "$1" "$IMG"
+}
+
+disk_mkfs() { mkfs.ext4 -q -F "$@" "$IMG" >>"$LOGDIR/mkfs.log" 2>&1 || die "mkfs.ext4 failed (see $LOGDIR/mkfs.log)"; }
 
 # disk_mount [LOSETUP_OPTION...]: the image on a loop device, its ext4 mounted at $DISK.
 disk_mount() {
   DISK=$WORK/disk
   mkdir -p "$DISK"
-  LOOP=$(losetup -f --show "$@" "$D_MNT/file") || die "losetup $* failed"
+  LOOP=$(losetup -f --show "$@" "$IMG") || die "losetup $* failed"
   mount "$LOOP" "$DISK" || die "cannot mount $LOOP"
 }
 

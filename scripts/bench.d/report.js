@@ -4,10 +4,10 @@
 //   node scripts/bench.d/report.js RAW_TSV META_FILE
 //
 // RAW_TSV: one figure a line, "TARGET<TAB>RUN<TAB>METRIC<TAB>VALUE"; TARGET is s3disk,
-// reference, mem, file or ceiling. META_FILE: "key=value" lines describing the run (sizes,
+// reference, mem, file, local or ceiling. META_FILE: "key=value" lines describing the run (sizes,
 // counts), used in the row labels. Prints the main table (s3disk against the reference, each
 // the median of the runs, with the min-max spread), then s3disk without a server (mem: and
-// file:///) and the ceilings measured in the same run.
+// file:///) beside a plain local loop device, and the ceilings measured in the same run.
 'use strict';
 
 const fs = require('fs');
@@ -77,6 +77,9 @@ const rows = [
   ['B8', 'B8_get_per_gib_read', 'GET per GiB read (B2 phase, includes the remount)', '/GiB ↓'],
   ['B8', 'B8_other_per_gib', 'DELETE + LIST + HEAD per GiB moved (B1 + B2 phases)', '/GiB ↓'],
   ['B9', 'B9_cpu_s_per_gib', 'daemon CPU, user + sys, per GiB moved in B1 + B2', 's/GiB ↓'],
+  ['B10', 'B10_iops', `fio randwrite 4k, fsync after each write, QD1, ${meta.fio_s} s`, 'IOPS ↑'],
+  ['B10', 'B10_fsync_p50_ms', 'fsync latency in that job, median', 'ms ↓'],
+  ['B10', 'B10_fsync_p99_ms', 'fsync latency in that job, 99th percentile', 'ms ↓'],
 ];
 
 const out = [];
@@ -101,22 +104,25 @@ out.push('ratio = s3disk ÷ reference; ↑ higher is better, ↓ lower is better
          (meta.b4_runs && meta.b4_runs !== meta.runs ? ` (B4: ${meta.b4_runs})` : '') +
          '; MiB = 2^20 bytes. B8 counts requests at the S3 server.');
 
-const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B7', 'B9'].includes(id))
-                  .filter(([, m]) => get('mem', m) || get('file', m));
+const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B7', 'B9', 'B10'].includes(id))
+                  .filter(([, m]) => get('mem', m) || get('file', m) || get('local', m));
 if (local.length) {
   out.push('');
   const cache = meta.s3disk_cache && meta.s3disk_cache !== 'none' ? 'with the block cache' :
                                                                      'without a block cache';
   out.push(`s3disk without a server (program overhead, ${cache}): \`mem:\` is FUSE alone ` +
            '(its B7 includes the bucket, held in RAM), `file:///` a directory bucket on the ' +
-           'local disk. ' +
+           'local disk; local loop: the same ext4 on a loop device over an image file on the ' +
+           'local disk, no FUSE, no network (the physical limit). ' +
            `Medians of ${meta.local_runs || meta.runs} run(s).`);
   out.push('');
-  out.push('| id | workload | unit | s3disk mem: | s3disk file:/// | spread (min–max): mem:; file:/// |');
-  out.push('|----|----------|------|-----------:|---------------:|------|');
+  out.push('| id | workload | unit | s3disk mem: | s3disk file:/// | local loop | ' +
+           'spread (min–max): mem:; file:///; local |');
+  out.push('|----|----------|------|-----------:|---------------:|-----------:|------|');
   for (const [id, metric, label, unit] of local) {
     out.push(`| ${id} | ${label} | ${unit} | ${fmt(med('mem', metric))} | ` +
-             `${fmt(med('file', metric))} | ${spread('mem', metric)}; ${spread('file', metric)} |`);
+             `${fmt(med('file', metric))} | ${fmt(med('local', metric))} | ` +
+             `${spread('mem', metric)}; ${spread('file', metric)}; ${spread('local', metric)} |`);
   }
 }
 
