@@ -199,6 +199,12 @@ void BlockCache::Touch(Entry* e) {
   if (e->state == State::kClean) lru_.splice(lru_.end(), lru_, e->lru);
 }
 
+// A writer woken for room that leaves without using it (it failed, or waits for something
+// else first) passes the wake-up on, so no writer sleeps while there is room.
+void BlockCache::PassRoomOn() {
+  if (c_.writers_waiting > 0 && dirty_count_ < max_dirty_) space_cv_.notify_one();
+}
+
 // ---- writes ----
 
 Status BlockCache::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
@@ -229,14 +235,6 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   }
   const bool whole = offset == 0 && (zero || data.size() == block_size_);
   Lock lock(mu_);
-  // A writer woken for room that leaves without using it (it failed, or waits elsewhere)
-  // passes the wake-up on, so no writer sleeps while there is room.
-  struct PassRoomOn {
-    BlockCache& c;
-    ~PassRoomOn() NO_THREAD_SAFETY_ANALYSIS {
-      if (c.c_.writers_waiting > 0 && c.dirty_count_ < c.max_dirty_) c.space_cv_.notify_one();
-    }
-  } pass_room_on{*this};
   Entry* e = nullptr;
   for (;;) {
     auto it = entries_.find(n);
@@ -244,6 +242,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     if (e != nullptr && e->state == State::kReading && !whole) {
       // A partial write needs the block: wait for the fetch in flight.
       const uint64_t id = e->id;
+      PassRoomOn();
       cv_.wait(mu_, [&]() REQUIRES(mu_) {
         auto i = entries_.find(n);
         return i == entries_.end() || i->second.id != id || i->second.state != State::kReading;
@@ -252,11 +251,8 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     }
     if ((e == nullptr || !Dirtyish(*e)) && dirty_count_ >= max_dirty_) {
       // Back-pressure: one more dirty block would pass the limit.
-      // The first waiter makes every dirty block due (IsDue): wake every worker once, if
-      // some block was not due yet (else the workers are busy or about to be).
-      if (c_.writers_waiting++ == 0 && !dirty_.empty() && dirty_.begin()->first > clock_.NowMs()) {
-        work_cv_.notify_all();
-      }
+      // The first waiter makes every dirty block due (IsDue): wake every idle worker once.
+      if (c_.writers_waiting++ == 0 && idle_workers_ > 0) work_cv_.notify_all();
       c_.dirty_limit_waits++;
       space_cv_.wait(mu_, [&]() REQUIRES(mu_) { return dirty_count_ < max_dirty_; });
       c_.writers_waiting--;
@@ -265,11 +261,13 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
     if (e == nullptr) {
       if (entries_.size() >= options_.cache_size_blocks && lru_.empty()) {
         // Every entry is dirty or being fetched; wait for one to finish.
+        PassRoomOn();
         cv_.wait(mu_);
         continue;
       }
       if (!whole) {
         // The rest of the block comes from below (one GET, and then it is cached).
+        PassRoomOn();
         S3DISK_RETURN_IF_ERROR(Fetch(n, {}, false));
         c_.misses++;
         continue;
@@ -328,7 +326,11 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   // Idle workers sleep until the earliest due time (or for new work when none is dirty): only
   // a block that is now the first due changes when one must wake. Waking one at every write
   // cost two context switches per small write, for nothing.
-  if (queued && dirty_.begin()->second == n) work_cv_.notify_one();
+  // A block due now wakes an idle worker, if there is one (none is: all are uploading).
+  if (queued && (dirty_.begin()->second == n || (idle_workers_ > 0 && e->due_ms <= now))) {
+    work_cv_.notify_one();
+  }
+  PassRoomOn();    // (woken for room, this write may have needed none)
   DrainFileOps();  // in the cache file before the write is acknowledged (e may go)
   if (!options_.sync) return Status::Ok();
   return WaitStored({{n, seq}}, true).WithContext("cache: write-through");
@@ -466,6 +468,7 @@ void BlockCache::WorkerLoop() {
   for (;;) {
     if (stopping_) break;
     if (RunReadAhead() || UploadOne(false, nullptr)) continue;
+    idle_workers_++;
     if (dirty_.empty()) {
       work_cv_.wait(mu_);
     } else {
@@ -474,6 +477,7 @@ void BlockCache::WorkerLoop() {
       const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
       work_cv_.wait_for(mu_, std::chrono::milliseconds(wait_ms));
     }
+    idle_workers_--;
   }
 }
 
@@ -626,6 +630,7 @@ BlockCache::Counters BlockCache::counters() {
   Counters c = c_;
   c.cached_blocks = entries_.size();
   c.dirty_blocks = dirty_count_;
+  c.idle_workers = idle_workers_;
   return c;
 }
 
@@ -652,6 +657,7 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_recovered_blocks", c.recovered_blocks);
   AppendStat(out, "block_cache_reused_clean_blocks", c.reused_clean_blocks);
   AppendStat(out, "block_cache_writers_waiting", c.writers_waiting);
+  AppendStat(out, "block_cache_idle_workers", c.idle_workers);
   AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
   BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
   // The cache sits over the lower zero map (doc/design.md), whose counters would repeat

@@ -16,8 +16,8 @@
 //   cannot be evicted (dirty, uploading, being fetched), a read bypasses the cache.
 // - After read_ahead_trigger sequential block reads (a few blocks out of order still count),
 //   the next read_ahead_blocks blocks are fetched by the workers; as the run goes on the
-//   window widens, up to read_ahead_max_blocks (a fetch per worker keeps a cold sequential
-//   read at the store's parallel speed). The window is topped up a batch at a time: one
+//   window widens, up to read_ahead_max_blocks (a fetch per worker, and at least two batches,
+//   keeps a cold sequential read at the store's parallel speed). The window is topped up a batch at a time: one
 //   worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends side by
 //   side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
 //   the reader.
@@ -67,7 +67,8 @@ struct BlockCacheOptions {
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
   // --readAheadMax: each further sequential block read widens the window by one block, up to
   // this many (less than read_ahead_blocks: the window stays read_ahead_blocks). 0 = default:
-  // one fetch per worker (threads), at most a quarter of the cache.
+  // one fetch per worker (threads) and at least two batches (2 * kFetchBatchBlocks), at most
+  // a quarter of the cache.
   uint32_t read_ahead_max_blocks = 0;
   // Upload retries inside one attempt to write a block: attempts, and the first backoff
   // (doubled each time, up to retry_max_ms). After the last attempt the block stays dirty
@@ -116,7 +117,7 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t read_ahead_blocks = 0, bytes_up = 0, bytes_down = 0;
     uint64_t reads_below = 0, writes_below = 0, trims_below = 0, flushes = 0;
     uint64_t recovered_blocks = 0, reused_clean_blocks = 0, writers_waiting = 0;
-    uint64_t trims_waiting = 0;
+    uint64_t trims_waiting = 0, idle_workers = 0;
     uint64_t dirty_limit_waits = 0;  // times a writer waited for the dirty limit, ever
   };
   Counters counters();
@@ -188,6 +189,7 @@ class BlockCache : public ForwardingBlockStore {
   // Someone waits for e: upload it now.
   void MarkUrgent(Entry* e) REQUIRES(mu_);
   void Touch(Entry* e) REQUIRES(mu_);
+  void PassRoomOn() REQUIRES(mu_);
 
   // The read path: serve buf (a part at offset) from the cache, or fetch block n.
   Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
@@ -281,8 +283,9 @@ class BlockCache : public ForwardingBlockStore {
   std::vector<uint64_t> slot_applied_ GUARDED_BY(file_mu_);  // per slot: last ticket applied
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
-  uint64_t dirty_count_ GUARDED_BY(mu_) = 0;  // kDirty + kWriting + kRedirtied
-  uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;   // bumped at every trim start and end
+  uint64_t dirty_count_ GUARDED_BY(mu_) = 0;   // kDirty + kWriting + kRedirtied
+  uint32_t idle_workers_ GUARDED_BY(mu_) = 0;  // workers waiting on work_cv_
+  uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;    // bumped at every trim start and end
   int64_t last_read_ GUARDED_BY(mu_) = -2;
   uint32_t run_length_ GUARDED_BY(mu_) = 0;
   uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;   // first block not yet scheduled

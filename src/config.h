@@ -122,7 +122,8 @@ struct Config {
   uint32_t read_ahead = 4;          // --readAhead, in blocks (0: off)
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger, sequential reads
   // --readAheadMax: the read-ahead window grows up to this many blocks in a long sequential
-  // run; 0: --blockCacheThreads (one fetch per worker), at most a quarter of the cache.
+  // run; 0: --blockCacheThreads (one fetch per worker) but at least 32, at most a quarter of
+  // the cache.
   uint32_t read_ahead_max = 0;
   // The consistency guard (consistency_guard.h): composed only when md5_cache_size > 0. Off
   // by default (AWS S3 is strongly consistent); s3backer's defaults are 1000, 10000, 500.

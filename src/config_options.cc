@@ -239,7 +239,7 @@ const std::vector<Option>& Options() {
        }},
       {"--readAheadMax", "NUM",
        "the read-ahead window grows up to this many blocks during a long sequential run "
-       "(default: --blockCacheThreads, at most a quarter of --blockCacheSize)",
+       "(default: --blockCacheThreads but at least 32, at most a quarter of --blockCacheSize)",
        [](Config* c, const std::string& v) {
          return SetCount("--readAheadMax", v, 1u << 20, &c->read_ahead_max);
        }},

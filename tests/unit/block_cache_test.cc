@@ -205,6 +205,59 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   CHECK(f.Read(3) == Fill(3));
 }
 
+TEST_CASE("block_cache: each block written whole wakes an idle worker") {
+  // Only a write that became the first due block woke a worker: blocks written right after it
+  // waited for that one worker while the others slept (a sequential write ran one or two
+  // uploads at a time).
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 4;
+  o.cache_size_blocks = 16;
+  Fixture f(std::move(o));
+  Gate gate;
+  struct OpenAtEnd {
+    Gate& g;
+    ~OpenAtEnd() { g.Open(); }  // (a failed REQUIRE must not leave the workers in the gate)
+  } open_at_end{gate};
+  f.below->write_gate = &gate;
+  SpinAtMost30s([&] { return f.cache->counters().idle_workers == 4; });
+  for (BlockNum n = 1; n <= 3; n++) f.Write(n, static_cast<uint8_t>(n));
+  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 3; });
+  gate.Open();
+  REQUIRE(f.cache->Flush().ok());
+  for (BlockNum n = 1; n <= 3; n++) CHECK(f.below->Block(n) == Fill(static_cast<uint8_t>(n)));
+}
+
+TEST_CASE("block_cache: a writer at the dirty limit wakes the idle workers") {
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 4;
+  o.cache_size_blocks = 16;
+  o.max_dirty_blocks = 4;
+  Fixture f(std::move(o));
+  const std::vector<uint8_t> part(10, 1);  // not due before the write delay
+  for (BlockNum n = 0; n < 4; n++) REQUIRE(f.cache->WritePart(n, 0, part).ok());
+  Gate gate;
+  struct OpenAtEnd {
+    Gate& g;
+    std::thread& t;
+    ~OpenAtEnd() {
+      g.Open();  // (a failed REQUIRE must not leave the workers in the gate)
+      if (t.joinable()) t.join();
+    }
+  };
+  Status written;
+  std::thread writer;
+  OpenAtEnd open_at_end{gate, writer};
+  f.below->write_gate = &gate;
+  writer = std::thread([&] { written = f.cache->WriteBlock(4, Fill(4)); });
+  // The waiting writer made the four due: all four workers upload them at once.
+  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 4; });
+  gate.Open();
+  writer.join();
+  CHECK(written.ok());
+  REQUIRE(f.cache->Flush().ok());
+  CHECK(f.below->Block(4) == Fill(4));
+}
+
 TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploaded again") {
   Fixture f;
   Gate gate;
