@@ -327,7 +327,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   // a block that is now the first due changes when one must wake. Waking one at every write
   // cost two context switches per small write, for nothing.
   // A block due now wakes an idle worker, if there is one (none is: all are uploading).
-  if (queued && (dirty_.begin()->second == n || (idle_workers_ > 0 && e->due_ms <= now))) {
+  if (queued && (dirty_.begin()->second == n || (idle_workers_ > 0 && IsDue(*e, now)))) {
     work_cv_.notify_one();
   }
   PassRoomOn();    // (woken for room, this write may have needed none)
@@ -367,6 +367,12 @@ bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
   e->urgent = false;
   e->upload_started_ms = clock_.NowMs();
   Transition(e, State::kWriting);
+  // Blocks that became due since (their delay ran out, or writers wait at the limit) woke
+  // nobody: the worker that takes one passes the work on to an idle one.
+  if (idle_workers_ > 0 && !dirty_.empty() &&
+      IsDue(entries_.at(dirty_.begin()->second), clock_.NowMs())) {
+    work_cv_.notify_one();
+  }
   c_.uploads_in_flight++;
   std::vector<FileOp> ops = TakeFileOps();
 

@@ -227,6 +227,29 @@ TEST_CASE("block_cache: each block written whole wakes an idle worker") {
   for (BlockNum n = 1; n <= 3; n++) CHECK(f.below->Block(n) == Fill(static_cast<uint8_t>(n)));
 }
 
+TEST_CASE("block_cache: blocks that become due later are taken by every idle worker") {
+  // Partial writes are due a delay later: only the first (the head of the queue) woke a
+  // worker, which then uploaded them all one after another while the others slept.
+  BlockCacheOptions o = Fixture::Defaults();
+  o.threads = 2;
+  o.cache_size_blocks = 16;
+  Fixture f(std::move(o));
+  Gate gate;
+  struct OpenAtEnd {
+    Gate& g;
+    ~OpenAtEnd() { g.Open(); }  // (a failed REQUIRE must not leave the workers in the gate)
+  } open_at_end{gate};
+  f.below->write_gate = &gate;
+  SpinAtMost30s([&] { return f.cache->counters().idle_workers == 2; });
+  const std::vector<uint8_t> part(10, 1);
+  REQUIRE(f.cache->WritePart(1, 0, part).ok());
+  REQUIRE(f.cache->WritePart(2, 0, part).ok());
+  f.clock.Advance(250);
+  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 2; });
+  gate.Open();
+  REQUIRE(f.cache->Flush().ok());
+}
+
 TEST_CASE("block_cache: a writer at the dirty limit wakes the idle workers") {
   BlockCacheOptions o = Fixture::Defaults();
   o.threads = 4;
