@@ -205,80 +205,69 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   CHECK(f.Read(3) == Fill(3));
 }
 
+// Workers whose uploads stop in a gate, for counting how many run at once. The gate opens
+// when the test ends, so a failed REQUIRE does not leave the workers (or a writer) in it.
+struct GatedWorkers {
+  explicit GatedWorkers(uint32_t threads, uint64_t max_dirty = 0) : f(Options(threads, max_dirty)) {
+    f.below->write_gate = &gate;
+  }
+  ~GatedWorkers() {
+    gate.Open();
+    if (writer.joinable()) writer.join();
+  }
+  static BlockCacheOptions Options(uint32_t threads, uint64_t max_dirty) {
+    BlockCacheOptions o = Fixture::Defaults();
+    o.threads = threads;
+    o.cache_size_blocks = 16;
+    o.max_dirty_blocks = max_dirty;
+    return o;
+  }
+  void WaitUploading(uint64_t n) {
+    SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == n; });
+  }
+  Gate gate;  // (first: the workers in f leave it before it goes)
+  Fixture f;
+  std::thread writer;
+};
+
 TEST_CASE("block_cache: each block written whole wakes an idle worker") {
   // Only a write that became the first due block woke a worker: blocks written right after it
   // waited for that one worker while the others slept (a sequential write ran one or two
   // uploads at a time).
-  BlockCacheOptions o = Fixture::Defaults();
-  o.threads = 4;
-  o.cache_size_blocks = 16;
-  Fixture f(std::move(o));
-  Gate gate;
-  struct OpenAtEnd {
-    Gate& g;
-    ~OpenAtEnd() { g.Open(); }  // (a failed REQUIRE must not leave the workers in the gate)
-  } open_at_end{gate};
-  f.below->write_gate = &gate;
-  SpinAtMost30s([&] { return f.cache->counters().idle_workers == 4; });
-  for (BlockNum n = 1; n <= 3; n++) f.Write(n, static_cast<uint8_t>(n));
-  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 3; });
-  gate.Open();
-  REQUIRE(f.cache->Flush().ok());
-  for (BlockNum n = 1; n <= 3; n++) CHECK(f.below->Block(n) == Fill(static_cast<uint8_t>(n)));
+  GatedWorkers g(4);
+  SpinAtMost30s([&] { return g.f.cache->counters().idle_workers == 4; });
+  for (BlockNum n = 1; n <= 3; n++) g.f.Write(n, static_cast<uint8_t>(n));
+  g.WaitUploading(3);
+  g.gate.Open();
+  REQUIRE(g.f.cache->Flush().ok());
+  for (BlockNum n = 1; n <= 3; n++) CHECK(g.f.below->Block(n) == Fill(static_cast<uint8_t>(n)));
 }
 
 TEST_CASE("block_cache: blocks that become due later are taken by every idle worker") {
   // Partial writes are due a delay later: only the first (the head of the queue) woke a
   // worker, which then uploaded them all one after another while the others slept.
-  BlockCacheOptions o = Fixture::Defaults();
-  o.threads = 2;
-  o.cache_size_blocks = 16;
-  Fixture f(std::move(o));
-  Gate gate;
-  struct OpenAtEnd {
-    Gate& g;
-    ~OpenAtEnd() { g.Open(); }  // (a failed REQUIRE must not leave the workers in the gate)
-  } open_at_end{gate};
-  f.below->write_gate = &gate;
-  SpinAtMost30s([&] { return f.cache->counters().idle_workers == 2; });
+  GatedWorkers g(2);
+  SpinAtMost30s([&] { return g.f.cache->counters().idle_workers == 2; });
   const std::vector<uint8_t> part(10, 1);
-  REQUIRE(f.cache->WritePart(1, 0, part).ok());
-  REQUIRE(f.cache->WritePart(2, 0, part).ok());
-  f.clock.Advance(250);
-  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 2; });
-  gate.Open();
-  REQUIRE(f.cache->Flush().ok());
+  REQUIRE(g.f.cache->WritePart(1, 0, part).ok());
+  REQUIRE(g.f.cache->WritePart(2, 0, part).ok());
+  g.f.clock.Advance(250);
+  g.WaitUploading(2);
 }
 
 TEST_CASE("block_cache: a writer at the dirty limit wakes the idle workers") {
-  BlockCacheOptions o = Fixture::Defaults();
-  o.threads = 4;
-  o.cache_size_blocks = 16;
-  o.max_dirty_blocks = 4;
-  Fixture f(std::move(o));
+  GatedWorkers g(4, 4);
   const std::vector<uint8_t> part(10, 1);  // not due before the write delay
-  for (BlockNum n = 0; n < 4; n++) REQUIRE(f.cache->WritePart(n, 0, part).ok());
-  Gate gate;
-  struct OpenAtEnd {
-    Gate& g;
-    std::thread& t;
-    ~OpenAtEnd() {
-      g.Open();  // (a failed REQUIRE must not leave the workers in the gate)
-      if (t.joinable()) t.join();
-    }
-  };
+  for (BlockNum n = 0; n < 4; n++) REQUIRE(g.f.cache->WritePart(n, 0, part).ok());
   Status written;
-  std::thread writer;
-  OpenAtEnd open_at_end{gate, writer};
-  f.below->write_gate = &gate;
-  writer = std::thread([&] { written = f.cache->WriteBlock(4, Fill(4)); });
+  g.writer = std::thread([&] { written = g.f.cache->WriteBlock(4, Fill(4)); });
   // The waiting writer made the four due: all four workers upload them at once.
-  SpinAtMost30s([&] { return f.cache->counters().uploads_in_flight == 4; });
-  gate.Open();
-  writer.join();
+  g.WaitUploading(4);
+  g.gate.Open();
+  g.writer.join();
   CHECK(written.ok());
-  REQUIRE(f.cache->Flush().ok());
-  CHECK(f.below->Block(4) == Fill(4));
+  REQUIRE(g.f.cache->Flush().ok());
+  CHECK(g.f.below->Block(4) == Fill(4));
 }
 
 TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploaded again") {
