@@ -230,6 +230,15 @@ void MakeCrashedCacheFile(const std::string& path, uint32_t token) {
   REQUIRE((*file)->SetMountToken(token).ok());
 }
 
+// A bucket in memory and the cache file a crashed mount with token 0x1234abcd left.
+struct CrashedMount {
+  CrashedMount() { MakeCrashedCacheFile(path, 0x1234abcd); }
+  testing::ScopedTempDir dir;
+  const std::string path = dir.path() + "/cache";
+  FakeClock clock;
+  std::shared_ptr<MemStore> mem = std::make_shared<MemStore>();
+};
+
 Config CacheFileConfig(const std::string& path) {
   Config c = LocalConfig();
   c.size_bytes = 64 * 4096;
@@ -240,11 +249,10 @@ Config CacheFileConfig(const std::string& path) {
 }
 
 TEST_CASE("stack: reset with the cache file of the crashed mount uploads its blocks first") {
-  testing::ScopedTempDir dir;
-  const std::string path = dir.path() + "/cache";
-  FakeClock clock;
-  auto mem = std::make_shared<MemStore>();
-  MakeCrashedCacheFile(path, 0x1234abcd);
+  CrashedMount crashed;
+  const std::string& path = crashed.path;
+  FakeClock& clock = crashed.clock;
+  auto& mem = crashed.mem;
   REQUIRE(WriteMountToken(*mem, "", 0x1234abcd, clock).ok());
 
   // s3disk --reset-mounted-flag --blockCacheFile=PATH BUCKET: the blocks go up now, so that
@@ -268,11 +276,10 @@ TEST_CASE("stack: reset with the cache file of the crashed mount uploads its blo
 }
 
 TEST_CASE("stack: reset with the cache file of another mount leaves the file's claim") {
-  testing::ScopedTempDir dir;
-  const std::string path = dir.path() + "/cache";
-  FakeClock clock;
-  auto mem = std::make_shared<MemStore>();
-  MakeCrashedCacheFile(path, 0x1234abcd);
+  CrashedMount crashed;
+  const std::string& path = crashed.path;
+  FakeClock& clock = crashed.clock;
+  auto& mem = crashed.mem;
   REQUIRE(WriteMountToken(*mem, "", 0x5678, clock).ok());  // someone mounted since
   Config reset = CacheFileConfig(path);
   reset.reset_mounted_flag = true;
@@ -307,11 +314,10 @@ TEST_CASE("stack: a --force start that fails puts the live mount's token back") 
 }
 
 TEST_CASE("stack: a start that fails after recovery began keeps the token for the next mount") {
-  testing::ScopedTempDir dir;
-  const std::string path = dir.path() + "/cache";
-  FakeClock clock;
-  auto mem = std::make_shared<MemStore>();
-  MakeCrashedCacheFile(path, 0x1234abcd);
+  CrashedMount crashed;
+  const std::string& path = crashed.path;
+  FakeClock& clock = crashed.clock;
+  auto& mem = crashed.mem;
   REQUIRE(WriteMountToken(*mem, "", 0x1234abcd, clock).ok());
   {
     Result<OpenedStack> opened = OpenStack(CacheFileConfig(path), mem, clock);
