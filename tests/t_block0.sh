@@ -39,6 +39,12 @@ refused() {
   diff "$WORK/before" "$WORK/after" >&2 || fail "a refused mount changed the bucket"
 }
 
+# reads_back N: the mounted image's block 0 reads as zeros and block N holds $WORK/data.
+reads_back() {
+  read_at "$MNT/file" 0 "$BS" | cmp -s - <(head -c "$BS" /dev/zero) || fail "block 0 is not zeros"
+  read_at "$MNT/file" $(($1 * BS)) 5000 | cmp -s - "$WORK/data" || fail "block $1 lost its data"
+}
+
 random_file "$WORK/data" 5000
 
 log "=== zeros written over block 0"
@@ -55,8 +61,7 @@ block0_has_geometry "$B1"
 log "no --size or --blockSize: the geometry comes from the zero block 0"
 start_s3disk "file://$B1" "$MNT"
 [ "$(stat -c %s "$MNT/file")" -eq "$SIZE" ] || fail "the size was not found in block 0"
-read_at "$MNT/file" 0 "$BS" | cmp -s - <(head -c "$BS" /dev/zero) || fail "block 0 is not zeros"
-read_at "$MNT/file" $((3 * BS)) 5000 | cmp -s - "$WORK/data" || fail "block 3 lost its data"
+reads_back 3
 stop_s3disk "$MNT"
 
 log "=== the whole disk discarded (blkdiscard through a loop device, as mkfs.ext4 does)"
@@ -113,8 +118,7 @@ refused "$B4" 'wrong password' --encrypt --passwordFile="$WORK/wrong"
 refused "$B4" '--force' --encrypt --passwordFile="$WORK/right" --blockSize=128k
 block0_has_geometry "$B4"
 start_s3disk --encrypt --passwordFile="$WORK/right" "file://$B4" "$MNT"
-read_at "$MNT/file" 0 "$BS" | cmp -s - <(head -c "$BS" /dev/zero) || fail "block 0 is not zeros"
-read_at "$MNT/file" $((5 * BS)) 5000 | cmp -s - "$WORK/data" || fail "block 5 lost its data"
+reads_back 5
 stop_s3disk "$MNT"
 
 log "=== --readOnly on a bucket without block 0 writes nothing"
