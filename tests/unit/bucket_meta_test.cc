@@ -206,15 +206,7 @@ TEST_CASE("bucket_meta: CreateMountToken takes its token back when it fails afte
 }
 
 TEST_CASE("bucket_meta: CreateMountToken on a server that refuses If-None-Match (501)") {
-  class Refuses : public RecordingObjectStore {
-   public:
-    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                            const Metadata& meta, const PutOptions& options = {}) override {
-      if (options.if_absent) return Status(EOPNOTSUPP, "HTTP 501 NotImplemented");
-      return RecordingObjectStore::Put(key, data, meta, options);
-    }
-  };
-  Refuses store;
+  NoIfAbsentObjectStore store;
   FakeClock clock;
   const int64_t start = clock.NowMs();
   REQUIRE(CreateMountToken(store, "vol/", 0x1111, clock).ok());

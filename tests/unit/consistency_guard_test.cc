@@ -19,6 +19,7 @@
 #include "fakes.h"
 #include "mem_store.h"
 #include "stack.h"
+#include "stack_testing.h"
 
 namespace s3disk {
 namespace {
@@ -408,12 +409,7 @@ TEST_CASE("guard: writers of many blocks from two threads finish with a full cac
 }
 
 TEST_CASE("guard: BuildStack composes the guard only with --md5CacheSize") {
-  Config c;
-  c.args = {"mem:", "/mnt"};
-  c.bucket_arg = "mem:";
-  c.bucket_kind = BucketKind::kMemory;
-  c.mountpoint = "/mnt";
-  c.list_blocks = true;
+  Config c = stack_testing::LocalConfig();
   const Geometry g{4096, 16 * 4096};
   auto stats_of = [&](const Config& config) {
     Result<Stack> built = BuildStack(config, std::make_shared<MemStore>(), g);

@@ -238,6 +238,17 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   std::map<std::string, Object> objects_;
 };
 
+// A RecordingObjectStore on a server that does not implement create-only PUTs: a Put with
+// if_absent fails as an HTTP 501 does (EOPNOTSUPP); every other Put goes through.
+class NoIfAbsentObjectStore : public RecordingObjectStore {
+ public:
+  Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                          const Metadata& meta, const PutOptions& options = {}) override {
+    if (options.if_absent) return Status(EOPNOTSUPP, "HTTP 501 NotImplemented");
+    return RecordingObjectStore::Put(key, data, meta, options);
+  }
+};
+
 class RecordingBlockStore : public BlockStore, public CallRecorder {
  public:
   RecordingBlockStore(uint32_t block_size, uint64_t num_blocks)

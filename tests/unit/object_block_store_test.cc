@@ -642,15 +642,7 @@ TEST_CASE("object_block_store: Start checks a block 0 that a stale HEAD missed")
 
 TEST_CASE(
     "object_block_store: Start stores block 0 plainly on a server that refuses If-None-Match") {
-  class Refuses : public RecordingObjectStore {
-   public:
-    Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
-                            const Metadata& meta, const PutOptions& options = {}) override {
-      if (options.if_absent) return Status(EOPNOTSUPP, "HTTP 501 NotImplemented");
-      return RecordingObjectStore::Put(key, data, meta, options);
-    }
-  };
-  auto objects = std::make_shared<Refuses>();
+  auto objects = std::make_shared<NoIfAbsentObjectStore>();
   ObjectBlockStore blocks(objects, Fixture::Options());
   REQUIRE(blocks.Start().ok());
   REQUIRE(objects->Peek("vol/00000000"));

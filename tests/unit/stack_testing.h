@@ -1,4 +1,5 @@
-// Shared by the unit tests of src/stack.cc (stack_test.cc, mount_token_test.cc).
+// Shared by the unit tests that build stacks (stack_test.cc, mount_token_test.cc,
+// consistency_guard_test.cc).
 #pragma once
 
 #include <catch2/catch.hpp>
