@@ -78,6 +78,8 @@ TEST_CASE("block_cache: blocks that become due later are taken by every idle wor
   REQUIRE(g.f.cache->WritePart(2, 0, part).ok());
   g.f.clock.Advance(250);
   g.WaitUploading(2);
+  g.gate.Open();
+  REQUIRE(g.f.cache->Flush().ok());
 }
 
 TEST_CASE("block_cache: a writer at the dirty limit wakes the idle workers") {
