@@ -368,9 +368,10 @@ bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
   e->upload_started_ms = clock_.NowMs();
   Transition(e, State::kWriting);
   // Blocks that became due since (their delay ran out, or writers wait at the limit) woke
-  // nobody: the worker that takes one passes the work on to an idle one.
+  // nobody, and this worker may have been the one keeping time for the next: it passes the
+  // work on to an idle worker, which takes it or keeps that time.
   if (idle_workers_ > 0 && !dirty_.empty() &&
-      IsDue(entries_.at(dirty_.begin()->second), clock_.NowMs())) {
+      (timed_idle_workers_ == 0 || IsDue(entries_.at(dirty_.begin()->second), clock_.NowMs()))) {
     work_cv_.notify_one();
   }
   c_.uploads_in_flight++;
@@ -481,7 +482,9 @@ void BlockCache::WorkerLoop() {
       const int64_t due = dirty_.begin()->first;
       const int64_t now = clock_.NowMs();
       const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
+      timed_idle_workers_++;
       work_cv_.wait_for(mu_, std::chrono::milliseconds(wait_ms));
+      timed_idle_workers_--;
     }
     idle_workers_--;
   }

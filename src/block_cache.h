@@ -17,9 +17,9 @@
 // - After read_ahead_trigger sequential block reads (a few blocks out of order still count),
 //   the next read_ahead_blocks blocks are fetched by the workers; as the run goes on the
 //   window widens, up to read_ahead_max_blocks (a fetch per worker, and at least two batches,
-//   keeps a cold sequential read at the store's parallel speed). The window is topped up a batch at a time: one
-//   worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends side by
-//   side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
+//   keeps a cold sequential read at the store's parallel speed). The window is topped up a batch at
+//   a time: one worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends
+//   side by side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
 //   the reader.
 // - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
 //   waits for them, then flushes below. A failed upload is retried with backoff (clock
@@ -283,9 +283,10 @@ class BlockCache : public ForwardingBlockStore {
   std::vector<uint64_t> slot_applied_ GUARDED_BY(file_mu_);  // per slot: last ticket applied
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
-  uint64_t dirty_count_ GUARDED_BY(mu_) = 0;   // kDirty + kWriting + kRedirtied
-  uint32_t idle_workers_ GUARDED_BY(mu_) = 0;  // workers waiting on work_cv_
-  uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;    // bumped at every trim start and end
+  uint64_t dirty_count_ GUARDED_BY(mu_) = 0;         // kDirty + kWriting + kRedirtied
+  uint32_t idle_workers_ GUARDED_BY(mu_) = 0;        // workers waiting on work_cv_
+  uint32_t timed_idle_workers_ GUARDED_BY(mu_) = 0;  // of those, waiting for a due time
+  uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;          // bumped at every trim start and end
   int64_t last_read_ GUARDED_BY(mu_) = -2;
   uint32_t run_length_ GUARDED_BY(mu_) = 0;
   uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;   // first block not yet scheduled

@@ -82,6 +82,23 @@ TEST_CASE("block_cache: blocks that become due later are taken by every idle wor
   REQUIRE(g.f.cache->Flush().ok());
 }
 
+TEST_CASE("block_cache: a block that becomes due during an upload is taken by an idle worker") {
+  // The worker that kept time for the queue took the first block; the next became due while
+  // that upload ran, and the other worker slept on (it had gone idle with nothing dirty).
+  GatedWorkers g(2);
+  SpinAtMost30s([&] { return g.f.cache->counters().idle_workers == 2; });
+  const std::vector<uint8_t> part(10, 1);
+  REQUIRE(g.f.cache->WritePart(1, 0, part).ok());  // due at 250
+  g.f.clock.Advance(10);
+  REQUIRE(g.f.cache->WritePart(2, 0, part).ok());  // due at 260
+  g.f.clock.Advance(240);
+  g.WaitUploading(1);  // block 1, held in the gate
+  g.f.clock.Advance(10);
+  g.WaitUploading(2);
+  g.gate.Open();
+  REQUIRE(g.f.cache->Flush().ok());
+}
+
 TEST_CASE("block_cache: a writer at the dirty limit wakes the idle workers") {
   GatedWorkers g(4, 4);
   const std::vector<uint8_t> part(10, 1);  // not due before the write delay
