@@ -37,6 +37,14 @@
 //   | a fetch that raced a trim or a write is not cached  | trim_epoch_ and the entry id     |
 //   | mu_ is never held while calling below()             | unlock around below() calls      |
 //   | each cache file slot belongs to at most one entry   | free_slots_, NewEntry/EraseEntry |
+//   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
+//   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
+//   |                                                     |   a wake-up that was not used    |
+//   | a due block never waits while a worker is idle, and | Write wakes one for a block due  |
+//   |   some idle worker keeps time for the first due     |   now or first due; UploadOne    |
+//   |   block (timed_idle_workers_)                       |   hands due work and the timing  |
+//   |                                                     |   on; the first writer at the    |
+//   |                                                     |   limit wakes all (IsDue)        |
 //
 // Cache file (cache_file.h): an entry with a slot has its data and state there: written at
 // each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
@@ -323,10 +331,10 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   FilePut(e);
   const uint64_t seq = e->seq;
   if (took_over) cv_.notify_all();  // readers waiting for the fetch this write took over
-  // Idle workers sleep until the earliest due time (or for new work when none is dirty): only
-  // a block that is now the first due changes when one must wake. Waking one at every write
-  // cost two context switches per small write, for nothing.
-  // A block due now wakes an idle worker, if there is one (none is: all are uploading).
+  // Idle workers sleep until the earliest due time (or for new work when none is dirty). A
+  // write wakes one only if its block is now the first due (the sleepers' time changed) or
+  // is due now and a worker is idle; waking one at every write cost two context switches per
+  // small write, for nothing.
   if (queued && (dirty_.begin()->second == n || (idle_workers_ > 0 && IsDue(*e, now)))) {
     work_cv_.notify_one();
   }
