@@ -54,88 +54,162 @@ struct Lane {
 };
 
 #if defined(__clang__)
-#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512vl"))), apply_to = function)
 #else
 #pragma GCC push_options
-#pragma GCC target("avx512f")
+#pragma GCC target("avx512f,avx512vl")
 // GCC 12's AVX-512 intrinsics start their results from _mm512_undefined_epi32(), which
 // -Wmaybe-uninitialized reports as a use of an uninitialized value.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #endif
 
-// rows[i] holds 16 words of lane i; afterwards words[w] holds word w of every lane.
-inline void Transpose(const __m512i rows[16], __m512i words[16]) {
-  __m512i a[16], b[16];
-  for (int i = 0; i < 8; i++) {
-    a[2 * i] = _mm512_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
-    a[2 * i + 1] = _mm512_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
+// The vector operations the steps need, on 16 lanes (zmm registers) or on 8 (ymm, with
+// AVX-512VL): 8 buffers on 8 lanes cost half what they cost on 16.
+struct Wide {
+  using Vec = __m512i;
+  using Mask = __mmask16;
+  static constexpr size_t kLanes = 16;
+  static Vec Set1(uint32_t x) { return _mm512_set1_epi32(static_cast<int>(x)); }
+  static Vec Add(Vec a, Vec b) { return _mm512_add_epi32(a, b); }
+  static Vec MaskAdd(Vec a, Mask m, Vec b) { return _mm512_mask_add_epi32(a, m, a, b); }
+  template <int kTable>
+  static Vec Logic(Vec a, Vec b, Vec c) {
+    return _mm512_ternarylogic_epi32(a, b, c, kTable);
   }
-  // b[4q + m], 128-bit part p: word 4p + m of lanes 4q .. 4q + 3.
-  for (int q = 0; q < 4; q++) {
-    b[4 * q] = _mm512_unpacklo_epi64(a[4 * q], a[4 * q + 2]);
-    b[4 * q + 1] = _mm512_unpackhi_epi64(a[4 * q], a[4 * q + 2]);
-    b[4 * q + 2] = _mm512_unpacklo_epi64(a[4 * q + 1], a[4 * q + 3]);
-    b[4 * q + 3] = _mm512_unpackhi_epi64(a[4 * q + 1], a[4 * q + 3]);
+  template <int kBits>
+  static Vec Rotate(Vec a) {
+    return _mm512_rol_epi32(a, kBits);
   }
-  for (int m = 0; m < 4; m++) {
-    const __m512i lo01 = _mm512_shuffle_i32x4(b[m], b[4 + m], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512i hi01 = _mm512_shuffle_i32x4(b[m], b[4 + m], _MM_SHUFFLE(3, 2, 3, 2));
-    const __m512i lo23 = _mm512_shuffle_i32x4(b[8 + m], b[12 + m], _MM_SHUFFLE(1, 0, 1, 0));
-    const __m512i hi23 = _mm512_shuffle_i32x4(b[8 + m], b[12 + m], _MM_SHUFFLE(3, 2, 3, 2));
-    words[m] = _mm512_shuffle_i32x4(lo01, lo23, _MM_SHUFFLE(2, 0, 2, 0));
-    words[4 + m] = _mm512_shuffle_i32x4(lo01, lo23, _MM_SHUFFLE(3, 1, 3, 1));
-    words[8 + m] = _mm512_shuffle_i32x4(hi01, hi23, _MM_SHUFFLE(2, 0, 2, 0));
-    words[12 + m] = _mm512_shuffle_i32x4(hi01, hi23, _MM_SHUFFLE(3, 1, 3, 1));
+  static void Store(uint32_t* out, Vec a) { _mm512_store_si512(out, a); }
+
+  // Loads block p[i] (64 bytes) of each lane i; afterwards words[w] holds word w of every lane.
+  static void LoadWords(const uint8_t* const p[kLanes], Vec words[16]) {
+    Vec rows[16], a[16], b[16];
+    for (size_t i = 0; i < kLanes; i++) rows[i] = _mm512_loadu_si512(p[i]);
+    for (int i = 0; i < 8; i++) {
+      a[2 * i] = _mm512_unpacklo_epi32(rows[2 * i], rows[2 * i + 1]);
+      a[2 * i + 1] = _mm512_unpackhi_epi32(rows[2 * i], rows[2 * i + 1]);
+    }
+    // b[4q + m], 128-bit part p: word 4p + m of lanes 4q .. 4q + 3.
+    for (int q = 0; q < 4; q++) {
+      b[4 * q] = _mm512_unpacklo_epi64(a[4 * q], a[4 * q + 2]);
+      b[4 * q + 1] = _mm512_unpackhi_epi64(a[4 * q], a[4 * q + 2]);
+      b[4 * q + 2] = _mm512_unpacklo_epi64(a[4 * q + 1], a[4 * q + 3]);
+      b[4 * q + 3] = _mm512_unpackhi_epi64(a[4 * q + 1], a[4 * q + 3]);
+    }
+    for (int m = 0; m < 4; m++) {
+      const Vec lo01 = _mm512_shuffle_i32x4(b[m], b[4 + m], _MM_SHUFFLE(1, 0, 1, 0));
+      const Vec hi01 = _mm512_shuffle_i32x4(b[m], b[4 + m], _MM_SHUFFLE(3, 2, 3, 2));
+      const Vec lo23 = _mm512_shuffle_i32x4(b[8 + m], b[12 + m], _MM_SHUFFLE(1, 0, 1, 0));
+      const Vec hi23 = _mm512_shuffle_i32x4(b[8 + m], b[12 + m], _MM_SHUFFLE(3, 2, 3, 2));
+      words[m] = _mm512_shuffle_i32x4(lo01, lo23, _MM_SHUFFLE(2, 0, 2, 0));
+      words[4 + m] = _mm512_shuffle_i32x4(lo01, lo23, _MM_SHUFFLE(3, 1, 3, 1));
+      words[8 + m] = _mm512_shuffle_i32x4(hi01, hi23, _MM_SHUFFLE(2, 0, 2, 0));
+      words[12 + m] = _mm512_shuffle_i32x4(hi01, hi23, _MM_SHUFFLE(3, 1, 3, 1));
+    }
   }
-}
+};
+
+static_assert(Wide::kLanes == kMd5Lanes);
+
+struct Narrow {
+  using Vec = __m256i;
+  using Mask = __mmask8;
+  static constexpr size_t kLanes = 8;
+  static Vec Set1(uint32_t x) { return _mm256_set1_epi32(static_cast<int>(x)); }
+  static Vec Add(Vec a, Vec b) { return _mm256_add_epi32(a, b); }
+  static Vec MaskAdd(Vec a, Mask m, Vec b) { return _mm256_mask_add_epi32(a, m, a, b); }
+  template <int kTable>
+  static Vec Logic(Vec a, Vec b, Vec c) {
+    return _mm256_ternarylogic_epi32(a, b, c, kTable);
+  }
+  template <int kBits>
+  static Vec Rotate(Vec a) {
+    return _mm256_rol_epi32(a, kBits);
+  }
+  static void Store(uint32_t* out, Vec a) { _mm256_store_si256(reinterpret_cast<Vec*>(out), a); }
+
+  // As Wide::LoadWords: an 8 x 8 transpose of each half of the blocks.
+  static void LoadWords(const uint8_t* const p[kLanes], Vec words[16]) {
+    for (int half = 0; half < 2; half++) {
+      Vec rows[8], a[8], b[8];
+      for (size_t i = 0; i < kLanes; i++) {
+        rows[i] = _mm256_loadu_si256(reinterpret_cast<const Vec*>(p[i] + 32 * half));
+      }
+      // a[2k], a[2k + 1]: words 0, 1 | 4, 5 and 2, 3 | 6, 7 of lanes 2k, 2k + 1, interleaved.
+      for (int k = 0; k < 4; k++) {
+        a[2 * k] = _mm256_unpacklo_epi32(rows[2 * k], rows[2 * k + 1]);
+        a[2 * k + 1] = _mm256_unpackhi_epi32(rows[2 * k], rows[2 * k + 1]);
+      }
+      // b[4q + m], 128-bit part h: word 4h + m of lanes 4q .. 4q + 3.
+      for (int q = 0; q < 2; q++) {
+        b[4 * q] = _mm256_unpacklo_epi64(a[4 * q], a[4 * q + 2]);
+        b[4 * q + 1] = _mm256_unpackhi_epi64(a[4 * q], a[4 * q + 2]);
+        b[4 * q + 2] = _mm256_unpacklo_epi64(a[4 * q + 1], a[4 * q + 3]);
+        b[4 * q + 3] = _mm256_unpackhi_epi64(a[4 * q + 1], a[4 * q + 3]);
+      }
+      for (int m = 0; m < 4; m++) {
+        words[8 * half + m] = _mm256_permute2x128_si256(b[m], b[4 + m], 0x20);
+        words[8 * half + 4 + m] = _mm256_permute2x128_si256(b[m], b[4 + m], 0x31);
+      }
+    }
+  }
+};
 
 // Steps I .. 63 of one block: F = f(b, c, d) + a + K + M[g]; a = d; d = c; c = b;
 // b += F rotated left.
-template <int I>
-[[gnu::always_inline]] inline void Steps(__m512i& a, __m512i& b, __m512i& c, __m512i& d,
-                                         const __m512i words[16]) {
+template <class V, int I>
+[[gnu::always_inline]] inline void Steps(typename V::Vec& a, typename V::Vec& b, typename V::Vec& c,
+                                         typename V::Vec& d, const typename V::Vec words[16]) {
   if constexpr (I < 64) {
     constexpr int round = I / 16;
     constexpr int g = round == 0   ? I
                       : round == 1 ? (5 * I + 1) % 16
                       : round == 2 ? (3 * I + 5) % 16
                                    : (7 * I) % 16;
-    __m512i f = _mm512_add_epi32(words[g], _mm512_set1_epi32(static_cast<int>(kK[I])));
-    f = _mm512_add_epi32(f, a);
-    f = _mm512_add_epi32(f, _mm512_ternarylogic_epi32(b, c, d, kFunction[round]));
+    typename V::Vec f = V::Add(words[g], V::Set1(kK[I]));
+    f = V::Add(f, a);
+    f = V::Add(f, V::template Logic<kFunction[round]>(b, c, d));
     a = d;
     d = c;
     c = b;
-    b = _mm512_add_epi32(b, _mm512_rol_epi32(f, kShift[round][I % 4]));
-    Steps<I + 1>(a, b, c, d, words);
+    b = V::Add(b, V::template Rotate<kShift[round][I % 4]>(f));
+    Steps<V, I + 1>(a, b, c, d, words);
   }
 }
 
+// The digests of lanes[0 .. n), n <= V::kLanes.
+template <class V>
 void HashLanes(const Lane* lanes, size_t n, Md5Digest* out) {
   alignas(64) static const uint8_t kUnused[kChunk] = {};
-  __m512i state[4];
-  for (int i = 0; i < 4; i++) state[i] = _mm512_set1_epi32(static_cast<int>(kInit[i]));
+  using Vec = typename V::Vec;
+  Vec state[4];
+  for (int i = 0; i < 4; i++) state[i] = V::Set1(kInit[i]);
   size_t blocks = 0;
   for (size_t i = 0; i < n; i++) blocks = std::max(blocks, lanes[i].blocks);
-  __m512i rows[16], words[16];
+  const uint8_t* p[V::kLanes];
+  Vec words[16];
   for (size_t j = 0; j < blocks; j++) {
-    __mmask16 active = 0;
-    for (size_t i = 0; i < kMd5Lanes; i++) {
-      const uint8_t* p = i < n ? lanes[i].Block(j) : nullptr;
-      if (p != nullptr) active |= __mmask16(1u << i);
-      rows[i] = _mm512_loadu_si512(p != nullptr ? p : kUnused);
+    typename V::Mask active = 0;
+    for (size_t i = 0; i < V::kLanes; i++) {
+      p[i] = i < n ? lanes[i].Block(j) : nullptr;
+      if (p[i] != nullptr) {
+        active |= static_cast<typename V::Mask>(1u << i);
+      } else {
+        p[i] = kUnused;
+      }
     }
-    Transpose(rows, words);
-    __m512i a = state[0], b = state[1], c = state[2], d = state[3];
-    Steps<0>(a, b, c, d, words);
-    state[0] = _mm512_mask_add_epi32(state[0], active, state[0], a);
-    state[1] = _mm512_mask_add_epi32(state[1], active, state[1], b);
-    state[2] = _mm512_mask_add_epi32(state[2], active, state[2], c);
-    state[3] = _mm512_mask_add_epi32(state[3], active, state[3], d);
+    V::LoadWords(p, words);
+    Vec a = state[0], b = state[1], c = state[2], d = state[3];
+    Steps<V, 0>(a, b, c, d, words);
+    state[0] = V::MaskAdd(state[0], active, a);
+    state[1] = V::MaskAdd(state[1], active, b);
+    state[2] = V::MaskAdd(state[2], active, c);
+    state[3] = V::MaskAdd(state[3], active, d);
   }
-  alignas(64) uint32_t words_out[4][kMd5Lanes];
-  for (int k = 0; k < 4; k++) _mm512_store_si512(words_out[k], state[k]);
+  alignas(64) uint32_t words_out[4][V::kLanes];
+  for (int k = 0; k < 4; k++) V::Store(words_out[k], state[k]);
   for (size_t i = 0; i < n; i++) {
     for (int k = 0; k < 4; k++) memcpy(out[i].data() + 4 * k, &words_out[k][i], 4);  // LE
   }
@@ -149,15 +223,25 @@ void HashLanes(const Lane* lanes, size_t n, Md5Digest* out) {
 #endif
 
 bool HasAvx512() {
-  static const bool has = __builtin_cpu_supports("avx512f");
+  static const bool has = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl");
   return has;
 }
 
-// Up to kMd5Lanes inputs, side by side.
+// Up to V::kLanes inputs, side by side.
+template <class V>
 void Group(std::span<const std::span<const uint8_t>> inputs, Md5Digest* out) {
-  Lane lanes[kMd5Lanes];
+  Lane lanes[V::kLanes];
   for (size_t i = 0; i < inputs.size(); i++) lanes[i].Set(inputs[i]);
-  HashLanes(lanes, inputs.size(), out);
+  HashLanes<V>(lanes, inputs.size(), out);
+}
+
+// Groups of up to V::kLanes inputs.
+template <class V>
+void Groups(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out) {
+  for (size_t i = 0; i < inputs.size(); i += V::kLanes) {
+    const size_t n = std::min(V::kLanes, inputs.size() - i);
+    Group<V>(inputs.subspan(i, n), &out[i]);
+  }
 }
 
 }  // namespace
@@ -165,10 +249,12 @@ void Group(std::span<const std::span<const uint8_t>> inputs, Md5Digest* out) {
 bool Md5ManyVectorized() { return HasAvx512(); }
 
 void Md5LanesForTest(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out) {
-  for (size_t i = 0; i < inputs.size(); i += kMd5Lanes) {
-    const size_t n = std::min(kMd5Lanes, inputs.size() - i);
-    Group(inputs.subspan(i, n), &out[i]);
-  }
+  Groups<Wide>(inputs, out);
+}
+
+void Md5NarrowLanesForTest(std::span<const std::span<const uint8_t>> inputs,
+                           std::span<Md5Digest> out) {
+  Groups<Narrow>(inputs, out);
 }
 
 void Md5Many(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out) {
@@ -180,8 +266,10 @@ void Md5Many(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Dige
     const size_t n = std::min(kMd5Lanes, inputs.size() - i);
     if (n == 1) {
       out[i] = Md5(inputs[i]);
+    } else if (n <= Narrow::kLanes) {
+      Group<Narrow>(inputs.subspan(i, n), &out[i]);
     } else {
-      Group(inputs.subspan(i, n), &out[i]);
+      Group<Wide>(inputs.subspan(i, n), &out[i]);
     }
   }
 }

@@ -38,7 +38,10 @@ void CheckAgainstOpenSsl(HashFn hash, const std::vector<std::vector<uint8_t>>& b
 // The implementations under test: the dispatcher, and the side-by-side code when it runs here.
 std::vector<std::pair<std::string, HashFn>> Implementations() {
   std::vector<std::pair<std::string, HashFn>> fns = {{"Md5Many", &Md5Many}};
-  if (Md5ManyVectorized()) fns.emplace_back("lanes", &Md5LanesForTest);
+  if (Md5ManyVectorized()) {
+    fns.emplace_back("lanes", &Md5LanesForTest);
+    fns.emplace_back("narrow lanes", &Md5NarrowLanesForTest);
+  }
   return fns;
 }
 
