@@ -44,10 +44,10 @@
 #include <string_view>
 #include <vector>
 
-#include "block_store.h"
-#include "crypto.h"
-#include "object_store.h"
-#include "status.h"
+#include "base/crypto.h"
+#include "base/status.h"
+#include "block/block_store.h"
+#include "object/object_store.h"
 
 namespace s3disk {
 

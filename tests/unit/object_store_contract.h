@@ -26,8 +26,8 @@
 #include <thread>
 #include <vector>
 
-#include "crypto.h"
-#include "object_store.h"
+#include "base/crypto.h"
+#include "object/object_store.h"
 
 namespace s3disk {
 namespace testing {

@@ -1,0 +1,137 @@
+// ObjectBlockStore: the bottom BlockStore, block <-> object (doc/format.md).
+//
+// Block n is the object BlockKey(prefix, hash_prefix, n). An all-zero block has no object:
+// writing zeros deletes it, reading an absent object gives zeros, Trim deletes in batches.
+// Except block 0: its object carries the geometry headers and is what CheckKey verifies the
+// password against, so it is never deleted. Zeros written to it (or a trim of it) are stored
+// as a block of zeros, encoded like any block; Start() stores that zero block 0 when the
+// bucket has none yet, so every bucket mounted read-write records its geometry and password.
+// A reader (s3backer too) sees an ordinary block of zeros.
+// Reads check the ETag (when it is an MD5) against the body and the body size against the
+// block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
+// objects with metadata. Stored blocks are encoded by options.codec (compression,
+// encryption; codec.h) before the PUT; every object read is decoded by it, whatever its
+// Content-Encoding (decompression is always on; an unknown encoding, a bad HMAC or a bad
+// stream is EBADMSG naming the block). The ETag is checked against the stored body, before
+// decoding. Zero blocks other than block 0 are never encoded: they are deletes.
+//
+// Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "block/block_store.h"
+#include "block/codec.h"
+#include "object/object_store.h"
+
+namespace s3disk {
+
+struct ObjectBlockOptions {
+  std::string prefix;
+  bool hash_prefix = false;  // --blockHashPrefix
+  uint32_t block_size = 0;
+  uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
+  bool read_only = false;
+  // Check a read object's ETag, when it looks like an MD5, against the body. False when the
+  // bucket's ETags are not body MD5s (S3 with --sse=aws:kms: a matching ETag is chance).
+  bool verify_etag = true;
+  // Encodes written blocks and decodes read ones; null means Codec::Plain() (plain writes,
+  // reads still decompress).
+  std::shared_ptr<const Codec> codec;
+};
+
+inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
+// S3 DeleteObjects takes at most 1000 keys per request.
+inline constexpr size_t kDeleteBatchKeys = 1000;
+// A survey cuts its listing (ListSpread) into at most this many parts of at least
+// kSurveyPartBlocks blocks: fine enough for the store to split where the blocks are bunched,
+// not so fine that empty parts cost many requests.
+inline constexpr uint64_t kSurveyMaxParts = 1024;
+inline constexpr uint64_t kSurveyPartBlocks = 4096;
+
+class ObjectBlockStore : public BlockStore {
+ public:
+  ObjectBlockStore(std::shared_ptr<ObjectStore> store, ObjectBlockOptions options);
+
+  // Validates the options (block size > 0, 1 <= num_blocks <= 2^32) without any I/O.
+  static Result<std::unique_ptr<ObjectBlockStore>> Create(std::shared_ptr<ObjectStore> store,
+                                                          ObjectBlockOptions options);
+
+  uint32_t block_size() const override { return options_.block_size; }
+  uint64_t num_blocks() const override { return num_blocks_; }
+
+  Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  // One GetMany of the blocks' keys; the bodies the store did not check are checked together.
+  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                 std::span<const std::span<uint8_t>> bufs) override;
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
+  // With a plain codec the body is data itself, so md5 goes to the store with it.
+  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // The default read-modify-write, but refused up front (nothing sent) when read-only.
+  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  Status Trim(BlockNum first, uint64_t count) override;
+  Status Flush() override { return Status::Ok(); }
+  Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
+  // Read-write: HEADs block 0 and, when it is absent, stores it as zeros (with the geometry
+  // headers, and the HMAC when encrypting). The stack starts bottom up, so this runs before
+  // any layer above uploads a block (the cache's recovered dirty blocks), and it never
+  // replaces a block 0 that exists. Read-only: nothing.
+  Status Start() override;
+  Status Shutdown() override { return Status::Ok(); }
+  void DumpStats(std::string* out) override;
+
+  std::string Key(BlockNum n) const;
+
+  // A mount-time check that the codec matches the bucket, so a wrong or missing password is
+  // refused before anything is written. Encrypting: GETs block 0 and checks that it is
+  // encrypted with our cipher and its HMAC verifies under our key. Not encrypting: HEADs block
+  // 0 and refuses it when its Content-Encoding says encrypted (or names an encoding s3disk
+  // cannot read); compressed blocks are fine. OK when block 0 is absent (a new bucket, or one
+  // s3backer wrote: it deletes a zero block 0). EINVAL with a
+  // one-line message naming `bucket` (for messages only) and the fix; store errors pass
+  // through with context.
+  Status CheckKey(const std::string& bucket);
+
+ private:
+  // Turns a stored object into the block's bytes in buf (only on success).
+  Status DecodeBody(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
+                    std::span<uint8_t> buf);
+  // An object's body: in its data, or in buf when the store wrote it there (in_place).
+  static std::span<const uint8_t> Body(const Object& obj, std::span<const uint8_t> buf) {
+    return obj.in_place ? buf.first(obj.info.size) : std::span<const uint8_t>(obj.data);
+  }
+  // The MD5 (hex) obj's body must have and this layer must check, or "" (absent, a store
+  // that checked it, ETag checks off, or an ETag that is not an MD5).
+  std::string ExpectedMd5(const Result<Object>& obj) const;
+  // The store's answer for block n into buf: absent = zeros, else the body checked against
+  // expected (md5: the body's digest, given when expected is not "") and decoded.
+  Status FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
+                    const std::string& expected, const Md5Digest* md5, std::span<uint8_t> buf);
+  Status ReadOnlyError(const char* op, BlockNum n) const;
+  // WriteBlock and WriteBlockMd5 (md5: data's, or null).
+  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+  // Encodes and PUTs block n (block 0 with the geometry headers); md5: data's, or null.
+  Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5,
+             bool if_absent = false);
+  // Block 0 all zeros, stored (not deleted): it keeps the geometry and the password check.
+  Status PutZeroBlock0(bool if_absent = false);
+
+  std::shared_ptr<ObjectStore> store_;
+  const ObjectBlockOptions options_;
+  const uint64_t num_blocks_;
+  const std::shared_ptr<const Codec> codec_;
+
+  std::atomic<uint64_t> blocks_read_{0};
+  std::atomic<uint64_t> blocks_read_absent_{0};
+  std::atomic<uint64_t> blocks_written_{0};
+  std::atomic<uint64_t> blocks_written_hashed_above_{0};  // stored with a digest from above
+  std::atomic<uint64_t> blocks_deleted_{0};
+  std::atomic<uint64_t> bytes_read_{0};
+  std::atomic<uint64_t> bytes_written_{0};
+  std::atomic<uint64_t> bad_blocks_{0};
+};
+
+}  // namespace s3disk

@@ -1,0 +1,98 @@
+// ObjectStore: a flat key -> bytes store with metadata, the bucket seen from below the codec
+// boundary. Backends: S3Store (HTTP), DirStore (a local directory, the embedded default),
+// MemStore (tests), FaultStore (a wrapper that injects failures).
+//
+// Metadata is a map of lowercase HTTP header names to values, exactly as they travel over
+// S3: "content-type", "content-encoding", "x-amz-meta-s3backer-blocksize", ... Backends keep
+// every entry they are given and return them on Get and Head.
+// An ETag is the lowercase hex MD5 of the stored body (no quotes) for a single-part object.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/crypto.h"
+#include "base/status.h"
+
+namespace s3disk {
+
+using Metadata = std::map<std::string, std::string>;
+
+struct ObjectInfo {
+  std::string etag;
+  uint64_t size = 0;
+  Metadata meta;
+  // Set by a Get that has itself checked that etag is the MD5 of the data it returns (S3Store
+  // does, to retry a damaged download), so the layer above need not hash the body again.
+  bool md5_verified = false;
+};
+
+struct Object {
+  std::vector<uint8_t> data;  // empty when in_place
+  ObjectInfo info;
+  // The body (info.size bytes) was written to the buffer the caller gave GetMany for it.
+  bool in_place = false;
+};
+
+// How a Put stores its object.
+struct PutOptions {
+  // The body's MD5, when the caller has it (blocks hash faster several at once); null: the
+  // backend hashes the body.
+  const Md5Digest* md5 = nullptr;
+  // Create only: EEXIST, nothing written, when the key holds an object. Atomic in DirStore
+  // (link) and MemStore (one lock); S3Store sends If-None-Match: *, which a server may
+  // ignore (then it overwrites), so a caller that must win alone checks what it wrote.
+  bool if_absent = false;
+};
+
+class ObjectStore {
+ public:
+  virtual ~ObjectStore() = default;
+
+  // The object, or ENOENT if absent.
+  virtual Result<Object> Get(const std::string& key) = 0;
+  // Get of several keys (ENOENT for each absent one), in the same order. into is empty, or
+  // holds a buffer per key: a backend may write a body of exactly that buffer's size there
+  // instead of into Object::data (Object::in_place), saving a copy. A backend that can fetch
+  // the keys side by side and check their bodies together (S3Store) overrides; default: Get
+  // of each in turn.
+  virtual std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                              std::span<const std::span<uint8_t>> into);
+  // The object's ETag, size and metadata, or ENOENT if absent.
+  virtual Result<ObjectInfo> Head(const std::string& key) = 0;
+  // Stores the object atomically (a reader sees the old or the new one, never a mix) and
+  // durably; returns its ETag. options.md5, when given, is the body's MD5, which the caller
+  // has already computed (the backends hash every body they store: for Content-MD5, the ETag
+  // or the record of it). With options.if_absent an existing object is left as it is and
+  // the Put fails with EEXIST; see PutOptions for how atomic that is per backend.
+  virtual Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                                  const Metadata& meta, const PutOptions& options = {}) = 0;
+  // Removes the object; an absent object is success.
+  virtual Status Delete(const std::string& key) = 0;
+  // Removes many objects. Default: Delete each; backends with bulk delete override.
+  virtual Status DeleteMany(const std::vector<std::string>& keys);
+  // Calls found(key) for every key that starts with prefix, in any order. found may be
+  // called from several threads at once by backends that list in parallel.
+  virtual Status List(const std::string& prefix,
+                      const std::function<void(const std::string& key)>& found) = 0;
+  // List, with each object's size (of the body as stored). Default: List, then a Head of each
+  // key (an object deleted in between is left out); backends whose listing carries sizes
+  // (S3Store, MemStore) override, so the sizes cost no request per object.
+  using SizedFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
+  virtual Status ListSized(const std::string& prefix, const SizedFound& found);
+  // List, from a caller that knows how its keys are spread: `cuts` (sorted, under prefix) cut
+  // the keys into parts of about equal size, which a backend that lists in parallel lists side
+  // by side. The keys found are List's, whatever the cuts. Default: List.
+  virtual Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                            const std::function<void(const std::string& key)>& found);
+  // Appends counters as "name value\n" lines. Default: none.
+  virtual void DumpStats(std::string* out);
+  // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".
+  virtual std::string Describe() const = 0;
+};
+
+}  // namespace s3disk

@@ -1,0 +1,166 @@
+// S3Store: the ObjectStore over HTTP, for AWS S3 and S3-compatible services (MinIO, Ceph RGW,
+// s3rver).
+//
+// - Addressing: path style (https://host/bucket/key) by default, virtual-host style
+//   (https://bucket.host/key) with vhost.
+// - Signing: SigV4 (default) or V2; unsigned when no credentials are given (public buckets,
+//   read-only mounts).
+// - Integrity: every PUT sends Content-MD5; every GET of a single-part object checks its ETag
+//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key).
+// - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
+//   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
+//   message that says what to fix (see retry.h).
+// - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads
+//   (list_parts.h). The parts are cut at the caller's keys (ListSpread), else at the first hex
+//   digit after the prefix (block keys are PREFIX + 8 hex digits); a part being listed is
+//   split for an idle thread. Each part is exact, whatever keys the bucket holds.
+// - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/sync.h"
+#include "object/object_store.h"
+#include "s3/http.h"
+#include "s3/list_parts.h"
+#include "s3/retry.h"
+#include "s3/s3_sign.h"
+#include "s3/s3_xml.h"
+
+namespace s3disk {
+
+struct S3Options {
+  // --baseURL (alias --endpoint): the service's URL. The default with a --region other than
+  // us-east-1 becomes https://s3.REGION.amazonaws.com/.
+  std::string base_url = "https://s3.amazonaws.com/";
+  std::string region = "us-east-1";   // --region: the SigV4 signing region
+  std::string bucket;                 // the BUCKET argument
+  bool vhost = false;                 // --vhost: virtual-host style addressing
+  bool insecure = false;              // --insecure: do not verify TLS certificates (logged)
+  std::string cacert;                 // --cacert=FILE: CA bundle for TLS verification
+  std::string auth_version = "aws4";  // --authVersion: aws4 or aws2
+  // Resolved credentials (see credentials.h); all empty = unsigned requests.
+  std::string access_id, access_key, session_token;
+  std::string access_type = "private";  // --accessType: x-amz-acl on PUT (empty = none)
+  std::string sse;                      // --sse: x-amz-server-side-encryption (AES256, aws:kms)
+  std::string sse_key_id;               // --sse-key-id: x-amz-server-side-encryption-aws-kms-key-id
+  std::string storage_class;            // --storageClass: x-amz-storage-class (STANDARD_IA, ...)
+  int connect_timeout_s = 30;           // --connectTimeout (seconds)
+  int request_timeout_s = 30;           // --timeout (seconds, whole request)
+  int max_retry_pause_ms = 30000;       // --maxRetryPause: total pauses before giving up
+  int initial_retry_pause_ms = 200;     // --initialRetryPause: first pause, doubled each time
+  int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
+  int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
+  bool verify_etag = true;              // check GET ETags against the body's MD5 (no flag)
+  // The largest object body a GET accepts; a larger one is cut off as it arrives and retried
+  // as a bad body (http.h). stack.cc gives one block plus what a codec may add
+  // (MaxEncodedBytes); the default is above the largest block s3disk mounts (64 MiB).
+  // Listings and other replies are bounded by kDefaultMaxBodyBytes.
+  uint64_t max_object_bytes = 80ull << 20;
+  uint64_t retry_seed = 0;  // jitter seed; 0 = random (tests fix it)
+};
+
+class S3Store : public ObjectStore {
+ public:
+  // Validates the options; no I/O (the transport connects on first use).
+  static Result<std::unique_ptr<S3Store>> Create(S3Options options);
+  // For tests: a given transport (a scripted fake) and clock (FakeClock: no sleeping).
+  static Result<std::unique_ptr<S3Store>> CreateWithTransport(
+      S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
+
+  Result<Object> Get(const std::string& key) override;
+  // The GETs go out side by side (HttpTransport::PerformMany) and their bodies are checked
+  // against their ETags in one pass (md5_many.h); one that fails in any way is fetched again
+  // alone, as Get does it (with its retries).
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override;
+  Result<ObjectInfo> Head(const std::string& key) override;
+  Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
+                          const Metadata& meta, const PutOptions& options = {}) override;
+  Status Delete(const std::string& key) override;
+  Status DeleteMany(const std::vector<std::string>& keys) override;
+  Status List(const std::string& prefix,
+              const std::function<void(const std::string& key)>& found) override;
+  Status ListSized(const std::string& prefix, const SizedFound& found) override;
+  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
+                    const std::function<void(const std::string& key)>& found) override;
+  void DumpStats(std::string* out) override;
+  std::string Describe() const override;
+
+  // One small listing of the bucket: checks at mount time that the bucket exists and that
+  // the credentials, region and endpoint are right (a HEAD of a missing object cannot tell a
+  // missing bucket from a missing key).
+  Status Probe();
+
+  const S3Options& options() const { return options_; }
+  // Lowers max_object_bytes once the block size is known (stack.cc). Thread-safe.
+  void SetMaxObjectBytes(uint64_t bytes) { max_object_bytes_ = bytes; }
+
+ private:
+  struct Call {
+    std::string method;
+    std::string key;  // empty: the bucket itself
+    bool bucket_level = false;
+    std::vector<std::pair<std::string, std::string>> query;
+    HttpHeaders headers;  // besides the signing headers
+    std::span<const uint8_t> body;
+    std::span<uint8_t> body_into;              // see HttpRequest::body_into
+    uint64_t max_body = kDefaultMaxBodyBytes;  // see HttpRequest::max_body_bytes
+    std::string what;                          // "get 0000002a", for messages
+    // Extra check of a 2xx response; a failure (EBADMSG) is retried like a transport error.
+    std::function<Status(const HttpResponse&)> validate;
+  };
+  struct Url {
+    std::string url, host, path;
+  };
+
+  S3Store(S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
+  Url BuildUrl(const Call& call) const;
+  HttpRequest Sign(const Call& call, const Url& url) const;
+  // Sends with retries. 404 comes back as ENOENT.
+  Result<HttpResponse> Execute(const Call& call);
+  // Get without counting it, the body into `into` when it fits exactly (Object::in_place).
+  Result<Object> Fetch(const std::string& key, std::span<uint8_t> into);
+  // The MD5 (lowercase hex) r's body must have, or "" when it cannot be checked (no ETag, a
+  // multipart one, or ETag checks off).
+  std::string CheckableEtag(const HttpResponse& r) const;
+  // Counts and logs a body whose MD5 is not its ETag; the error to retry with.
+  Status EtagMismatch(const std::string& key, const std::string& want, const std::string& got,
+                      size_t body_bytes);
+  static Object ToObject(HttpResponse&& r, std::string verified_md5);
+  Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
+                  const SizedFound& found);
+  // Lists the keys under prefix in parts cut at cuts, over list_threads threads.
+  Status ListParted(const std::string& prefix, std::vector<std::string> cuts,
+                    const SizedFound& found);
+  // One ListObjectsV2 page: after start_after, or from a continuation token.
+  Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
+                            const std::string& token, int max_keys);
+  Status DeleteBatch(const std::vector<std::string>& keys);
+  void CountKeyListed();
+
+  const S3Options options_;
+  std::string scheme_, authority_, base_path_;  // from base_url
+  std::unique_ptr<HttpTransport> transport_;
+  Clock* clock_;
+
+  // SigV4's signing key for the day key_day_: four HMACs a day instead of four per request.
+  mutable Mutex key_mu_;
+  mutable std::string key_day_ GUARDED_BY(key_mu_);
+  mutable SigningKeyV4 key_ GUARDED_BY(key_mu_){};
+
+  std::atomic<uint64_t> max_object_bytes_;
+  uint64_t seed_base_ = 0;  // jitter seeds: seed_base_ mixed with a per-request counter
+  std::atomic<uint64_t> seed_counter_{0};
+  std::atomic<uint64_t> gets_{0}, heads_{0}, puts_{0}, deletes_{0}, bulk_deletes_{0};
+  std::atomic<uint64_t> list_pages_{0}, keys_listed_{0}, retries_{0}, failures_{0};
+  std::atomic<uint64_t> etag_mismatches_{0}, bytes_read_{0}, bytes_written_{0};
+  std::atomic<uint64_t> batched_gets_{0};  // of gets_, sent by GetMany side by side
+};
+
+}  // namespace s3disk
