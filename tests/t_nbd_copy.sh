@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # nbdcopy writes a random image in and reads it back identical, one object per non-zero block;
 # trimming or zeroing a range over NBD (through nbdfuse's fallocate) deletes its objects and
 # reads back as zeros; a restart serves the same bytes.

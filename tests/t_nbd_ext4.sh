@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The NBD export as a disk: nbdfuse shows it as a file; mkfs.ext4, loop-mount, write files,
 # unmount; stop s3disk --nbd (it flushes); serve again; the files are there and fsck is clean.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi

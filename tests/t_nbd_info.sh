@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # s3disk --nbd serves the disk: nbdinfo shows its size, the block sizes (minimum 512, preferred
 # = the block size) and, for a fresh disk, block 0 as data (stored as zeros at the first
 # read-write start: it records the geometry) and one hole for the rest; the mount token is held

@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # Extents make sparse copies cheap: a 64 GiB disk with three written places is copied out by
 # nbdcopy with one GET per written block (counted in the --statsFile), and the copy is sparse
 # and holds the same bytes at those places.

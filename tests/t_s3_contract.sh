@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # The ObjectStore contract (tests/unit/object_store_contract.h) against S3Store on s3rver,
 # signed with SigV4 and with V2 (s3rver verifies V2 signatures, so a wrong one fails).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi

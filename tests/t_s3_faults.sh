@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # S3Store through tests/fault_proxy.js: at a 20% fault rate (500/503, delays, resets,
 # truncated or corrupted bodies) the ObjectStore contract still passes thanks to retries;
 # behind a proxy that always answers 403, operations fail at once with a message about the

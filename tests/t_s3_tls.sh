@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # S3Store over HTTPS (s3rver with a self-signed certificate): verification is on by default
 # and fails at once with a message naming --cacert and --insecure; --cacert=CERT trusts the
 # server; --insecure skips the check and says so in the log.

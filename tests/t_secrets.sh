@@ -1,4 +1,4 @@
-#!/bin/bash
+#!/usr/bin/env bash
 # t_secrets: the keys and the password stay out of core dumps. The FUSE daemon, the --nbd
 # launcher and nbdkit serving the plugin are not dumpable unless -d; with -d they are (a
 # debugger may attach). The daemons here hold a password (--encrypt --passwordFile).

@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "app/config_options.h"
+#include "base/crypto.h"
 #include "base/log.h"
 #include "s3/credentials.h"
 
@@ -464,6 +465,7 @@ static Status ValidateAdminMode(Config* c) {
 }
 
 Status Validate(Config* c) {
+  S3DISK_RETURN_IF_ERROR(CheckDigests());
   S3DISK_RETURN_IF_ERROR(ValidateAdminMode(c));
   if (c->nbd) {
     if (c->args.empty() || c->args.size() > 2) {

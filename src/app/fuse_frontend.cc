@@ -35,6 +35,7 @@
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <mutex>
 #include <vector>
 
@@ -131,6 +132,26 @@ class FuseLogCapture {
 
  private:
   std::string text_;
+};
+
+// Runs a request's callback; an exception (an allocation that failed) becomes an EIO reply
+// instead of unwinding into libfuse's C frames, which would end the process. The replies are
+// C calls that do not throw, so when an exception is caught no reply has gone out yet.
+template <auto kCallback>
+struct Guarded;
+template <typename... Args, void (*kCallback)(fuse_req_t, Args...)>
+struct Guarded<kCallback> {
+  static void Call(fuse_req_t req, Args... args) {
+    try {
+      kCallback(req, args...);
+    } catch (const std::exception& e) {
+      LOG_ERROR("fuse: %s; answering EIO", e.what());
+      fuse_reply_err(req, EIO);
+    } catch (...) {
+      LOG_ERROR("fuse: unknown exception; answering EIO");
+      fuse_reply_err(req, EIO);
+    }
+  }
 };
 
 }  // namespace
@@ -487,28 +508,28 @@ Status FuseFrontend::CreateSession(const std::vector<std::string>& fuse_options)
     fuse_lowlevel_ops ops;
     memset(&ops, 0, sizeof ops);
     ops.init = Ops::Init;
-    ops.lookup = Ops::Lookup;
-    ops.getattr = Ops::GetAttr;
-    ops.setattr = Ops::SetAttr;
-    ops.open = Ops::Open;
-    ops.read = Ops::Read;
-    ops.write = Ops::Write;
-    ops.flush = Ops::Flush;
-    ops.release = Ops::Release;
-    ops.fsync = Ops::Fsync;
-    ops.opendir = Ops::OpenDir;
-    ops.readdir = Ops::ReadDir;
-    ops.releasedir = Ops::ReleaseDir;
-    ops.statfs = Ops::StatFs;
-    ops.fallocate = Ops::Fallocate;
-    ops.create = Ops::Create;
-    ops.mknod = Ops::MkNod;
-    ops.mkdir = Ops::MkDir;
-    ops.unlink = Ops::Remove;
-    ops.rmdir = Ops::Remove;
-    ops.rename = Ops::Rename;
-    ops.symlink = Ops::SymLink;
-    ops.link = Ops::Link;
+    ops.lookup = Guarded<Ops::Lookup>::Call;
+    ops.getattr = Guarded<Ops::GetAttr>::Call;
+    ops.setattr = Guarded<Ops::SetAttr>::Call;
+    ops.open = Guarded<Ops::Open>::Call;
+    ops.read = Guarded<Ops::Read>::Call;
+    ops.write = Guarded<Ops::Write>::Call;
+    ops.flush = Guarded<Ops::Flush>::Call;
+    ops.release = Guarded<Ops::Release>::Call;
+    ops.fsync = Guarded<Ops::Fsync>::Call;
+    ops.opendir = Guarded<Ops::OpenDir>::Call;
+    ops.readdir = Guarded<Ops::ReadDir>::Call;
+    ops.releasedir = Guarded<Ops::ReleaseDir>::Call;
+    ops.statfs = Guarded<Ops::StatFs>::Call;
+    ops.fallocate = Guarded<Ops::Fallocate>::Call;
+    ops.create = Guarded<Ops::Create>::Call;
+    ops.mknod = Guarded<Ops::MkNod>::Call;
+    ops.mkdir = Guarded<Ops::MkDir>::Call;
+    ops.unlink = Guarded<Ops::Remove>::Call;
+    ops.rmdir = Guarded<Ops::Remove>::Call;
+    ops.rename = Guarded<Ops::Rename>::Call;
+    ops.symlink = Guarded<Ops::SymLink>::Call;
+    ops.link = Guarded<Ops::Link>::Call;
     return ops;
   }();
   // Ours first, so the user's -o options win where they overlap.

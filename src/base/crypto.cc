@@ -2,10 +2,11 @@
 
 #include <openssl/evp.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <initializer_list>
 #include <memory>
-#include <stdexcept>
 
 namespace s3disk {
 
@@ -13,10 +14,9 @@ namespace {
 
 // The digests, fetched once: EVP_md5() and its kin make OpenSSL 3 look the algorithm up in
 // its providers again at every use, under a lock (as long as hashing a SigV4 string to sign).
+// Null when the providers lack the algorithm (CheckDigests reports it).
 const EVP_MD* Fetched(const char* name) {
-  EVP_MD* md = EVP_MD_fetch(nullptr, name, nullptr);
-  if (md == nullptr) throw std::runtime_error(std::string("EVP_MD_fetch(") + name + ") failed");
-  return md;  // kept for the life of the process
+  return EVP_MD_fetch(nullptr, name, nullptr);  // kept for the life of the process
 }
 const EVP_MD* Md5Md() {
   static const EVP_MD* md = Fetched("MD5");
@@ -41,10 +41,29 @@ void Digest(const EVP_MD* md, std::initializer_list<std::span<const uint8_t>> pa
     ok = ok && EVP_DigestUpdate(ctx.get(), p.data(), p.size()) == 1;
   }
   ok = ok && EVP_DigestFinal_ex(ctx.get(), out.data(), &len) == 1 && len == out.size();
-  if (!ok) throw std::runtime_error(std::string("digest ") + EVP_MD_get0_name(md) + " failed");
+  if (!ok) {
+    // Only after CheckDigests passed, so OpenSSL itself failed (memory): see crypto.h.
+    fprintf(stderr, "s3disk: FATAL: OpenSSL failed to compute a %s digest\n",
+            md != nullptr ? EVP_MD_get0_name(md) : "missing");
+    abort();
+  }
 }
 
 }  // namespace
+
+Status CheckDigests() {
+  const std::pair<const char*, const EVP_MD*> digests[] = {
+      {"MD5", Md5Md()}, {"SHA256", Sha256Md()}, {"SHA1", Sha1Md()}};
+  for (const auto& [name, md] : digests) {
+    if (md == nullptr) {
+      return Status::Errorf(EINVAL,
+                            "OpenSSL offers no %s digest (a FIPS-only configuration?): s3disk "
+                            "needs MD5, SHA-256 and SHA-1; enable OpenSSL's default provider",
+                            name);
+    }
+  }
+  return Status::Ok();
+}
 
 Md5Digest Md5(std::span<const uint8_t> data) {
   Md5Digest digest{};

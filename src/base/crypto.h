@@ -1,4 +1,10 @@
 // Thin wrappers over OpenSSL 3 EVP digests and the encodings around them.
+//
+// The digests need OpenSSL's MD5, SHA-256 and SHA-1, which a provider may lack (FIPS-only
+// OpenSSL has no MD5). CheckDigests() says so with the fix; start-up calls it before anything
+// else (Validate, config.h). After it succeeded the digest functions cannot fail for want of
+// an algorithm; if OpenSSL still fails (out of memory), the process ends with a message:
+// nothing can go on without hashes, and no exception leaves these functions.
 #pragma once
 
 #include <array>
@@ -9,7 +15,12 @@
 #include <string_view>
 #include <vector>
 
+#include "base/status.h"
+
 namespace s3disk {
+
+// Ok if every digest below works; else EINVAL naming the missing algorithm and the fix.
+Status CheckDigests();
 
 using Md5Digest = std::array<uint8_t, 16>;
 

@@ -2,9 +2,30 @@
 //
 // A Status is ok, or a positive errno value with a human message. Layers add context as an
 // error travels up ("cache: write block 0000002a: ..."); front ends turn the code into the
-// errno the kernel or the NBD client sees. Codes in use (doc/design.md):
-//   EIO retries exhausted, ENOENT absent object, EAGAIN/ETIMEDOUT transient,
-//   EBADMSG corrupt data, EROFS read-only, EINVAL bad configuration.
+// errno the kernel or the NBD client sees (FrontEndErrno below). The codes in use:
+//   EINVAL      bad configuration or argument (flags, geometry, a malformed header or file)
+//   EIO         an operation that failed for good: retries exhausted, an injected fault
+//   EBADMSG     corrupt or foreign data: a body that fails its MD5/ETag or HMAC, a bad codec
+//               header, a listing that cannot be parsed, a response over its bound
+//   ENOENT      an absent object or file
+//   EEXIST      a create-only put found the key taken (the mount token)
+//   EBUSY       the bucket is mounted by someone else
+//   EROFS       a write to a read-only mount
+//   ESTALE      an object changed since it was cached (the consistency checks)
+//   ENOTSUP, EOPNOTSUPP
+//               a layer or server that cannot do this (a survey, bulk delete, a fallocate mode)
+//   ETIMEDOUT   a request, or nbdkit's start, took too long (transient while retried)
+//   ENXIO       the bucket does not exist; no terminal to ask a password on
+//   EACCES      access denied by the server, or an access file others can read
+//   ENODEV      nbdkit is not installed
+//   ENODATA     the password input ended before a line
+//   ECANCELED   the user answered no
+//   EADDRINUSE  the NBD socket is taken
+//   ENOMEM      an allocation (an XML parser) failed
+//   ENOTDIR, ELOOP
+//               a directory bucket's path is not a directory, or its links loop
+// and any errno of a failed system call (open, pwrite, fsync, ...), whose message names the
+// call and the path.
 #pragma once
 
 #include <cerrno>

@@ -182,33 +182,6 @@ Result<S3ErrorXml> ParseErrorBody(std::string_view xml) {
   return error;
 }
 
-std::string XmlEscape(std::string_view text) {
-  std::string out;
-  out.reserve(text.size());
-  for (char c : text) {
-    switch (c) {
-      case '&':
-        out += "&amp;";
-        break;
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      case '\'':
-        out += "&apos;";
-        break;
-      default:
-        out += c;
-    }
-  }
-  return out;
-}
-
 std::string CdataText(std::string_view text) {
   std::string out = "<![CDATA[";
   for (size_t pos = 0;;) {

@@ -48,8 +48,6 @@ struct S3ErrorXml {
 
 Result<S3ErrorXml> ParseErrorBody(std::string_view xml);
 
-// Escapes & < > " ' for XML text.
-std::string XmlEscape(std::string_view text);
 // Wraps text in a CDATA section (split where it contains "]]>").
 std::string CdataText(std::string_view text);
 // <Delete><Quiet>true</Quiet><Object><Key>...</Key></Object>...</Delete>. Keys are CDATA:

@@ -18,6 +18,33 @@
 
 namespace s3disk {
 
+// Escapes & < > " ' in XML text, as a server does in a listing's keys.
+inline std::string XmlEscape(std::string_view text) {
+  std::string out;
+  for (char c : text) {
+    switch (c) {
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&apos;";
+        break;
+      default:
+        out += c;
+    }
+  }
+  return out;
+}
+
 using testing::Bytes;
 
 inline std::string PercentDecode(std::string_view s) {

@@ -2,6 +2,8 @@
 
 #include <catch2/catch.hpp>
 
+#include "s3/fake_s3.h"
+
 namespace s3disk {
 namespace {
 
@@ -131,8 +133,17 @@ TEST_CASE("s3_xml: error bodies") {
   CHECK(ParseErrorBody("<html>502 Bad Gateway</html>").status().code() == EBADMSG);
 }
 
-TEST_CASE("s3_xml: the DeleteObjects request body escapes keys") {
+TEST_CASE("s3_xml: a listing's escaped keys read back as they were stored") {
+  // XmlEscape is the fake server's (fake_s3.h).
   CHECK(XmlEscape("a&b<c>\"d'") == "a&amp;b&lt;c&gt;&quot;d&apos;");
+  auto page = ParseListPage("<ListBucketResult><Contents><Key>" + XmlEscape("a&b<c>\"d' e+f") +
+                            "</Key></Contents><IsTruncated>false</IsTruncated></ListBucketResult>");
+  REQUIRE(page.ok());
+  REQUIRE(page->keys.size() == 1);
+  CHECK(page->keys[0] == "a&b<c>\"d' e+f");
+}
+
+TEST_CASE("s3_xml: the DeleteObjects request body escapes keys") {
   CHECK(CdataText("a]]>b") == "<![CDATA[a]]]]><![CDATA[>b]]>");
   std::string body = BuildDeleteRequest({"00000001", "x&y<z>"}, true);
   CHECK(body ==
