@@ -1,4 +1,4 @@
-// The one place the layers are composed (doc/design.md), and the start-up decisions that
+// The one place the layers are composed (doc/ARCHITECTURE.md), and the start-up decisions that
 // need the bucket: which object store, which geometry, and the mount token.
 //
 // Start-up (main.cc) runs, in order: ParseArgs + Validate (config.h), OpenObjectStore,

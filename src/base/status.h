@@ -2,7 +2,7 @@
 //
 // A Status is ok, or a positive errno value with a human message. Layers add context as an
 // error travels up ("cache: write block 0000002a: ..."); front ends turn the code into the
-// errno the kernel or the NBD client sees. Codes in use (doc/design.md):
+// errno the kernel or the NBD client sees. Codes in use (doc/ARCHITECTURE.md):
 //   EIO retries exhausted, ENOENT absent object, EAGAIN/ETIMEDOUT transient,
 //   EBADMSG corrupt data, EROFS read-only, EINVAL bad configuration.
 #pragma once
