@@ -2,9 +2,10 @@
 //
 // A Status is ok, or a positive errno value with a human message. Layers add context as an
 // error travels up ("cache: write block 0000002a: ..."); front ends turn the code into the
-// errno the kernel or the NBD client sees. Codes in use (doc/ARCHITECTURE.md):
+// errno the kernel or the NBD client sees. Codes in use (doc/ARCHITECTURE.md, "Errors"):
 //   EIO retries exhausted, ENOENT absent object, EAGAIN/ETIMEDOUT transient,
-//   EBADMSG corrupt data, EROFS read-only, EINVAL bad configuration.
+//   EBADMSG corrupt data, EROFS read-only, EINVAL bad configuration, EBUSY mounted
+//   elsewhere, EEXIST a create-only write that lost.
 #pragma once
 
 #include <cerrno>
