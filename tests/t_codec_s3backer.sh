@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # t_codec_s3backer: buckets written by the real s3backer mount in s3disk and the other way
-# round, plain, compressed and encrypted (doc/format.md). s3backer talks HTTP to a tiny S3 endpoint
+# round, plain, compressed and encrypted (doc/FORMAT.md). s3backer talks HTTP to a tiny S3 endpoint
 # (tests/s3backer_dir_server.js) that keeps the objects, with their headers, in DirStore's file
 # format; s3disk mounts the same directory as file:///ROOT/bkt, so the key-derivation salt is
 # "bkt/" for both. Also: a wrong password is refused at mount, and a tampered block

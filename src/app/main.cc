@@ -8,12 +8,13 @@
 //   2. open the object store
 //   3. unless --readOnly: refuse a bucket that is mounted (stack.h)
 //   4. read block 0's geometry and resolve it against --size/--blockSize (--force)
-//   5. build the stack: ByteRange over ZeroMap over ObjectBlockStore
+//   5. build the stack (stack.h; doc/ARCHITECTURE.md, "The stack"); block 0 checks the password
 //   6. unless --readOnly: write the mount token
 //   7. mount (on failure the token just written is cleared, unless the cache file holds dirty
 //      blocks: then the next mount with it recovers them)
 //   8. daemonize unless -f; log to syslog from then on
-//   9. start the stack (the ZeroMap survey of the bucket runs here)
+//   9. start the stack: block 0 stored if absent, the survey of the bucket, the cache file's
+//      dirty blocks uploaded
 //  10. serve FUSE requests until the kernel has unmounted (SIGINT/SIGTERM/SIGHUP ask it to,
 //      and we serve on while it writes back its dirty pages: fuse_frontend_stop.cc)
 //  11. flush, shut the stack down, clear the mount token, unmount

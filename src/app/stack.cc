@@ -209,7 +209,7 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 
   Stack stack;
   stack.store = std::move(store);
-  // Top to bottom (doc/design.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
+  // Top to bottom (doc/ARCHITECTURE.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
   // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
   // through the cache, which answers from the lower map (no second listing) plus its dirty
   // blocks, so zero blocks never reach the cache. The consistency guard goes between the

@@ -1,5 +1,5 @@
-// The one place the layers are composed (doc/design.md), and the start-up decisions that
-// need the bucket: which object store, which geometry, and the mount token.
+// The one place the layers are composed (doc/ARCHITECTURE.md, "The stack"), and the start-up
+// decisions that need the bucket: which object store, which geometry, and the mount token.
 //
 // Start-up (main.cc) runs, in order: ParseArgs + Validate (config.h), OpenObjectStore,
 // OpenStack (= CheckNotMounted, ReadGeometry, ResolveGeometry, BuildStack,
@@ -49,8 +49,9 @@ Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config);
 Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored);
 
 // Composes, with geometry g: ByteRange over ZeroMap (upper) -> BlockCache -> ZeroMap (lower)
-// -> ObjectBlockStore(store); with --blockCacheSize=0, ByteRange over ZeroMap ->
-// ObjectBlockStore. The only I/O is opening --blockCacheFile (local); the lower ZeroMap
+// -> [ConsistencyGuard] -> ObjectBlockStore(store); with --blockCacheSize=0, ByteRange over
+// ZeroMap -> [ConsistencyGuard] -> ObjectBlockStore. Its I/O: opening --blockCacheFile
+// (local), and reading block 0 to check the password and encoding (CheckKey); the lower ZeroMap
 // surveys the bucket (when config.list_blocks) in top->Start(), where the cache also uploads
 // dirty blocks recovered from its file.
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,

@@ -1,4 +1,4 @@
-// OpenSSL 3 EVP wrappers for block encryption as s3backer does it (doc/format.md, "Encoding"):
+// OpenSSL 3 EVP wrappers for block encryption as s3backer does it (doc/FORMAT.md, "Encoding"):
 // PBKDF2-HMAC-SHA1 key derivation and a named block cipher (CBC-style: block size == IV
 // length) with or without PKCS#7 padding. HMAC-SHA1 is HmacSha1 in crypto.h.
 //

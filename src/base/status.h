@@ -2,7 +2,8 @@
 //
 // A Status is ok, or a positive errno value with a human message. Layers add context as an
 // error travels up ("cache: write block 0000002a: ..."); front ends turn the code into the
-// errno the kernel or the NBD client sees (FrontEndErrno below). The codes in use:
+// errno the kernel or the NBD client sees (FrontEndErrno below; doc/ARCHITECTURE.md,
+// "Errors"). The codes in use:
 //   EINVAL      bad configuration or argument (flags, geometry, a malformed header or file)
 //   EIO         an operation that failed for good: retries exhausted, an injected fault
 //   EBADMSG     corrupt or foreign data: a body that fails its MD5/ETag or HMAC, a bad codec

@@ -677,7 +677,7 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_idle_workers", c.idle_workers);
   AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
   BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
-  // The cache sits over the lower zero map (doc/design.md), whose counters would repeat
+  // The cache sits over the lower zero map (doc/ARCHITECTURE.md), whose counters would repeat
   // the upper map's names: they are shown as lower_zero_map_*.
   std::string rest;
   below().DumpStats(&rest);

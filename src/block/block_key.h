@@ -1,4 +1,4 @@
-// Object keys for blocks, as doc/format.md ("Keys") describes them (the s3backer naming).
+// Object keys for blocks, as doc/FORMAT.md ("Keys") describes them (the s3backer naming).
 //
 // Block N lives at PREFIX + N as 8 lowercase hex digits; with --blockHashPrefix at
 // PREFIX + hash(N) as 8 lowercase hex digits + "-" + N as 8 hex digits, which spreads the keys
@@ -15,7 +15,7 @@
 
 namespace s3disk {
 
-// doc/format.md ("Keys"): h = N; for n = 12 down to 1: h = ((h >> 8) ^ h) * 0x6b + n (32-bit).
+// doc/FORMAT.md ("Keys"): h = N; for n = 12 down to 1: h = ((h >> 8) ^ h) * 0x6b + n (32-bit).
 uint32_t BlockHash(BlockNum n);
 
 // The key of block n: prefix + "0000002a", or prefix + "HHHHHHHH-0000002a" with hashing.

@@ -1,4 +1,4 @@
-// BlockStore: the one interface every layer of the stack implements (doc/design.md).
+// BlockStore: the one interface every layer of the stack implements (doc/ARCHITECTURE.md).
 //
 // A BlockStore is num_blocks() fixed-size blocks of block_size() bytes, addressed by number.
 // An absent block reads as zeros. Every method is thread-safe. Errors come back as Status; no

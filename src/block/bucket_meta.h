@@ -1,4 +1,4 @@
-// Bucket metadata (doc/format.md): the geometry stored in block 0's headers, and the mount token
+// Bucket metadata (doc/FORMAT.md): the geometry stored in block 0's headers, and the mount token
 // object that keeps two read-write mounts off one bucket.
 //
 // Geometry: every PUT of block 0 carries x-amz-meta-s3backer-blocksize and

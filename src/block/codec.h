@@ -1,4 +1,4 @@
-// Codec: block bytes <-> object body and headers, compatible with s3backer (doc/format.md).
+// Codec: block bytes <-> object body and headers, compatible with s3backer (doc/FORMAT.md).
 //
 // Encode(n, block) compresses (deflate = a zlib stream as compress2 makes, or zstd) and then
 // encrypts, and returns the body with the headers that describe it:

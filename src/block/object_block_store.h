@@ -1,4 +1,4 @@
-// ObjectBlockStore: the bottom BlockStore, block <-> object (doc/format.md).
+// ObjectBlockStore: the bottom BlockStore, block <-> object (doc/FORMAT.md).
 //
 // Block n is the object BlockKey(prefix, hash_prefix, n). An all-zero block has no object:
 // writing zeros deletes it, reading an absent object gives zeros, Trim deletes in batches.
