@@ -20,6 +20,14 @@ namespace s3disk {
 
 using BlockNum = uint32_t;  // the bucket format names blocks with 8 hex digits
 
+// What the caller of WriteBlock knows about the data, so no layer works it out again.
+struct WriteHints {
+  // The MD5 of data, when the caller computed it (blocks hash faster several at once:
+  // md5_many.h), else null. A layer that stores the bytes as they are passes it down with
+  // them, so the object store need not hash them again; a layer that changes them drops it.
+  const Md5Digest* md5 = nullptr;
+};
+
 // Printf format for a block number: fixed-width lowercase hex, as in the object keys.
 #define S3DISK_BLOCK_FMT "%08x"
 // A block number in that format, for messages.
@@ -41,12 +49,8 @@ class BlockStore {
   virtual std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                          std::span<const std::span<uint8_t>> bufs);
   // Stores block n. data is exactly block_size() bytes, or empty meaning all zeros.
-  virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data) = 0;
-  // WriteBlock of block_size() bytes whose MD5 the caller has already computed (blocks hash
-  // faster several at once: md5_many.h). A layer that stores the bytes as they are passes md5
-  // down with them, so the object store need not hash them again; a layer that changes them
-  // drops it. Default: WriteBlock.
-  virtual Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5);
+  virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                            const WriteHints& hints = {}) = 0;
 
   // Reads buf.size() bytes at offset inside block n. Default: read the whole block and copy.
   virtual Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
@@ -87,11 +91,9 @@ class ForwardingBlockStore : public BlockStore {
                                  std::span<const std::span<uint8_t>> bufs) override {
     return below_->ReadBlocks(ns, bufs);
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
-    return below_->WriteBlock(n, data);
-  }
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override {
-    return below_->WriteBlockMd5(n, data, md5);
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override {
+    return below_->WriteBlock(n, data, hints);
   }
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override {
     return below_->ReadPart(n, offset, buf);

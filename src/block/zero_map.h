@@ -27,8 +27,9 @@ class ZeroMap : public ForwardingBlockStore {
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // A zero block goes below as empty data, without the hints.
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
@@ -52,12 +53,10 @@ class ZeroMap : public ForwardingBlockStore {
   State Set(BlockNum n, State s);
   // Sets every block to s; only while nothing else touches the map (Start).
   void FillAll(State s);
-  // Forwards a full-block write (empty = zeros; md5: data's, when known), marking the block
-  // unknown while it is in flight and `after` once it succeeded.
+  // Forwards a full-block write (empty = zeros), marking the block unknown while it is in
+  // flight and `after` once it succeeded.
   Status ForwardWrite(BlockNum n, std::span<const uint8_t> data, State after,
-                      const Md5Digest* md5 = nullptr);
-  // WriteBlock and WriteBlockMd5 (md5 may be null).
-  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+                      const WriteHints& hints = {});
 
   static constexpr uint32_t kBlocksPerWord = 32;
   // A word whose 32 blocks are all zero (State::kZero == 1 in every 2-bit field).
