@@ -91,6 +91,8 @@ class BlockCache : public ForwardingBlockStore {
                                                     BlockCacheOptions options, Clock& clock);
   ~BlockCache() override;
 
+  // ReadBlocks keeps the default: each block is read through the cache. The cache's own
+  // batches are its read-ahead's, one ReadBlocks below (FetchMany).
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   // hints.md5 stays with the block and goes below with its upload (and into the cache file).
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data,

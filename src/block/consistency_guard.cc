@@ -400,10 +400,6 @@ Status ConsistencyGuard::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t
   return BlockStore::ReadPart(n, offset, buf);
 }
 
-Status ConsistencyGuard::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
-  return BlockStore::WritePart(n, offset, data);
-}
-
 uint64_t ConsistencyGuard::live_entries() {
   MutexLock lock(mu_);
   Expire(clock_.NowMs());

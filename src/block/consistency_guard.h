@@ -49,9 +49,11 @@ class ConsistencyGuard : public ForwardingBlockStore {
   // Records the block's MD5 (hints.md5 when given), then passes the write and hints below.
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
                     const WriteHints& hints = {}) override;
+  // A block with no live record: the part goes below; else the whole block is read here
+  // and checked. (WritePart keeps the default read-modify-write through this layer, so the
+  // write is checked and recorded like any other.)
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
-  // Read-modify-write through this layer, so the write is recorded like any other.
-  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  // One record for the whole range, one Trim below.
   Status Trim(BlockNum first, uint64_t count) override;
   void DumpStats(std::string* out) override;
 

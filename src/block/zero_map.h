@@ -25,13 +25,16 @@ class ZeroMap : public ForwardingBlockStore {
   ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start);
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  // The blocks not known to be zero go below as one batch.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
   // A zero block goes below as empty data, without the hints.
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
                     const WriteHints& hints = {}) override;
+  // Parts of blocks not known to be zero go below as parts (the cache merges them).
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  // The runs of blocks not known to be zero go below as trims.
   Status Trim(BlockNum first, uint64_t count) override;
   Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
   Status Start() override;

@@ -388,7 +388,7 @@ class CountingStore : public ForwardingBlockStore {
   Status Trim(BlockNum first, uint64_t count) override {
     trims++;
     trimmed_blocks += count;
-    return ForwardingBlockStore::Trim(first, count);
+    return below().Trim(first, count);
   }
   uint64_t trims = 0, trimmed_blocks = 0;
 };
