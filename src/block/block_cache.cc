@@ -215,15 +215,10 @@ void BlockCache::PassRoomOn() {
 
 // ---- writes ----
 
-Status BlockCache::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
+Status BlockCache::WriteBlock(BlockNum n, std::span<const uint8_t> data, const WriteHints& hints) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
-  return Write(n, 0, data, data.empty() || IsAllZero(data), nullptr);
-}
-
-Status BlockCache::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) {
-  S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), false));
-  const bool zero = IsAllZero(data);
-  return Write(n, 0, data, zero, zero ? nullptr : &md5);
+  const bool zero = data.empty() || IsAllZero(data);
+  return Write(n, 0, data, zero, zero ? nullptr : hints.md5);
 }
 
 Status BlockCache::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
@@ -390,10 +385,11 @@ bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
   {
     MutexUnlock unlocked(mu_);
     ApplyFileOps(ops);
+    const WriteHints hints{.md5 = md5.has_value() ? &*md5 : nullptr};
     int64_t backoff_ms = options_.retry_initial_ms;
     for (;;) {
       attempts++;
-      st = md5.has_value() ? below().WriteBlockMd5(n, body, *md5) : below().WriteBlock(n, body);
+      st = below().WriteBlock(n, body, hints);
       if (st.ok() || attempts >= options_.upload_attempts) break;
       LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
                st.ToString().c_str(), static_cast<long long>(backoff_ms));

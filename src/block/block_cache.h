@@ -91,10 +91,12 @@ class BlockCache : public ForwardingBlockStore {
                                                     BlockCacheOptions options, Clock& clock);
   ~BlockCache() override;
 
+  // ReadBlocks keeps the default: each block is read through the cache. The cache's own
+  // batches are its read-ahead's, one ReadBlocks below (FetchMany).
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
-  // The digest stays with the block and goes below with its upload (and into the cache file).
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // hints.md5 stays with the block and goes below with its upload (and into the cache file).
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override;
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
@@ -143,7 +145,7 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t id = 0;    // unique per entry, so a fetch knows its own entry
     bool zero = false;  // data is all zeros (data may then be empty)
     BlockBytes data;    // block_size bytes unless zero
-    // data's MD5, when the write that stored it brought one (WriteBlockMd5); reset whenever
+    // data's MD5, when the write that stored it brought one (WriteHints); reset whenever
     // data changes otherwise.
     std::optional<Md5Digest> md5;
     // The upload in flight reads data's own buffer (no copy): data is then never changed in

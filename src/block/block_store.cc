@@ -68,10 +68,6 @@ void ReadSomeBlocks(BlockStore& store, std::span<const BlockNum> ns,
   for (size_t k = 0; k < which.size(); k++) out[which[k]] = std::move(got[k]);
 }
 
-Status BlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest&) {
-  return WriteBlock(n, data);
-}
-
 Status BlockStore::Trim(BlockNum first, uint64_t count) {
   for (uint64_t i = 0; i < count; i++) {
     S3DISK_RETURN_IF_ERROR(WriteBlock(static_cast<BlockNum>(first + i), {}));

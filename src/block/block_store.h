@@ -2,8 +2,14 @@
 //
 // A BlockStore is num_blocks() fixed-size blocks of block_size() bytes, addressed by number.
 // An absent block reads as zeros. Every method is thread-safe. Errors come back as Status; no
-// exception leaves a method. A layer owns the layer below it; ForwardingBlockStore forwards
-// everything, so a layer overrides only what it changes.
+// exception leaves a method. A layer owns the layer below it.
+//
+// The core operations (block_size, num_blocks, ReadBlock, WriteBlock, Flush, SurveyNonZero,
+// Start, Shutdown, DumpStats) are what every layer provides; ForwardingBlockStore forwards
+// them, so a layer overrides only the ones it changes. The derived operations (ReadBlocks,
+// ReadPart, WritePart, Trim) default to the core ones of the same object, never to the layer
+// below, so no call skips a layer; a layer that passes a batch, a part or a trim down whole
+// overrides that operation itself.
 #pragma once
 
 #include <cstdint>
@@ -20,6 +26,14 @@ namespace s3disk {
 
 using BlockNum = uint32_t;  // the bucket format names blocks with 8 hex digits
 
+// What the caller of WriteBlock knows about the data, so no layer works it out again.
+struct WriteHints {
+  // The MD5 of data, when the caller computed it (blocks hash faster several at once:
+  // md5_many.h), else null. A layer that stores the bytes as they are passes it down with
+  // them, so the object store need not hash them again; a layer that changes them drops it.
+  const Md5Digest* md5 = nullptr;
+};
+
 // Printf format for a block number: fixed-width lowercase hex, as in the object keys.
 #define S3DISK_BLOCK_FMT "%08x"
 // A block number in that format, for messages.
@@ -35,27 +49,9 @@ class BlockStore {
   // Fills buf (exactly block_size() bytes) with block n. On failure buf is unspecified (a
   // store may have received a body there that then failed its check).
   virtual Status ReadBlock(BlockNum n, std::span<uint8_t> buf) = 0;
-  // Reads several blocks: bufs[i] (block_size() bytes) receives block ns[i]; one Status per
-  // block, in the same order. Layers that can fetch blocks side by side and check them
-  // together (the object layer over S3) override; default: ReadBlock of each in turn.
-  virtual std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
-                                         std::span<const std::span<uint8_t>> bufs);
   // Stores block n. data is exactly block_size() bytes, or empty meaning all zeros.
-  virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data) = 0;
-  // WriteBlock of block_size() bytes whose MD5 the caller has already computed (blocks hash
-  // faster several at once: md5_many.h). A layer that stores the bytes as they are passes md5
-  // down with them, so the object store need not hash them again; a layer that changes them
-  // drops it. Default: WriteBlock.
-  virtual Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5);
-
-  // Reads buf.size() bytes at offset inside block n. Default: read the whole block and copy.
-  virtual Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
-  // Writes data at offset inside block n. Default: read-modify-write of the whole block.
-  // Callers serialize writes to one block (byte_range does), so the default is atomic.
-  virtual Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data);
-  // Makes blocks [first, first + count) all zeros and frees their storage.
-  // Default: WriteBlock(n, {}) for each.
-  virtual Status Trim(BlockNum first, uint64_t count);
+  virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                            const WriteHints& hints = {}) = 0;
   // Returns once every write acknowledged before the call is durable in the bucket.
   virtual Status Flush() = 0;
   // Calls found(n) for every block that may be non-zero (has an object in the bucket), in any
@@ -68,12 +64,31 @@ class BlockStore {
   // Appends this layer's counters, then the layer below's, as "name value\n" lines.
   virtual void DumpStats(std::string* out) = 0;
 
+  // Derived operations: each default works through this object's ReadBlock/WriteBlock.
+  //
+  // Reads several blocks: bufs[i] (block_size() bytes) receives block ns[i]; one Status per
+  // block, in the same order. Layers that can fetch blocks side by side and check them
+  // together (the object layer over S3), or that pass such a batch down, override; default:
+  // ReadBlock of each in turn.
+  virtual std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
+                                         std::span<const std::span<uint8_t>> bufs);
+  // Reads buf.size() bytes at offset inside block n. Default: read the whole block and copy.
+  virtual Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
+  // Writes data at offset inside block n. Default: read-modify-write of the whole block.
+  // Callers serialize writes to one block (byte_range does), so the default is atomic.
+  virtual Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data);
+  // Makes blocks [first, first + count) all zeros and frees their storage.
+  // Default: WriteBlock(n, {}) for each.
+  virtual Status Trim(BlockNum first, uint64_t count);
+
  protected:
   // Checks n < num_blocks() (and that a full-block buffer has the right size).
   Status CheckBlock(BlockNum n, size_t buf_size, bool empty_ok) const;
 };
 
-// Forwards every call to the layer below, which it owns.
+// Forwards the core operations to the layer below, which it owns. The derived ones
+// (ReadBlocks, ReadPart, WritePart, Trim) keep BlockStore's defaults, which go through this
+// layer's own ReadBlock/WriteBlock; a layer overrides them to pass them below.
 class ForwardingBlockStore : public BlockStore {
  public:
   explicit ForwardingBlockStore(std::unique_ptr<BlockStore> below) : below_(std::move(below)) {}
@@ -83,23 +98,10 @@ class ForwardingBlockStore : public BlockStore {
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override {
     return below_->ReadBlock(n, buf);
   }
-  std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
-                                 std::span<const std::span<uint8_t>> bufs) override {
-    return below_->ReadBlocks(ns, bufs);
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override {
+    return below_->WriteBlock(n, data, hints);
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
-    return below_->WriteBlock(n, data);
-  }
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override {
-    return below_->WriteBlockMd5(n, data, md5);
-  }
-  Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override {
-    return below_->ReadPart(n, offset, buf);
-  }
-  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override {
-    return below_->WritePart(n, offset, data);
-  }
-  Status Trim(BlockNum first, uint64_t count) override { return below_->Trim(first, count); }
   Status Flush() override { return below_->Flush(); }
   Status SurveyNonZero(const std::function<void(BlockNum)>& found) override {
     return below_->SurveyNonZero(found);

@@ -83,7 +83,7 @@ Status ByteRange::Write(uint64_t offset, std::span<const uint8_t> data) {
     MutexLock lock(Stripe(p.block));
     Status st;
     if (next_hashed < hashed.size() && hashed[next_hashed].data() == bytes.data()) {
-      st = store_.WriteBlockMd5(p.block, bytes, digests[next_hashed++]);
+      st = store_.WriteBlock(p.block, bytes, {.md5 = &digests[next_hashed++]});
     } else if (p.length == block_size_) {
       st = store_.WriteBlock(p.block, bytes);
     } else {

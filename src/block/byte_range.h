@@ -4,7 +4,7 @@
 // whole-block pieces go straight to ReadBlock/WriteBlock on the caller's buffer (no copy),
 // partial ones to ReadPart/WritePart. A write of kMinBlocksHashedTogether or more whole
 // blocks with data hashes them side by side (md5_many.h) and passes each digest down with its
-// block (WriteBlockMd5), when this machine can do that faster than one block at a time. Writes to
+// block (WriteHints), when this machine can do that faster than one block at a time. Writes to
 // one block are serialized by striped locks (block n uses stripe n % kStripes), so the
 // read-modify-write of a partial write is atomic against other writes to the same block. Reads take
 // no lock.

@@ -164,24 +164,17 @@ void ConsistencyGuard::Complete(Record* r, bool ok, int64_t now_ms) {
   cv_.notify_all();
 }
 
-Status ConsistencyGuard::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
-  return Write(n, data, nullptr);
-}
-
-Status ConsistencyGuard::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data,
-                                       const Md5Digest& md5) {
-  return Write(n, data, &md5);
-}
-
-Status ConsistencyGuard::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
+Status ConsistencyGuard::WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                                    const WriteHints& hints) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   Expect want;
+  WriteHints pass = hints;
   if (data.empty() || IsAllZero(data)) {
     want.kind = Kind::kZero;
-    md5 = nullptr;
+    pass.md5 = nullptr;
   } else {
     want.kind = Kind::kMd5;
-    want.md5 = md5 != nullptr ? *md5 : Md5(data);
+    want.md5 = hints.md5 != nullptr ? *hints.md5 : Md5(data);
   }
   uint64_t seq = 0;
   {
@@ -218,7 +211,7 @@ Status ConsistencyGuard::Write(BlockNum n, std::span<const uint8_t> data, const 
       break;
     }
   }
-  Status st = md5 != nullptr ? below().WriteBlockMd5(n, data, *md5) : below().WriteBlock(n, data);
+  Status st = below().WriteBlock(n, data, pass);
   MutexLock lock(mu_);
   auto it = blocks_.find(n);
   if (it != blocks_.end() && it->second.seq == seq) {  // always: a writing record stays
@@ -405,10 +398,6 @@ Status ConsistencyGuard::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t
   // A part cannot be checked against a whole block's MD5: read the whole block then.
   if (!checked) return below().ReadPart(n, offset, buf);
   return BlockStore::ReadPart(n, offset, buf);
-}
-
-Status ConsistencyGuard::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {
-  return BlockStore::WritePart(n, offset, data);
 }
 
 uint64_t ConsistencyGuard::live_entries() {

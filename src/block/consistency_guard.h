@@ -46,11 +46,14 @@ class ConsistencyGuard : public ForwardingBlockStore {
   // The blocks with no live record go below together; the others are read one by one, checked.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // Records the block's MD5 (hints.md5 when given), then passes the write and hints below.
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override;
+  // A block with no live record: the part goes below; else the whole block is read here
+  // and checked. (WritePart keeps the default read-modify-write through this layer, so the
+  // write is checked and recorded like any other.)
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
-  // Read-modify-write through this layer, so the write is recorded like any other.
-  Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  // One record for the whole range, one Trim below.
   Status Trim(BlockNum first, uint64_t count) override;
   void DumpStats(std::string* out) override;
 
@@ -101,8 +104,6 @@ class ConsistencyGuard : public ForwardingBlockStore {
   // Returns false if it waited (the caller re-checks everything).
   bool WaitForRoom(uint64_t freed, bool* counted) REQUIRES(mu_);
   void Complete(Record* r, bool ok, int64_t now_ms) REQUIRES(mu_);
-  // WriteBlock and WriteBlockMd5 (md5: data's, or null).
-  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
 
   ConsistencyGuardOptions options_;
   Clock& clock_;

@@ -286,16 +286,8 @@ Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Re
   return Status::Ok();
 }
 
-Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
-  return Write(n, data, nullptr);
-}
-
-Status ObjectBlockStore::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data,
-                                       const Md5Digest& md5) {
-  return Write(n, data, &md5);
-}
-
-Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
+Status ObjectBlockStore::WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                                    const WriteHints& hints) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   if (options_.read_only) return ReadOnlyError("write", n);
   if (data.empty() || IsAllZero(data)) {
@@ -305,7 +297,7 @@ Status ObjectBlockStore::Write(BlockNum n, std::span<const uint8_t> data, const 
     blocks_deleted_++;
     return Status::Ok();
   }
-  return Put(n, data, md5);
+  return Put(n, data, hints.md5);
 }
 
 Status ObjectBlockStore::PutZeroBlock0(bool if_absent) {

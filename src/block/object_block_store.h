@@ -67,9 +67,10 @@ class ObjectBlockStore : public BlockStore {
   // One GetMany of the blocks' keys; the bodies the store did not check are checked together.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
-  // With a plain codec the body is data itself, so md5 goes to the store with it.
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // With a plain codec the body is data itself, so hints.md5 goes to the store with it; a
+  // codec that changes the bytes drops it.
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override;
   // The default read-modify-write, but refused up front (nothing sent) when read-only.
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
   Status Trim(BlockNum first, uint64_t count) override;
@@ -111,8 +112,6 @@ class ObjectBlockStore : public BlockStore {
   Status FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
                     const std::string& expected, const Md5Digest* md5, std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;
-  // WriteBlock and WriteBlockMd5 (md5: data's, or null).
-  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
   // Encodes and PUTs block n (block 0 with the geometry headers); md5: data's, or null.
   Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5,
              bool if_absent = false);

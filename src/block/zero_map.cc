@@ -106,22 +106,14 @@ Status ZeroMap::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 }
 
 Status ZeroMap::ForwardWrite(BlockNum n, std::span<const uint8_t> data, State after,
-                             const Md5Digest* md5) {
+                             const WriteHints& hints) {
   Set(n, State::kUnknown);
-  Status st = md5 != nullptr ? below().WriteBlockMd5(n, data, *md5) : below().WriteBlock(n, data);
+  Status st = below().WriteBlock(n, data, hints);
   if (st.ok()) Set(n, after);
   return st;
 }
 
-Status ZeroMap::WriteBlock(BlockNum n, std::span<const uint8_t> data) {
-  return Write(n, data, nullptr);
-}
-
-Status ZeroMap::WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) {
-  return Write(n, data, &md5);
-}
-
-Status ZeroMap::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5) {
+Status ZeroMap::WriteBlock(BlockNum n, std::span<const uint8_t> data, const WriteHints& hints) {
   S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
   if (data.empty() || IsAllZero(data)) {
     if (Get(n) == State::kZero) {
@@ -130,7 +122,7 @@ Status ZeroMap::Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest
     }
     return ForwardWrite(n, {}, State::kZero);
   }
-  return ForwardWrite(n, data, State::kNonZero, md5);
+  return ForwardWrite(n, data, State::kNonZero, hints);
 }
 
 Status ZeroMap::WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) {

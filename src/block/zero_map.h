@@ -25,12 +25,16 @@ class ZeroMap : public ForwardingBlockStore {
   ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start);
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
+  // The blocks not known to be zero go below as one batch.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override;
+  // A zero block goes below as empty data, without the hints.
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override;
+  // Parts of blocks not known to be zero go below as parts (the cache merges them).
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override;
   Status WritePart(BlockNum n, uint32_t offset, std::span<const uint8_t> data) override;
+  // The runs of blocks not known to be zero go below as trims.
   Status Trim(BlockNum first, uint64_t count) override;
   Status SurveyNonZero(const std::function<void(BlockNum)>& found) override;
   Status Start() override;
@@ -52,12 +56,10 @@ class ZeroMap : public ForwardingBlockStore {
   State Set(BlockNum n, State s);
   // Sets every block to s; only while nothing else touches the map (Start).
   void FillAll(State s);
-  // Forwards a full-block write (empty = zeros; md5: data's, when known), marking the block
-  // unknown while it is in flight and `after` once it succeeded.
+  // Forwards a full-block write (empty = zeros), marking the block unknown while it is in
+  // flight and `after` once it succeeded.
   Status ForwardWrite(BlockNum n, std::span<const uint8_t> data, State after,
-                      const Md5Digest* md5 = nullptr);
-  // WriteBlock and WriteBlockMd5 (md5 may be null).
-  Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);
+                      const WriteHints& hints = {});
 
   static constexpr uint32_t kBlocksPerWord = 32;
   // A word whose 32 blocks are all zero (State::kZero == 1 in every 2-bit field).

@@ -27,9 +27,9 @@
 //
 // Both: FailNext(calls, errno) makes the next `calls` recorded calls fail with that errno
 // (the call is still recorded; the failed call changes nothing). Thread-safe.
-// A WriteBlockMd5 (a Put with an MD5) is recorded as the WriteBlock (Put) it stands for, after
-// checking that the digest given is the data's (EBADMSG, recording nothing, if not); md5_given()
-// counts those calls.
+// A WriteBlock with WriteHints.md5 (a Put with PutOptions.md5) is recorded as the call without
+// it, after checking that the digest given is the data's (EBADMSG, recording nothing, if not);
+// md5_given() counts those calls.
 #pragma once
 
 #include <algorithm>
@@ -95,7 +95,7 @@ class CallRecorder {
     std::lock_guard lock(rec_mu_);
     calls_.push_back(std::move(call));
   }
-  // For the *Md5 calls: EBADMSG unless md5 is data's; counts them.
+  // For the calls given an MD5: EBADMSG unless md5 is data's; counts them.
   Status CheckGivenMd5(const std::string& what, std::span<const uint8_t> data,
                        const Md5Digest& md5) {
     if (md5 != Md5(data)) return Status(EBADMSG, "fake: " + what + ": the MD5 given is wrong");
@@ -281,7 +281,11 @@ class RecordingBlockStore : public BlockStore, public CallRecorder {
     Note(std::move(call));
     return BlockStore::ReadBlocks(ns, bufs);
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override {
+    if (hints.md5 != nullptr) {
+      S3DISK_RETURN_IF_ERROR(CheckGivenMd5("write " + Hex(n), data, *hints.md5));
+    }
     S3DISK_RETURN_IF_ERROR(Record("write " + Hex(n) + (data.empty() ? " zero" : "")));
     S3DISK_RETURN_IF_ERROR(CheckBlock(n, data.size(), true));
     std::lock_guard lock(mu_);
@@ -291,10 +295,6 @@ class RecordingBlockStore : public BlockStore, public CallRecorder {
       blocks_[n].assign(data.begin(), data.end());
     }
     return Status::Ok();
-  }
-  Status WriteBlockMd5(BlockNum n, std::span<const uint8_t> data, const Md5Digest& md5) override {
-    S3DISK_RETURN_IF_ERROR(CheckGivenMd5("write " + Hex(n), data, md5));
-    return WriteBlock(n, data);
   }
   Status ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) override {
     if (!native_parts_) return BlockStore::ReadPart(n, offset, buf);

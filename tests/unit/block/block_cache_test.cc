@@ -144,7 +144,8 @@ TEST_CASE("block_cache: an upload in flight sends the data it started with, what
 TEST_CASE("block_cache: a block's digest goes below with its upload while its data is unchanged") {
   // The fake below refuses a digest that is not its data's (the upload would fail).
   auto hashed_write = [](Fixture& f, BlockNum n, uint8_t v) {
-    REQUIRE(f.cache->WriteBlockMd5(n, Fill(v), Md5(Fill(v))).ok());
+    const Md5Digest md5 = Md5(Fill(v));
+    REQUIRE(f.cache->WriteBlock(n, Fill(v), {.md5 = &md5}).ok());
   };
   SECTION("whole: uploaded with it") {
     Fixture f;
@@ -169,7 +170,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
     hashed_write(f, 3, 3);
     f.Write(3, 4);
     hashed_write(f, 4, 4);
-    REQUIRE(f.cache->WriteBlockMd5(4, Fill(0), Md5(Fill(0))).ok());
+    hashed_write(f, 4, 0);
     CHECK(f.cache->Pump() == 2);
     CHECK(f.below->md5_given() == 0);
     CHECK(f.below->Block(3) == Fill(4));
@@ -387,7 +388,7 @@ class CountingStore : public ForwardingBlockStore {
   Status Trim(BlockNum first, uint64_t count) override {
     trims++;
     trimmed_blocks += count;
-    return ForwardingBlockStore::Trim(first, count);
+    return below().Trim(first, count);
   }
   uint64_t trims = 0, trimmed_blocks = 0;
 };

@@ -28,9 +28,10 @@ class GatedBlockStore : public RecordingBlockStore {
     if (Gate* g = read_gate.load()) g->Pass();
     return RecordingBlockStore::ReadBlock(n, buf);
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override {
     if (Gate* g = write_gate.load()) g->Pass();
-    return RecordingBlockStore::WriteBlock(n, data);
+    return RecordingBlockStore::WriteBlock(n, data, hints);
   }
   std::atomic<Gate*> read_gate{nullptr};
   std::atomic<Gate*> write_gate{nullptr};

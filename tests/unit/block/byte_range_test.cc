@@ -116,9 +116,10 @@ struct PointerStore : RecordingBlockStore {
     read_ptr = buf.data();
     return RecordingBlockStore::ReadBlock(n, buf);
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
+                    const WriteHints& hints = {}) override {
     write_ptr = data.data();
-    return RecordingBlockStore::WriteBlock(n, data);
+    return RecordingBlockStore::WriteBlock(n, data, hints);
   }
   const void* read_ptr = nullptr;
   const void* write_ptr = nullptr;

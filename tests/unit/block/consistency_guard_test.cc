@@ -55,7 +55,7 @@ class StaleStore : public BlockStore {
     }
     return Status::Ok();
   }
-  Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override {
+  Status WriteBlock(BlockNum n, std::span<const uint8_t> data, const WriteHints& = {}) override {
     Gate* gate = nullptr;
     {
       std::lock_guard lock(mu_);
@@ -245,7 +245,8 @@ TEST_CASE("guard: ReadBlocks checks the recorded blocks, the others go below as 
 TEST_CASE("guard: a write's digest, when given, is what reads are checked against") {
   Fixture f;
   const Bytes data(kBs, 5);
-  REQUIRE(f.guard->WriteBlockMd5(4, data, Md5(data)).ok());
+  const Md5Digest md5 = Md5(data);
+  REQUIRE(f.guard->WriteBlock(4, data, {.md5 = &md5}).ok());
   f.store->Stale(4, Bytes(kBs, 1), 1);  // one stale read, then the new data
   CHECK(f.Read(4) == data);
   CHECK(f.Stat("guard_stale_reads_retried") == "1");

@@ -372,21 +372,24 @@ TEST_CASE("object_block_store: an encoded body received in its block's buffer st
 
 TEST_CASE("object_block_store: a digest given with a plain block goes to the store") {
   Fixture f;
-  REQUIRE(f.blocks.WriteBlockMd5(3, Pattern(7), Md5(Pattern(7))).ok());
+  const Md5Digest md5 = Md5(Pattern(7));
+  REQUIRE(f.blocks.WriteBlock(3, Pattern(7), {.md5 = &md5}).ok());
   CHECK(f.objects->md5_given() == 1);  // the fake checked it is the body's
   CHECK(f.objects->Peek("vol/00000003")->data == Pattern(7));
   std::string stats;
   f.blocks.DumpStats(&stats);
   CHECK(stats.find("object_blocks_written_hashed_above 1\n") != std::string::npos);
   // Zeros are a delete, whatever digest comes with them.
-  REQUIRE(f.blocks.WriteBlockMd5(3, Bytes(kBlockSize, 0), Md5(Bytes(kBlockSize, 0))).ok());
+  const Md5Digest zeros_md5 = Md5(Bytes(kBlockSize, 0));
+  REQUIRE(f.blocks.WriteBlock(3, Bytes(kBlockSize, 0), {.md5 = &zeros_md5}).ok());
   CHECK(f.objects->calls() == Calls{"put vol/00000003", "delete vol/00000003"});
   CHECK(f.objects->md5_given() == 1);
 }
 
 TEST_CASE("object_block_store: a codec that changes the bytes drops the block's digest") {
   Fixture f(WithCodec(MakeCodec("deflate:9", false)));
-  REQUIRE(f.blocks.WriteBlockMd5(2, Pattern(1), Md5(Pattern(1))).ok());
+  const Md5Digest md5 = Md5(Pattern(1));
+  REQUIRE(f.blocks.WriteBlock(2, Pattern(1), {.md5 = &md5}).ok());
   CHECK(f.objects->md5_given() == 0);
   auto obj = f.objects->Peek("vol/00000002");
   REQUIRE(obj);
@@ -535,7 +538,8 @@ TEST_CASE("object_block_store: zeros written to block 0 keep its object with the
   // Empty data, and zeros with their digest, are stored zeros too; never a delete.
   REQUIRE(f.blocks.WriteBlock(0, {}).ok());
   const Bytes zeros(kBlockSize, 0);
-  REQUIRE(f.blocks.WriteBlockMd5(0, zeros, Md5(zeros)).ok());
+  const Md5Digest zeros_md5 = Md5(zeros);
+  REQUIRE(f.blocks.WriteBlock(0, zeros, {.md5 = &zeros_md5}).ok());
   CHECK(f.objects->CountCalls("delete") == 0);
   CheckZeroBlock0(f);
   // A partial write that leaves block 0 all zeros (the read-modify-write).

@@ -133,8 +133,9 @@ TEST_CASE("zero_map: a block's digest goes below with its data, not with zeros")
   Fixture f(true);
   f.Started();
   const Bytes seven(kBlockSize, 7), zeros(kBlockSize, 0);
-  REQUIRE(f.map->WriteBlockMd5(7, seven, Md5(seven)).ok());
-  REQUIRE(f.map->WriteBlockMd5(7, zeros, Md5(zeros)).ok());
+  const Md5Digest seven_md5 = Md5(seven), zeros_md5 = Md5(zeros);
+  REQUIRE(f.map->WriteBlock(7, seven, {.md5 = &seven_md5}).ok());
+  REQUIRE(f.map->WriteBlock(7, zeros, {.md5 = &zeros_md5}).ok());
   CHECK(f.below->calls() == Calls{"write 7", "write 7 zero"});
   CHECK(f.below->md5_given() == 1);  // the fake checked it
   CHECK(f.map->KnownZero(7));
