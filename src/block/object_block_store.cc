@@ -391,7 +391,8 @@ Status ObjectBlockStore::SurveyNonZero(const std::function<void(BlockNum)>& foun
     for (uint64_t b = step; b < num_blocks_; b += step)
       cuts.push_back(Key(static_cast<BlockNum>(b)));
   }
-  Status st = store_->ListSpread(options_.prefix, cuts, [&](const std::string& key) {
+  const ListOptions list{.cuts = std::move(cuts)};
+  Status st = store_->List(options_.prefix, list, [&](const std::string& key, uint64_t) {
     std::optional<BlockNum> n = ParseBlockKey(options_.prefix, options_.hash_prefix, key);
     std::lock_guard lock(mu);
     if (!n || *n >= num_blocks_) {

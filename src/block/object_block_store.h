@@ -46,7 +46,7 @@ struct ObjectBlockOptions {
 inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
 // S3 DeleteObjects takes at most 1000 keys per request.
 inline constexpr size_t kDeleteBatchKeys = 1000;
-// A survey cuts its listing (ListSpread) into at most this many parts of at least
+// A survey cuts its listing (ListOptions::cuts) into at most this many parts of at least
 // kSurveyPartBlocks blocks: fine enough for the store to split where the blocks are bunched,
 // not so fine that empty parts cost many requests.
 inline constexpr uint64_t kSurveyMaxParts = 1024;

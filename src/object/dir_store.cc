@@ -629,13 +629,27 @@ Status DirStore::WalkDir(int dir_fd, const std::string& rel, const std::string& 
   }
 }
 
-Status DirStore::List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) {
+Status DirStore::List(const std::string& prefix, const ListOptions& options,
+                      const ListFound& found) {
   lists_.fetch_add(1, std::memory_order_relaxed);
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "list " + prefix, "cannot open bucket directory " + dir_);
   std::vector<WalkedDir> walked;
-  return WalkDir(fd, "", prefix, found, &walked);
+  if (!options.sizes) {
+    return WalkDir(
+        fd, "", prefix, [&](const std::string& key) { found(key, 0); }, &walked);
+  }
+  // A body's size is the file's less its header: the header must be read, as Head does.
+  std::vector<std::string> keys;
+  S3DISK_RETURN_IF_ERROR(WalkDir(
+      fd, "", prefix, [&](const std::string& key) { keys.push_back(key); }, &walked));
+  for (const auto& key : keys) {
+    Result<ObjectInfo> info = Head(key);
+    if (!info.ok() && info.status().code() == ENOENT) continue;
+    if (!info.ok()) return info.status();
+    found(key, info->size);
+  }
+  return Status::Ok();
 }
 
 void DirStore::DumpStats(std::string* out) {

@@ -70,8 +70,10 @@ class DirStore : public ObjectStore {
   // Walks the tree with readdir (a stat only for links and unknown d_type), descending only
   // into subdirectories that can hold keys with the prefix, following symlinks. Skips temp
   // files and anything that is not (a link to) a regular file. ELOOP on a symlink loop.
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
+  // With options.sizes, the keys are collected first, then each one's header is read as Head
+  // does (an object deleted in between is left out). Ignores the cuts.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   // "dir_store_gets N", "dir_store_heads N", "dir_store_puts N", "dir_store_deletes N",
   // "dir_store_lists N", "dir_store_bytes_read N", "dir_store_bytes_written N" (bytes are
   // file bytes, headers included).

@@ -101,21 +101,10 @@ Status FaultStore::DeleteMany(const std::vector<std::string>& keys) {
   return st;
 }
 
-Status FaultStore::List(const std::string& prefix,
-                        const std::function<void(const std::string& key)>& found) {
+Status FaultStore::List(const std::string& prefix, const ListOptions& options,
+                        const ListFound& found) {
   if (ShouldFail()) return Fault("list", prefix);
-  return below_->List(prefix, found);
-}
-
-Status FaultStore::ListSized(const std::string& prefix, const SizedFound& found) {
-  if (ShouldFail()) return Fault("list", prefix);
-  return below_->ListSized(prefix, found);
-}
-
-Status FaultStore::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                              const std::function<void(const std::string& key)>& found) {
-  if (ShouldFail()) return Fault("list", prefix);
-  return below_->ListSpread(prefix, cuts, found);
+  return below_->List(prefix, options, found);
 }
 
 void FaultStore::DumpStats(std::string* out) {

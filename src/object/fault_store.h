@@ -42,11 +42,8 @@ class FaultStore : public ObjectStore {
   // Draws once per key: keys that do not fail (and, with fail_after, those that do) go below
   // in one DeleteMany; if any key failed, returns the error after that.
   Status DeleteMany(const std::vector<std::string>& keys) override;
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
-  Status ListSized(const std::string& prefix, const SizedFound& found) override;
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override;
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   // "fault_store_faults N", then the store below's lines.
   void DumpStats(std::string* out) override;
   // "faults(" + below's description + ")".

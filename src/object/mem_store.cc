@@ -71,12 +71,7 @@ Status MemStore::Delete(const std::string& key) {
   return Status::Ok();
 }
 
-Status MemStore::List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) {
-  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
-}
-
-Status MemStore::ListSized(const std::string& prefix, const SizedFound& found) {
+Status MemStore::List(const std::string& prefix, const ListOptions&, const ListFound& found) {
   std::vector<std::pair<std::string, uint64_t>> listed;
   {
     MutexLock lock(mu_);

@@ -22,9 +22,9 @@ class MemStore : public ObjectStore {
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
-  Status ListSized(const std::string& prefix, const SizedFound& found) override;
+  // With sizes always; ignores the cuts.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   // "mem_store_gets N", "mem_store_heads N", "mem_store_puts N", "mem_store_deletes N",
   // "mem_store_lists N", "mem_store_bytes_read N", "mem_store_bytes_written N",
   // "mem_store_objects N".

@@ -49,6 +49,21 @@ struct PutOptions {
   bool if_absent = false;
 };
 
+// What a List is for; the keys found are the same whatever it says.
+struct ListOptions {
+  // The caller wants each object's size (of the body as stored). S3Store and MemStore give
+  // sizes with every listing; DirStore reads each object's header for them, so only then.
+  bool sizes = false;
+  // Keys (sorted, under the prefix) that cut the keys into parts of about equal size, from a
+  // caller that knows how its keys are spread. S3Store lists the parts side by side (without
+  // cuts it cuts at the first hex digit after the prefix); the others ignore them.
+  std::vector<std::string> cuts;
+};
+
+// A key found by List, with its body's size (0 unless ListOptions::sizes, or the backend has
+// sizes for free).
+using ListFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -75,20 +90,11 @@ class ObjectStore {
   virtual Status Delete(const std::string& key) = 0;
   // Removes many objects. Default: Delete each; backends with bulk delete override.
   virtual Status DeleteMany(const std::vector<std::string>& keys);
-  // Calls found(key) for every key that starts with prefix, in any order. found may be
-  // called from several threads at once by backends that list in parallel.
-  virtual Status List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) = 0;
-  // List, with each object's size (of the body as stored). Default: List, then a Head of each
-  // key (an object deleted in between is left out); backends whose listing carries sizes
-  // (S3Store, MemStore) override, so the sizes cost no request per object.
-  using SizedFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
-  virtual Status ListSized(const std::string& prefix, const SizedFound& found);
-  // List, from a caller that knows how its keys are spread: `cuts` (sorted, under prefix) cut
-  // the keys into parts of about equal size, which a backend that lists in parallel lists side
-  // by side. The keys found are List's, whatever the cuts. Default: List.
-  virtual Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                            const std::function<void(const std::string& key)>& found);
+  // Calls found for every key that starts with prefix, in any order; an object deleted while
+  // the listing runs may be left out. found may be called from several threads at once by
+  // backends that list in parallel.
+  virtual Status List(const std::string& prefix, const ListOptions& options,
+                      const ListFound& found) = 0;
   // Appends counters as "name value\n" lines. Default: none.
   virtual void DumpStats(std::string* out);
   // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".

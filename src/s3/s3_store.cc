@@ -599,7 +599,7 @@ std::string KeyBefore(const std::string& key) {
 // goes. The listing starts a little before the part's first bound and skips what is before
 // it, so a part is exact for any key.
 Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
-                         const SizedFound& found) {
+                         const ListFound& found) {
   const std::string& from = parts.Bound(p->lo);
   const std::string start_after = from.empty() ? "" : KeyBefore(from);
   std::string token;
@@ -622,7 +622,7 @@ Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts:
 }
 
 Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> cuts,
-                           const SizedFound& found) {
+                           const ListFound& found) {
   int64_t start_ms = clock_->NowMs();
   uint64_t before = keys_listed_.load();
   const size_t threads = static_cast<size_t>(options_.list_threads);
@@ -652,23 +652,15 @@ Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> c
   return Status::Ok();
 }
 
-Status S3Store::List(const std::string& prefix,
-                     const std::function<void(const std::string& key)>& found) {
-  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
-}
-
 // With no cuts from the caller: block keys are PREFIX + 8 hex digits, so cut at each first
 // digit (even parts for hashed keys, whose first digits are uniform).
-Status S3Store::ListSized(const std::string& prefix, const SizedFound& found) {
-  std::vector<std::string> cuts;
-  for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
+Status S3Store::List(const std::string& prefix, const ListOptions& options,
+                     const ListFound& found) {
+  std::vector<std::string> cuts = options.cuts;
+  if (cuts.empty()) {
+    for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
+  }
   return ListParted(prefix, std::move(cuts), found);
-}
-
-Status S3Store::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                           const std::function<void(const std::string& key)>& found) {
-  if (cuts.empty()) return List(prefix, found);
-  return ListParted(prefix, cuts, [&](const std::string& key, uint64_t) { found(key); });
 }
 
 Status S3Store::Probe() {

@@ -11,9 +11,10 @@
 //   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
 //   message that says what to fix (see retry.h).
 // - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads
-//   (list_parts.h). The parts are cut at the caller's keys (ListSpread), else at the first hex
-//   digit after the prefix (block keys are PREFIX + 8 hex digits); a part being listed is
-//   split for an idle thread. Each part is exact, whatever keys the bucket holds.
+//   (list_parts.h). The parts are cut at the caller's keys (ListOptions::cuts), else at the
+//   first hex digit after the prefix (block keys are PREFIX + 8 hex digits); a part being
+//   listed is split for an idle thread. Each part is exact, whatever keys the bucket holds.
+//   Each key comes with its size.
 // - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
 #pragma once
 
@@ -84,11 +85,9 @@ class S3Store : public ObjectStore {
                           const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   Status DeleteMany(const std::vector<std::string>& keys) override;
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
-  Status ListSized(const std::string& prefix, const SizedFound& found) override;
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override;
+  // Sizes come with every listing.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   void DumpStats(std::string* out) override;
   std::string Describe() const override;
 
@@ -134,10 +133,10 @@ class S3Store : public ObjectStore {
                       size_t body_bytes);
   static Object ToObject(HttpResponse&& r, std::string verified_md5);
   Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
-                  const SizedFound& found);
+                  const ListFound& found);
   // Lists the keys under prefix in parts cut at cuts, over list_threads threads.
   Status ListParted(const std::string& prefix, std::vector<std::string> cuts,
-                    const SizedFound& found);
+                    const ListFound& found);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);

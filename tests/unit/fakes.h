@@ -3,7 +3,8 @@
 // be told to fail the next N calls.
 //
 // RecordingObjectStore (an ObjectStore) records:
-//   "get KEY", "head KEY", "put KEY", "delete KEY", "list PREFIX",
+//   "get KEY", "head KEY", "put KEY", "delete KEY",
+//   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks),
 //   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
 // GetMany is a Get of each key (recorded as such) that writes a body into the caller's buffer
@@ -175,25 +176,14 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     for (const auto& key : keys) objects_.erase(key);
     return Status::Ok();
   }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override {
-    S3DISK_RETURN_IF_ERROR(Record("list " + prefix));
-    for (const auto& [key, size] : Listed(prefix)) found(key);
-    return Status::Ok();
-  }
-  // As S3Store's: the sizes come with the listing (recorded as "list_sized PREFIX").
-  Status ListSized(const std::string& prefix, const SizedFound& found) override {
-    S3DISK_RETURN_IF_ERROR(Record("list_sized " + prefix));
-    for (const auto& [key, size] : Listed(prefix)) found(key, size);
-    return Status::Ok();
-  }
-  // Recorded as "list_spread PREFIX CUT CUT ...".
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override {
-    std::string call = "list_spread " + prefix;
-    for (const auto& cut : cuts) call += " " + cut;
+  // As S3Store's: the sizes come with every listing.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    std::string call = "list " + prefix;
+    if (options.sizes) call += " sizes";
+    for (const auto& cut : options.cuts) call += " " + cut;
     S3DISK_RETURN_IF_ERROR(Record(std::move(call)));
-    for (const auto& [key, size] : Listed(prefix)) found(key);
+    for (const auto& [key, size] : Listed(prefix)) found(key, size);
     return Status::Ok();
   }
   void DumpStats(std::string* out) override {

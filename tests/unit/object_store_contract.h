@@ -3,9 +3,9 @@
 // Call CheckObjectStoreContract(make) from a TEST_CASE. It runs Catch2 SECTIONs, so the test
 // case body runs once per section: make() is called at the start of each run and must return
 // a store that is EMPTY (a fresh directory, a fresh bucket or prefix nobody else uses). Keys
-// used: "0000002a"-style block keys, "vol1/..." and "a/...", "ab", "b/...", "c/...", "big",
-// "empty", "same". No key is both an object and a prefix directory of another ("a" and "a/b"),
-// which a directory backend cannot hold.
+// used: "0000002a"-style block keys, "vol1/..." and "a/...", "ab", "b/...", "c/...", "v/...",
+// "w/...", "big", "empty", "same". No key is both an object and a prefix directory of another
+// ("a" and "a/b"), which a directory backend cannot hold.
 //
 // Also: ScopedTempDir, a mkdtemp directory removed (recursively) when it goes out of scope.
 #pragma once
@@ -60,10 +60,11 @@ class ScopedTempDir {
 inline std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
 // Every key under prefix, collected thread-safely (backends may call found concurrently).
-inline std::set<std::string> ListKeys(ObjectStore& store, const std::string& prefix) {
+inline std::set<std::string> ListKeys(ObjectStore& store, const std::string& prefix,
+                                      const ListOptions& options = {}) {
   std::mutex mu;
   std::set<std::string> keys;
-  Status st = store.List(prefix, [&](const std::string& key) {
+  Status st = store.List(prefix, options, [&](const std::string& key, uint64_t) {
     std::lock_guard lock(mu);
     keys.insert(key);
   });
@@ -246,7 +247,7 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     CHECK(ListKeys(*store, "zzz").empty());
   }
 
-  SECTION("ListSized gives each key under the prefix once, with its body's size") {
+  SECTION("List with sizes gives each key under the prefix once, with its body's size") {
     const std::map<std::string, uint64_t> want = {
         {"v/00000000", 0}, {"v/00000001", 1}, {"v/0000000f", 4096}, {"v/s3backer-mounted", 5}};
     for (const auto& [key, size] : want) {
@@ -256,16 +257,33 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     std::mutex mu;
     std::map<std::string, uint64_t> got;
     int calls = 0;
+    ListOptions sizes;
+    sizes.sizes = true;
     REQUIRE(store
-                ->ListSized("v/",
-                            [&](const std::string& key, uint64_t size) {
-                              std::lock_guard lock(mu);
-                              calls++;
-                              got[key] = size;
-                            })
+                ->List("v/", sizes,
+                       [&](const std::string& key, uint64_t size) {
+                         std::lock_guard lock(mu);
+                         calls++;
+                         got[key] = size;
+                       })
                 .ok());
     CHECK(got == want);
     CHECK(calls == static_cast<int>(want.size()));
+  }
+
+  SECTION("List with cuts finds the same keys, wherever the cuts fall") {
+    const std::set<std::string> all = {"v/00000001", "v/00000002", "v/0000000f",
+                                       "v/1000000a", "v/f0000000", "v/s3backer-mounted",
+                                       "w/00000002"};
+    for (const auto& key : all) REQUIRE(store->Put(key, Bytes(key), {}).ok());
+    std::set<std::string> under_v = all;
+    under_v.erase("w/00000002");
+    for (const std::vector<std::string>& cuts : {std::vector<std::string>{"v/00000002"},
+                                                 {"v/00000002", "v/0000000f", "v/80000000"},
+                                                 {"v/00000000", "v/ffffffff"},
+                                                 {"v/00000001", "v/zzz"}}) {
+      CHECK(ListKeys(*store, "v/", ListOptions{.sizes = false, .cuts = cuts}) == under_v);
+    }
   }
 
   SECTION("concurrent puts and gets never return a torn object") {

@@ -49,9 +49,9 @@ class SharedBucket : public ObjectStore {
   Status DeleteMany(const std::vector<std::string>& keys) override {
     return mem_->DeleteMany(keys);
   }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string&)>& found) override {
-    return mem_->List(prefix, found);
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    return mem_->List(prefix, options, found);
   }
   std::string Describe() const override { return "shared " + mem_->Describe(); }
 

@@ -317,7 +317,7 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   // then the survey (--listBlocks).
   CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000",
                                                  "head vol/c448b72c-00000000",
-                                                 "put vol/c448b72c-00000000", "list_spread vol/"});
+                                                 "put vol/c448b72c-00000000", "list vol/"});
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
   REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));

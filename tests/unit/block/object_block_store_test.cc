@@ -233,7 +233,7 @@ TEST_CASE("object_block_store: survey reports only this disk's block keys") {
     std::set<BlockNum> found;
     REQUIRE(f.blocks.SurveyNonZero([&](BlockNum n) { found.insert(n); }).ok());
     CHECK(found == std::set<BlockNum>{1, 5, 15});
-    CHECK(f.objects->calls() == Calls{"list_spread vol/"});  // too small to cut
+    CHECK(f.objects->calls() == Calls{"list vol/"});  // too small to cut
   }
 }
 
@@ -244,7 +244,7 @@ TEST_CASE("object_block_store: a survey cuts plain keys at even block numbers") 
   REQUIRE(big.blocks.SurveyNonZero([](BlockNum) {}).ok());
   REQUIRE(big.objects->calls().size() == 1);
   std::string call = big.objects->calls()[0];
-  CHECK(call.rfind("list_spread vol/ vol/00004000 vol/00008000 ", 0) == 0);  // 2^24 / 1024
+  CHECK(call.rfind("list vol/ vol/00004000 vol/00008000 ", 0) == 0);  // 2^24 / 1024
   CHECK(call.substr(call.size() - 13) == " vol/00ffc000");
   CHECK(std::count(call.begin(), call.end(), ' ') == 1 + 1023);
 
@@ -252,13 +252,13 @@ TEST_CASE("object_block_store: a survey cuts plain keys at even block numbers") 
   o.size_bytes = 10000ull * kBlockSize;
   Fixture mid(o);
   REQUIRE(mid.blocks.SurveyNonZero([](BlockNum) {}).ok());
-  CHECK(mid.objects->calls() == Calls{"list_spread vol/ vol/00001000 vol/00002000"});
+  CHECK(mid.objects->calls() == Calls{"list vol/ vol/00001000 vol/00002000"});
 
   // Hashed keys: no cuts, the store's own split is even.
   o.hash_prefix = true;
   Fixture hashed(o);
   REQUIRE(hashed.blocks.SurveyNonZero([](BlockNum) {}).ok());
-  CHECK(hashed.objects->calls() == Calls{"list_spread vol/"});
+  CHECK(hashed.objects->calls() == Calls{"list vol/"});
 }
 
 TEST_CASE("object_block_store: hashed keys, partial writes and store errors") {

@@ -463,14 +463,14 @@ TEST_CASE("dir_store: List refuses a symlink loop and names the link") {
   REQUIRE(store->Put("vol1/00000001", Bytes("one"), {}).ok());
   REQUIRE(symlink("..", (tmp.path() + "/vol1/up").c_str()) == 0);
   std::set<std::string> keys;
-  Status st = store->List("vol1/", [&](const std::string& key) { keys.insert(key); });
+  Status st = store->List("vol1/", {}, [&](const std::string& key, uint64_t) { keys.insert(key); });
   CHECK(st.code() == ELOOP);
   CHECK(st.message() == "dir_store: list vol1/: " + tmp.path() + "/vol1/up leads back to " +
                             tmp.path() + " (a symlink loop): remove or re-point the link");
   // A link that loops on itself is refused too, like a Get of it.
   REQUIRE(unlink((tmp.path() + "/vol1/up").c_str()) == 0);
   REQUIRE(symlink("self", (tmp.path() + "/vol1/self").c_str()) == 0);
-  st = store->List("vol1/", [&](const std::string&) {});
+  st = store->List("vol1/", {}, [&](const std::string&, uint64_t) {});
   CHECK(st.code() == ELOOP);
   CHECK(st.message().find(tmp.path() + "/vol1/self") != std::string::npos);
   CHECK(store->Get("vol1/self").status().code() == ELOOP);

@@ -75,9 +75,9 @@ class PerKeySerialized : public ObjectStore {
   Status DeleteMany(const std::vector<std::string>& keys) override {
     return inner_->DeleteMany(keys);
   }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override {
-    return inner_->List(prefix, found);
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    return inner_->List(prefix, options, found);
   }
   std::string Describe() const override { return inner_->Describe(); }
 
@@ -103,8 +103,8 @@ TEST_CASE("s3_store: the ObjectStore contract on a real S3 server", "[s3]") {
         std::vector<std::string> keys;
         std::mutex mu;
         REQUIRE(store
-                    ->List("",
-                           [&](const std::string& k) {
+                    ->List("", {},
+                           [&](const std::string& k, uint64_t) {
                              std::lock_guard lock(mu);
                              keys.push_back(k);
                            })

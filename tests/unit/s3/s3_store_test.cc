@@ -165,7 +165,7 @@ TEST_CASE("s3_store: a GET accepts max_object_bytes; a listing or a reply the de
   std::vector<std::string> keys = {"a", "b"};
   for (auto& r : f.store->GetMany(keys, {})) REQUIRE(r.ok());
   REQUIRE(f.store->Head("a").ok());
-  REQUIRE(f.store->List("", [](const std::string&) {}).ok());
+  REQUIRE(f.store->List("", {}, [](const std::string&, uint64_t) {}).ok());
   f.store->SetMaxObjectBytes(5000);  // the block size is known (stack.cc)
   REQUIRE(f.store->Get("b").ok());
   std::vector<std::pair<std::string, uint64_t>> seen;
