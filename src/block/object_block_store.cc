@@ -173,7 +173,7 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
                           "--encrypt and --password/--passwordFile",
                           bucket.c_str(), key.c_str());
   }
-  Status st = codec_->Authenticate(0, obj->data, obj->info.meta);
+  Status st = codec_->Authenticate(0, obj->body(), obj->info.meta);
   if (st.ok()) return st;
   return Status::Errorf(EINVAL,
                         "wrong password? block 0 (%s) of bucket %s does not verify with this "
@@ -236,7 +236,7 @@ std::vector<Status> ObjectBlockStore::ReadBlocks(std::span<const BlockNum> ns,
   std::vector<std::span<const uint8_t>> bodies;
   for (size_t k = 0; k < objs.size(); k++) {
     expected[k] = ExpectedMd5(objs[k]);
-    if (!expected[k].empty()) bodies.push_back(Body(*objs[k], into[k]));
+    if (!expected[k].empty()) bodies.push_back(objs[k]->body());
   }
   std::vector<Md5Digest> digests(bodies.size());
   Md5Many(bodies, digests);
@@ -266,7 +266,7 @@ Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Re
     }
     return obj.status().WithContext("object_block_store: read block " + key);
   }
-  const std::span<const uint8_t> body = Body(*obj, buf);
+  const std::span<const uint8_t> body = obj->body();
   bytes_read_ += body.size();
   if (!expected.empty()) {
     std::string actual = HexEncode(*md5);

@@ -99,10 +99,6 @@ class ObjectBlockStore : public BlockStore {
   // Turns a stored object into the block's bytes in buf (only on success).
   Status DecodeBody(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
                     std::span<uint8_t> buf);
-  // An object's body: in its data, or in buf when the store wrote it there (in_place).
-  static std::span<const uint8_t> Body(const Object& obj, std::span<const uint8_t> buf) {
-    return obj.in_place ? buf.first(obj.info.size) : std::span<const uint8_t>(obj.data);
-  }
   // The MD5 (hex) obj's body must have and this layer must check, or "" (absent, a store
   // that checked it, ETag checks off, or an ETag that is not an MD5).
   std::string ExpectedMd5(const Result<Object>& obj) const;

@@ -324,8 +324,6 @@ Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& 
   return Status::Ok();
 }
 
-Result<Object> DirStore::Get(const std::string& key) { return Read(key, {}); }
-
 std::vector<Result<Object>> DirStore::GetMany(const std::vector<std::string>& keys,
                                               std::span<const std::span<uint8_t>> into) {
   std::vector<Result<Object>> out;
@@ -358,9 +356,10 @@ Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   // The body: what came with the header, then the rest of the file, straight into the
   // caller's buffer when it is exactly the body's size.
   const size_t body_bytes = static_cast<size_t>(file_bytes - header_bytes);
-  obj.in_place = !into.empty() && into.size() == body_bytes;
   std::span<uint8_t> body = into;
-  if (!obj.in_place) {
+  if (!into.empty() && into.size() == body_bytes) {
+    obj.buffer = into;
+  } else {
     obj.data.resize(body_bytes);
     body = obj.data;
   }

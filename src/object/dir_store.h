@@ -54,8 +54,7 @@ class DirStore : public ObjectStore {
   // WARNING when the directory's file system has no user xattrs.
   static Result<std::unique_ptr<DirStore>> Open(const std::string& dir, bool read_only);
 
-  Result<Object> Get(const std::string& key) override;
-  // Get of each key; a body of exactly its buffer's size is read straight into it.
+  // Reads each key; a body of exactly its buffer's size is read straight into it.
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
   // Reads only the header and the MD5 record, never the body.
@@ -87,7 +86,7 @@ class DirStore : public ObjectStore {
  private:
   DirStore(std::string dir, bool read_only) : dir_(std::move(dir)), read_only_(read_only) {}
 
-  // Get, the body into `into` when it is exactly that size (Object::in_place).
+  // One key of GetMany, the body into `into` when it is exactly that size (Object::buffer).
   Result<Object> Read(const std::string& key, std::span<uint8_t> into);
   // Reads the start of the open object file at path until its header is parsed: *start holds
   // the bytes read (the header, and maybe some of the body), *header_bytes the header's length

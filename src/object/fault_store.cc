@@ -42,11 +42,6 @@ Status FaultStore::Fault(const char* op, const std::string& key) const {
   return Status(error_code_, std::string("fault_store: ") + op + " " + key + ": injected fault");
 }
 
-Result<Object> FaultStore::Get(const std::string& key) {
-  if (ShouldFail()) return Fault("get", key);
-  return below_->Get(key);
-}
-
 std::vector<Result<Object>> FaultStore::GetMany(const std::vector<std::string>& keys,
                                                 std::span<const std::span<uint8_t>> into) {
   std::vector<Result<Object>> out(keys.size(), Status(EIO, "unset"));

@@ -21,7 +21,15 @@ namespace s3disk {
 
 MemStore::MemStore() = default;
 
-Result<Object> MemStore::Get(const std::string& key) {
+std::vector<Result<Object>> MemStore::GetMany(const std::vector<std::string>& keys,
+                                              std::span<const std::span<uint8_t>>) {
+  std::vector<Result<Object>> out;
+  out.reserve(keys.size());
+  for (const auto& key : keys) out.push_back(GetOne(key));
+  return out;
+}
+
+Result<Object> MemStore::GetOne(const std::string& key) {
   std::shared_ptr<const Object> obj;
   {
     MutexLock lock(mu_);

@@ -17,7 +17,9 @@ class MemStore : public ObjectStore {
  public:
   MemStore();
 
-  Result<Object> Get(const std::string& key) override;
+  // Copies each body into data.
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
@@ -35,6 +37,9 @@ class MemStore : public ObjectStore {
   size_t object_count() const;
 
  private:
+  // One key of GetMany: a copy of the stored object.
+  Result<Object> GetOne(const std::string& key);
+
   struct Stats {
     uint64_t gets = 0;
     uint64_t heads = 0;

@@ -2,12 +2,9 @@
 
 namespace s3disk {
 
-std::vector<Result<Object>> ObjectStore::GetMany(const std::vector<std::string>& keys,
-                                                 std::span<const std::span<uint8_t>>) {
-  std::vector<Result<Object>> out;
-  out.reserve(keys.size());
-  for (const auto& key : keys) out.push_back(Get(key));
-  return out;
+Result<Object> ObjectStore::Get(const std::string& key) {
+  std::vector<Result<Object>> got = GetMany({key}, {});
+  return std::move(got[0]);
 }
 
 Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {

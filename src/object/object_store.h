@@ -4,7 +4,7 @@
 //
 // Metadata is a map of lowercase HTTP header names to values, exactly as they travel over
 // S3: "content-type", "content-encoding", "x-amz-meta-s3backer-blocksize", ... Backends keep
-// every entry they are given and return them on Get and Head.
+// every entry they are given and return them on GetMany and Head.
 // An ETag is the lowercase hex MD5 of the stored body (no quotes) for a single-part object.
 #pragma once
 
@@ -32,10 +32,16 @@ struct ObjectInfo {
 };
 
 struct Object {
-  std::vector<uint8_t> data;  // empty when in_place
   ObjectInfo info;
-  // The body (info.size bytes) was written to the buffer the caller gave GetMany for it.
-  bool in_place = false;
+  // The body, unless the backend wrote it to the caller's buffer (then empty).
+  std::vector<uint8_t> data;
+  // The caller's buffer when the backend wrote the body there; else empty.
+  std::span<const uint8_t> buffer;
+
+  // The body (info.size bytes), wherever it went.
+  std::span<const uint8_t> body() const {
+    return buffer.empty() ? std::span<const uint8_t>(data) : buffer;
+  }
 };
 
 // How a Put stores its object.
@@ -68,15 +74,14 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // The object, or ENOENT if absent.
-  virtual Result<Object> Get(const std::string& key) = 0;
-  // Get of several keys (ENOENT for each absent one), in the same order. into is empty, or
+  // The objects at keys (ENOENT for each absent one), in the same order. into is empty, or
   // holds a buffer per key: a backend may write a body of exactly that buffer's size there
-  // instead of into Object::data (Object::in_place), saving a copy. A backend that can fetch
-  // the keys side by side and check their bodies together (S3Store) overrides; default: Get
-  // of each in turn.
+  // instead of into Object::data, saving a copy (Object::body() finds it either way).
+  // S3Store sends the GETs side by side and checks their bodies together.
   virtual std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
-                                              std::span<const std::span<uint8_t>> into);
+                                              std::span<const std::span<uint8_t>> into) = 0;
+  // GetMany of one key: the object, or ENOENT if absent.
+  Result<Object> Get(const std::string& key);
   // The object's ETag, size and metadata, or ENOENT if absent.
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Stores the object atomically (a reader sees the old or the new one, never a mix) and

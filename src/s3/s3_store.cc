@@ -317,14 +317,12 @@ Object S3Store::ToObject(HttpResponse&& r, std::string verified_md5) {
   }
   obj.info.size = r.Body().size();
   obj.info.meta = ExtractMeta(r);
-  obj.in_place = r.body_in_place;
-  obj.data = std::move(r.body);
+  if (r.body_in_place) {
+    obj.buffer = r.Body();
+  } else {
+    obj.data = std::move(r.body);
+  }
   return obj;
-}
-
-Result<Object> S3Store::Get(const std::string& key) {
-  gets_++;
-  return Fetch(key, {});
 }
 
 Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
@@ -413,7 +411,7 @@ std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& key
     bytes_read_ += r.Body().size();
     out[i] = ToObject(std::move(r), std::move(got));
   }
-  // What did not come back whole is fetched again on its own, with Get's retries and errors.
+  // What did not come back whole is fetched again on its own, with a GET's retries and errors.
   for (size_t i : alone) {
     retries_++;
     out[i] = Fetch(keys[i], into_of(i));

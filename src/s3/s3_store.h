@@ -74,10 +74,9 @@ class S3Store : public ObjectStore {
   static Result<std::unique_ptr<S3Store>> CreateWithTransport(
       S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
 
-  Result<Object> Get(const std::string& key) override;
   // The GETs go out side by side (HttpTransport::PerformMany) and their bodies are checked
   // against their ETags in one pass (md5_many.h); one that fails in any way is fetched again
-  // alone, as Get does it (with its retries).
+  // alone (with the retries of a single GET). A single key is one GET with its retries.
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
@@ -123,7 +122,8 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
-  // Get without counting it, the body into `into` when it fits exactly (Object::in_place).
+  // One GET with its retries, not counted; the body into `into` when it fits exactly
+  // (Object::buffer).
   Result<Object> Fetch(const std::string& key, std::span<uint8_t> into);
   // The MD5 (lowercase hex) r's body must have, or "" when it cannot be checked (no ETag, a
   // multipart one, or ETag checks off).

@@ -3,12 +3,12 @@
 // be told to fail the next N calls.
 //
 // RecordingObjectStore (an ObjectStore) records:
-//   "get KEY", "head KEY", "put KEY", "delete KEY",
+//   "get KEY" (each key of GetMany), "head KEY", "put KEY", "delete KEY",
 //   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks),
 //   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
-// GetMany is a Get of each key (recorded as such) that writes a body into the caller's buffer
-// when it fits exactly, as S3Store does (Object::in_place).
+// GetMany writes a body into the caller's buffer when it fits exactly, as S3Store does
+// (Object::buffer).
 //
 // RecordingBlockStore (a BlockStore, absent block = zeros) records, block numbers in
 // unpadded lowercase hex:
@@ -115,24 +115,11 @@ class CallRecorder {
 
 class RecordingObjectStore : public ObjectStore, public CallRecorder {
  public:
-  Result<Object> Get(const std::string& key) override {
-    S3DISK_RETURN_IF_ERROR(Record("get " + key));
-    std::lock_guard lock(mu_);
-    auto it = objects_.find(key);
-    if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
-    return it->second;
-  }
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override {
     std::vector<Result<Object>> out;
     for (size_t i = 0; i < keys.size(); i++) {
-      Result<Object> obj = Get(keys[i]);
-      if (obj.ok() && !into.empty() && !obj->data.empty() && obj->data.size() == into[i].size()) {
-        memcpy(into[i].data(), obj->data.data(), obj->data.size());
-        obj->data.clear();
-        obj->in_place = true;
-      }
-      out.push_back(std::move(obj));
+      out.push_back(GetOne(keys[i], into.empty() ? std::span<uint8_t>() : into[i]));
     }
     return out;
   }
@@ -215,6 +202,22 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   }
 
  private:
+  Result<Object> GetOne(const std::string& key, std::span<uint8_t> into) {
+    S3DISK_RETURN_IF_ERROR(Record("get " + key));
+    Object obj;
+    {
+      std::lock_guard lock(mu_);
+      auto it = objects_.find(key);
+      if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
+      obj = it->second;
+    }
+    if (!into.empty() && !obj.data.empty() && obj.data.size() == into.size()) {
+      memcpy(into.data(), obj.data.data(), obj.data.size());
+      obj.data.clear();
+      obj.buffer = into;
+    }
+    return obj;
+  }
   std::vector<std::pair<std::string, uint64_t>> Listed(const std::string& prefix) const {
     std::lock_guard lock(mu_);
     std::vector<std::pair<std::string, uint64_t>> out;

@@ -388,9 +388,17 @@ class FailGetStore : public ObjectStore {
  public:
   FailGetStore(std::shared_ptr<RecordingObjectStore> below, std::string key)
       : below_(std::move(below)), key_(std::move(key)) {}
-  Result<Object> Get(const std::string& key) override {
-    if (key == key_) return Status(EIO, "fail_get_store: get " + key + ": connection reset");
-    return below_->Get(key);
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>>) override {
+    std::vector<Result<Object>> out;
+    for (const auto& key : keys) {
+      if (key == key_) {
+        out.push_back(Status(EIO, "fail_get_store: get " + key + ": connection reset"));
+      } else {
+        out.push_back(below_->Get(key));
+      }
+    }
+    return out;
   }
   Result<ObjectInfo> Head(const std::string& key) override { return below_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,

@@ -39,7 +39,10 @@ constexpr int kMaxTries = 200;
 class SharedBucket : public ObjectStore {
  public:
   explicit SharedBucket(std::shared_ptr<MemStore> mem) : mem_(std::move(mem)) {}
-  Result<Object> Get(const std::string& key) override { return mem_->Get(key); }
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override {
+    return mem_->GetMany(keys, into);
+  }
   Result<ObjectInfo> Head(const std::string& key) override { return mem_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override {

@@ -106,13 +106,16 @@ TEST_CASE("object_block_store: an ETag that is not the body's MD5 is EBADMSG") {
   CHECK(buf == Pattern(1));
 }
 
-// A store whose Get has checked the body against the ETag itself, as S3Store does.
+// A store whose GetMany has checked the bodies against the ETags itself, as S3Store does.
 class VerifyingObjectStore : public RecordingObjectStore {
  public:
-  Result<Object> Get(const std::string& key) override {
-    Result<Object> obj = RecordingObjectStore::Get(key);
-    if (obj.ok()) obj->info.md5_verified = true;
-    return obj;
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override {
+    std::vector<Result<Object>> objs = RecordingObjectStore::GetMany(keys, into);
+    for (auto& obj : objs) {
+      if (obj.ok()) obj->info.md5_verified = true;
+    }
+    return objs;
   }
 };
 
