@@ -304,7 +304,6 @@ Result<VerifyReport> VerifyBucket(std::shared_ptr<ObjectStore> store, const Conf
   options.block_size = g->block_size;
   options.size_bytes = g->size_bytes;
   options.read_only = true;
-  options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   options.codec = *codec;
   Result<std::unique_ptr<ObjectBlockStore>> blocks = ObjectBlockStore::Create(store, options);
   if (!blocks.ok()) return blocks.status().WithContext("verify");

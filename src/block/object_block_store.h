@@ -7,13 +7,14 @@
 // as a block of zeros, encoded like any block; Start() stores that zero block 0 when the
 // bucket has none yet, so every bucket mounted read-write records its geometry and password.
 // A reader (s3backer too) sees an ordinary block of zeros.
-// Reads check the ETag (when it is an MD5) against the body and the body size against the
-// block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
+// Reads get bodies the store has checked against their ETags (the ObjectStore contract: a
+// damaged one is the store's error, EBADMSG or EIO) and check the body size against the block
+// size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
 // objects with metadata. Stored blocks are encoded by options.codec (compression,
 // encryption; codec.h) before the PUT; every object read is decoded by it, whatever its
 // Content-Encoding (decompression is always on; an unknown encoding, a bad HMAC or a bad
-// stream is EBADMSG naming the block). The ETag is checked against the stored body, before
-// decoding. Zero blocks other than block 0 are never encoded: they are deletes.
+// stream is EBADMSG naming the block). Zero blocks other than block 0 are never encoded:
+// they are deletes.
 //
 // Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
 #pragma once
@@ -35,9 +36,6 @@ struct ObjectBlockOptions {
   uint32_t block_size = 0;
   uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
   bool read_only = false;
-  // Check a read object's ETag, when it looks like an MD5, against the body. False when the
-  // bucket's ETags are not body MD5s (S3 with --sse=aws:kms: a matching ETag is chance).
-  bool verify_etag = true;
   // Encodes written blocks and decodes read ones; null means Codec::Plain() (plain writes,
   // reads still decompress).
   std::shared_ptr<const Codec> codec;
@@ -64,7 +62,7 @@ class ObjectBlockStore : public BlockStore {
   uint64_t num_blocks() const override { return num_blocks_; }
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
-  // One GetMany of the blocks' keys; the bodies the store did not check are checked together.
+  // One GetMany of the blocks' keys, each body in its buffer when the store can.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
   Status WriteBlock(BlockNum n, std::span<const uint8_t> data) override;
@@ -99,13 +97,9 @@ class ObjectBlockStore : public BlockStore {
   // Turns a stored object into the block's bytes in buf (only on success).
   Status DecodeBody(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
                     std::span<uint8_t> buf);
-  // The MD5 (hex) obj's body must have and this layer must check, or "" (absent, a store
-  // that checked it, ETag checks off, or an ETag that is not an MD5).
-  std::string ExpectedMd5(const Result<Object>& obj) const;
-  // The store's answer for block n into buf: absent = zeros, else the body checked against
-  // expected (md5: the body's digest, given when expected is not "") and decoded.
+  // The store's answer for block n into buf: absent = zeros, else the (checked) body decoded.
   Status FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
-                    const std::string& expected, const Md5Digest* md5, std::span<uint8_t> buf);
+                    std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;
   // WriteBlock and WriteBlockMd5 (md5: data's, or null).
   Status Write(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5);

@@ -24,6 +24,8 @@
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
 //   |                               | trusted only while mtime and size still match; else    |
 //   |                               | the ETag is "" (unknown), never hashed from the body   |
+//   | a body GetMany returns        | hashes to its recorded MD5 (else EBADMSG); without a   |
+//   |                               | record it goes up unchecked, with the ETag ""          |
 //   | warned_unrecorded_            | set by the one WARNING about unrecorded MD5s           |
 //   | List and Get agree            | both follow symlinks; List fails (ELOOP) on a loop     |
 //   | read_only_                    | Put/Delete return EROFS before touching the disk       |
@@ -44,6 +46,7 @@
 
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/md5_many.h"
 #include "base/stats.h"
 
 namespace s3disk {
@@ -330,6 +333,25 @@ std::vector<Result<Object>> DirStore::GetMany(const std::vector<std::string>& ke
   out.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); i++) {
     out.push_back(Read(keys[i], into.empty() ? std::span<uint8_t>() : into[i]));
+  }
+  // The bodies with an MD5 record are hashed together (md5_many.h): one pass costs about what
+  // one body alone does.
+  std::vector<size_t> recorded;
+  std::vector<std::span<const uint8_t>> bodies;
+  for (size_t i = 0; i < out.size(); i++) {
+    if (!out[i].ok() || out[i]->info.etag.empty()) continue;
+    recorded.push_back(i);
+    bodies.push_back(out[i]->body());
+  }
+  std::vector<Md5Digest> digests(bodies.size());
+  Md5Many(bodies, digests);
+  for (size_t k = 0; k < recorded.size(); k++) {
+    const size_t i = recorded[k];
+    const std::string md5 = HexEncode(digests[k]);
+    if (md5 == out[i]->info.etag) continue;
+    out[i] = Errno(EBADMSG, "get " + keys[i],
+                   dir_ + "/" + keys[i] + " is damaged: its body's MD5 is " + md5 + ", not the " +
+                       out[i]->info.etag + " recorded when it was written (" + kMd5Xattr + ")");
   }
   return out;
 }

@@ -6,6 +6,8 @@
 // List never reaches the store below. A failing Put/Delete normally does not reach it either;
 // with fail_after it is applied below first and the error is reported afterwards (the request
 // succeeded but its acknowledgement was lost), which is the hard case for the layers above.
+// Bodies are never changed: GetMany returns what the store below returned, checked by it (the
+// ObjectStore contract), so a FaultStore never hands up a damaged body.
 #pragma once
 
 #include <cerrno>

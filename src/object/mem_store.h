@@ -17,7 +17,7 @@ class MemStore : public ObjectStore {
  public:
   MemStore();
 
-  // Copies each body into data.
+  // Copies each body into data (a MemStore's bytes cannot change: nothing to check).
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;

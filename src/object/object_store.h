@@ -6,6 +6,16 @@
 // S3: "content-type", "content-encoding", "x-amz-meta-s3backer-blocksize", ... Backends keep
 // every entry they are given and return them on GetMany and Head.
 // An ETag is the lowercase hex MD5 of the stored body (no quotes) for a single-part object.
+//
+// Integrity: a backend returns a body only once it has checked it against the ETag it
+// reports with it. A body that does not match is an error (EBADMSG, or EIO once retries are
+// used up), never data, so the layers above do not hash what they read. An ETag that cannot
+// be checked is not reported: Object::info.etag is then "" (DirStore: a file without a valid
+// MD5 record; S3Store: a multipart ETag, or ETags that are not MD5s, S3Options::verify_etag).
+// How each backend keeps it: S3Store hashes each body received against the ETag header and
+// fetches it again on a mismatch; DirStore hashes the file's body against the MD5 recorded
+// at Put; MemStore returns the bytes it was given, which nothing can change; FaultStore
+// injects errors only, and passes bodies up as its store gave them.
 #pragma once
 
 #include <cstdint>
@@ -26,9 +36,6 @@ struct ObjectInfo {
   std::string etag;
   uint64_t size = 0;
   Metadata meta;
-  // Set by a Get that has itself checked that etag is the MD5 of the data it returns (S3Store
-  // does, to retry a damaged download), so the layer above need not hash the body again.
-  bool md5_verified = false;
 };
 
 struct Object {
@@ -74,15 +81,15 @@ class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // The objects at keys (ENOENT for each absent one), in the same order. into is empty, or
-  // holds a buffer per key: a backend may write a body of exactly that buffer's size there
-  // instead of into Object::data, saving a copy (Object::body() finds it either way).
-  // S3Store sends the GETs side by side and checks their bodies together.
+  // The objects at keys (ENOENT for each absent one), in the same order, each body checked
+  // (see Integrity above). into is empty, or holds a buffer per key: a backend may write a
+  // body of exactly that buffer's size there instead of into Object::data, saving a copy
+  // (Object::body() finds it either way). S3Store sends the GETs side by side.
   virtual std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                               std::span<const std::span<uint8_t>> into) = 0;
   // GetMany of one key: the object, or ENOENT if absent.
   Result<Object> Get(const std::string& key);
-  // The object's ETag, size and metadata, or ENOENT if absent.
+  // The object's ETag (as stored: maybe not an MD5), size and metadata, or ENOENT if absent.
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Stores the object atomically (a reader sees the old or the new one, never a mix) and
   // durably; returns its ETag. options.md5, when given, is the body's MD5, which the caller

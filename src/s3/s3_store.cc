@@ -12,6 +12,7 @@
 //   | no mutex is held across a transport call            | requests run in parallel             |
 //   | every PUT carries Content-MD5 of the body sent      | the server rejects damaged uploads   |
 //   | a GET body is returned only if its MD5 = the ETag   | damaged downloads are retried        |
+//   | a GET reports an ETag only once it checked the body | nothing above hashes it again        |
 //   | pauses of one request sum to <= max_retry_pause_ms | bounded time before EIO              |
 //   | a 404 of NoSuchBucket is never ENOENT              | a missing bucket must not read zeros |
 //   | secrets are registered with the log at Create      | -d never prints a key                |
@@ -307,14 +308,9 @@ Status S3Store::EtagMismatch(const std::string& key, const std::string& want,
                         got.c_str());
 }
 
-Object S3Store::ToObject(HttpResponse&& r, std::string verified_md5) {
+Object S3Store::ToObject(HttpResponse&& r, std::string checked_md5) {
   Object obj;
-  if (!verified_md5.empty()) {
-    obj.info.etag = std::move(verified_md5);
-    obj.info.md5_verified = true;
-  } else if (const std::string* etag = r.Header("etag")) {
-    obj.info.etag = NormalizeEtag(*etag);  // unchecked (--no-verify-etag, multipart)
-  }
+  obj.info.etag = std::move(checked_md5);
   obj.info.size = r.Body().size();
   obj.info.meta = ExtractMeta(r);
   if (r.body_in_place) {
@@ -332,21 +328,20 @@ Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
   call.body_into = into;
   call.max_body = max_object_bytes_;
   call.what = "get " + key;
-  // The MD5 of the body is computed once, here, and handed up as verified: the layer above
-  // then does not hash the body again.
-  std::string verified_md5;
-  call.validate = [this, &key, &verified_md5](const HttpResponse& r) -> Status {
-    verified_md5.clear();
+  // The MD5 of the body is computed once, here: the layers above do not hash it again.
+  std::string checked_md5;
+  call.validate = [this, &key, &checked_md5](const HttpResponse& r) -> Status {
+    checked_md5.clear();
     std::string want = CheckableEtag(r);
     if (want.empty()) return Status::Ok();
     std::string got = Md5Hex(r.Body());
     if (want != got) return EtagMismatch(key, want, got, r.Body().size());
-    verified_md5 = std::move(got);
+    checked_md5 = std::move(got);
     return Status::Ok();
   };
   auto r = Execute(call);
   if (!r.ok()) return r.status();
-  return ToObject(std::move(*r), std::move(verified_md5));
+  return ToObject(std::move(*r), std::move(checked_md5));
 }
 
 std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& keys,

@@ -6,7 +6,8 @@
 // - Signing: SigV4 (default) or V2; unsigned when no credentials are given (public buckets,
 //   read-only mounts).
 // - Integrity: every PUT sends Content-MD5; every GET of a single-part object checks its ETag
-//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key).
+//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key). A
+//   GET whose ETag was not checked (multipart, or verify_etag off) reports none.
 // - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
 //   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
 //   message that says what to fix (see retry.h).
@@ -131,7 +132,9 @@ class S3Store : public ObjectStore {
   // Counts and logs a body whose MD5 is not its ETag; the error to retry with.
   Status EtagMismatch(const std::string& key, const std::string& want, const std::string& got,
                       size_t body_bytes);
-  static Object ToObject(HttpResponse&& r, std::string verified_md5);
+  // The object of a GET answered 2xx; checked_md5: the MD5 of the body, checked against the
+  // ETag, which is reported as the object's; "" when it could not be checked (none reported).
+  static Object ToObject(HttpResponse&& r, std::string checked_md5);
   Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
                   const ListFound& found);
   // Lists the keys under prefix in parts cut at cuts, over list_threads threads.

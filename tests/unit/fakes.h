@@ -7,8 +7,11 @@
 //   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks),
 //   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
-// GetMany writes a body into the caller's buffer when it fits exactly, as S3Store does
-// (Object::buffer).
+// GetMany keeps the contract as a backend must: a planted ETag that is an MD5 (quotes and
+// case aside) is checked against the body (EBADMSG, naming both MD5s, if it is not the
+// body's) and reported lowercase; any other ETag (multipart "...-2", "") cannot be checked and
+// is reported as "". A body goes into the caller's buffer when it fits exactly, as S3Store's
+// does (Object::buffer).
 //
 // RecordingBlockStore (a BlockStore, absent block = zeros) records, block numbers in
 // unpadded lowercase hex:
@@ -34,6 +37,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -202,6 +206,17 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   }
 
  private:
+  // A planted ETag that is an MD5 (32 hex digits, maybe quoted), lowercase; else "".
+  static std::string Md5Etag(std::string_view etag) {
+    if (etag.size() == 34 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, 32);
+    if (etag.size() != 32) return "";
+    std::string out;
+    for (char c : etag) {
+      if (!isxdigit(static_cast<unsigned char>(c))) return "";
+      out += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  }
   Result<Object> GetOne(const std::string& key, std::span<uint8_t> into) {
     S3DISK_RETURN_IF_ERROR(Record("get " + key));
     Object obj;
@@ -210,6 +225,11 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
       auto it = objects_.find(key);
       if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
       obj = it->second;
+    }
+    obj.info.etag = Md5Etag(obj.info.etag);
+    if (!obj.info.etag.empty() && obj.info.etag != Md5Hex(obj.data)) {
+      return Status(EBADMSG, "recording_object_store: get " + key + ": ETag " + obj.info.etag +
+                                 " is not the body's MD5 " + Md5Hex(obj.data));
     }
     if (!into.empty() && !obj.data.empty() && obj.data.size() == into.size()) {
       memcpy(into.data(), obj.data.data(), obj.data.size());

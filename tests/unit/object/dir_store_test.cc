@@ -245,7 +245,7 @@ TEST_CASE("dir_store: Head reads the header, not the body") {
   CHECK(Stat(*store, "dir_store_bytes_read") - before <= 4096);
 }
 
-TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
+TEST_CASE("dir_store: a body damaged on disk is EBADMSG, never data") {
   ScopedTempDir tmp;
   auto store = OpenOk(tmp.path());
   const auto data = Bytes("precious block data");
@@ -260,10 +260,25 @@ TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
   struct timespec times[2] = {before.st_atim, before.st_mtim};
   REQUIRE(futimens(fd, times) == 0);
   close(fd);
+  // What was written is not what is there: the reader gets an error naming both MD5s.
   auto got = store->Get("00000007");
-  REQUIRE(got.ok());
-  CHECK(got->info.etag == Md5Hex(data));       // what was written...
-  CHECK(got->info.etag != Md5Hex(got->data));  // ...is not what is there: the reader sees it
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.status().code() == EBADMSG);
+  std::vector<uint8_t> damaged = data;
+  damaged[0] = 'P';
+  CHECK(got.status().message() == "dir_store: get 00000007: " + path + " is damaged: its body's " +
+                                      "MD5 is " + Md5Hex(damaged) + ", not the " + Md5Hex(data) +
+                                      " recorded when it was written (user.s3disk.md5)");
+  CHECK(store->Head("00000007")->etag == Md5Hex(data));  // Head reads no body: nothing to check
+  // In a batch only the damaged body is refused; the body may have landed in its buffer.
+  REQUIRE(store->Put("00000008", Bytes("intact"), {}).ok());
+  std::vector<uint8_t> buf7(data.size()), buf8(6);
+  const std::span<uint8_t> into[] = {buf7, buf8};
+  auto both = store->GetMany({"00000007", "00000008"}, into);
+  CHECK(both[0].status().code() == EBADMSG);
+  REQUIRE(both[1].ok());
+  CHECK(Bytes(both[1]->body()) == Bytes("intact"));
+  CHECK(both[1]->info.etag == Md5Hex(Bytes("intact")));
   // A file rewritten by someone else (new mtime): the record no longer holds, the MD5 of what
   // should be there is unknown.
   WriteFile(path, "replaced by hand");
@@ -288,9 +303,8 @@ TEST_CASE("dir_store: a changed body without an MD5 record is not passed off as 
   auto got = store->Get("00000008");
   REQUIRE(got.ok());
   CHECK(got->data == Bytes("Precious block data"));
-  // Neither an ETag that matches whatever is there nor a claim of a check.
+  // No ETag that matches whatever is there: the body could not be checked.
   CHECK(got->info.etag.empty());
-  CHECK_FALSE(got->info.md5_verified);
   auto head = store->Head("00000008");
   REQUIRE(head.ok());
   CHECK(head->etag.empty());
