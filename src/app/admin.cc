@@ -114,7 +114,7 @@ struct Listing {
   std::map<std::string, uint64_t> size_bytes;  // of each block key (with sized only)
 };
 
-// One listing (with sized, ObjectStore::ListSized: with the objects' sizes). progress (if not
+// One listing (with sized: with the objects' sizes, ListOptions::sizes). progress (if not
 // null) counts the keys.
 Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool sized = false,
                   Progress* progress = nullptr) {
@@ -137,8 +137,9 @@ Status ListBucket(ObjectStore& store, const Config& config, Listing* out, bool s
       out->other_objects++;
     }
   };
-  Status st = sized ? store.ListSized(config.prefix, found)
-                    : store.List(config.prefix, [&](const std::string& key) { found(key, 0); });
+  ListOptions options;
+  options.sizes = sized;
+  Status st = store.List(config.prefix, options, found);
   if (!st.ok()) return st.WithContext("listing " + Where(config));
   std::sort(out->blocks.begin(), out->blocks.end());
   std::sort(out->other_form.begin(), out->other_form.end());
@@ -303,7 +304,6 @@ Result<VerifyReport> VerifyBucket(std::shared_ptr<ObjectStore> store, const Conf
   options.block_size = g->block_size;
   options.size_bytes = g->size_bytes;
   options.read_only = true;
-  options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   options.codec = *codec;
   Result<std::unique_ptr<ObjectBlockStore>> blocks = ObjectBlockStore::Create(store, options);
   if (!blocks.ok()) return blocks.status().WithContext("verify");

@@ -19,7 +19,7 @@
 //       Encrypted buckets need --encrypt and the password, as a mount does.
 //   s3disk --summary [options] BUCKET[/PREFIX]
 //       A HEAD of block 0 (the geometry and its Content-Encoding, which a mount also takes as
-//       the bucket's) and one listing with sizes (ObjectStore::ListSized: on S3 the sizes come
+//       the bucket's) and one listing with sizes (ListOptions::sizes: on S3 the sizes come
 //       with the listing, no request per block): blocks stored, zero blocks, logical and
 //       stored bytes, compression ratio, block 0's encoding, the mounted flag, as a small
 //       aligned table on stdout. Its progress counts the keys listed (no total is known).

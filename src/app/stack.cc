@@ -196,8 +196,6 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   Result<std::shared_ptr<const Codec>> codec = Codec::Create(MakeCodecOptions(config));
   if (!codec.ok()) return codec.status().WithContext("stack");
   options.codec = *codec;
-  // S3 ETags are body MD5s unless the objects are SSE-KMS encrypted (Validate decides).
-  options.verify_etag = config.bucket_kind != BucketKind::kS3 || config.s3.options.verify_etag;
   Result<std::unique_ptr<ObjectBlockStore>> bottom = ObjectBlockStore::Create(store, options);
   if (!bottom.ok()) return bottom.status().WithContext("stack");
   // A wrong password, or none for an encrypted bucket (or one for a plain bucket), is refused

@@ -9,9 +9,9 @@
 //   |   (but block 0)               |   (block 0: PutZeroBlock0 instead)                    |
 //   | block 0 exists once started   | Start() PUTs it when absent; nothing here deletes it  |
 //   |   read-write                  |   (only --erase does)                                 |
-//   | a read never returns bad data | ETag (MD5) checked here or by the store (md5_verified)|
-//   |                               |   then codec Decode (HMAC, stream, size) into a       |
-//   |                               |   scratch buffer; else EBADMSG                        |
+//   | a read never returns bad data | the store checked the body against its ETag (the     |
+//   |                               |   ObjectStore contract), then codec Decode (HMAC,     |
+//   |                               |   stream, size) into a scratch buffer; else EBADMSG   |
 //   | a zero block is never encoded | the zero test runs before Encode (block 0: encoded,   |
 //   |   (but block 0)               |   so its HMAC checks the password like any block's)   |
 //   | block 0 carries the geometry  | every PUT of block 0 (Put) adds GeometryMetadata      |
@@ -28,7 +28,6 @@
 
 #include "base/crypto.h"
 #include "base/log.h"
-#include "base/md5_many.h"
 #include "base/stats.h"
 #include "block/block_key.h"
 #include "block/bucket_meta.h"
@@ -37,22 +36,6 @@ namespace s3disk {
 namespace {
 
 constexpr uint64_t kMaxBlocks = uint64_t{1} << 32;
-
-// An ETag that is a plain MD5 (32 hex digits, optionally quoted), lowercased; else empty
-// (multipart and some server-side-encrypted objects have other ETags, which we cannot check).
-std::string Md5Etag(std::string_view etag) {
-  if (etag.size() == 34 && etag.front() == '"' && etag.back() == '"') {
-    etag = etag.substr(1, 32);
-  }
-  if (etag.size() != 32) return "";
-  std::string out;
-  out.reserve(32);
-  for (char c : etag) {
-    if (!isxdigit(static_cast<unsigned char>(c))) return "";
-    out += static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
 
 }  // namespace
 
@@ -173,7 +156,7 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
                           "--encrypt and --password/--passwordFile",
                           bucket.c_str(), key.c_str());
   }
-  Status st = codec_->Authenticate(0, obj->data, obj->info.meta);
+  Status st = codec_->Authenticate(0, obj->body(), obj->info.meta);
   if (st.ok()) return st;
   return Status::Errorf(EINVAL,
                         "wrong password? block 0 (%s) of bucket %s does not verify with this "
@@ -230,33 +213,16 @@ std::vector<Status> ObjectBlockStore::ReadBlocks(std::span<const BlockNum> ns,
     into.push_back(bufs[i]);
   }
   if (keys.empty()) return out;
+  // The store has checked each body against its ETag (the ObjectStore contract).
   std::vector<Result<Object>> objs = store_->GetMany(keys, into);
-  // The bodies the store did not check are hashed here together (md5_many.h).
-  std::vector<std::string> expected(objs.size());
-  std::vector<std::span<const uint8_t>> bodies;
   for (size_t k = 0; k < objs.size(); k++) {
-    expected[k] = ExpectedMd5(objs[k]);
-    if (!expected[k].empty()) bodies.push_back(Body(*objs[k], into[k]));
-  }
-  std::vector<Md5Digest> digests(bodies.size());
-  Md5Many(bodies, digests);
-  for (size_t k = 0, d = 0; k < objs.size(); k++) {
     const size_t i = valid[k];
-    const Md5Digest* md5 = expected[k].empty() ? nullptr : &digests[d++];
-    out[i] = FinishRead(ns[i], keys[k], objs[k], expected[k], md5, bufs[i]);
+    out[i] = FinishRead(ns[i], keys[k], objs[k], bufs[i]);
   }
   return out;
 }
 
-std::string ObjectBlockStore::ExpectedMd5(const Result<Object>& obj) const {
-  // A store that verified the body against its ETag (S3Store) saves a second MD5 pass; the
-  // others (DirStore's recorded MD5, MemStore) are checked here.
-  if (!obj.ok() || !options_.verify_etag || obj->info.md5_verified) return "";
-  return Md5Etag(obj->info.etag);
-}
-
 Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
-                                    const std::string& expected, const Md5Digest* md5,
                                     std::span<uint8_t> buf) {
   if (!obj.ok()) {
     if (obj.status().code() == ENOENT) {
@@ -264,19 +230,11 @@ Status ObjectBlockStore::FinishRead(BlockNum n, const std::string& key, const Re
       memset(buf.data(), 0, buf.size());
       return Status::Ok();
     }
+    if (obj.status().code() == EBADMSG) bad_blocks_++;  // refused by the store as damaged
     return obj.status().WithContext("object_block_store: read block " + key);
   }
-  const std::span<const uint8_t> body = Body(*obj, buf);
+  const std::span<const uint8_t> body = obj->body();
   bytes_read_ += body.size();
-  if (!expected.empty()) {
-    std::string actual = HexEncode(*md5);
-    if (actual != expected) {
-      bad_blocks_++;
-      return Status::Errorf(
-          EBADMSG, "object_block_store: block " S3DISK_BLOCK_FMT ": MD5 mismatch: ETag %s, body %s",
-          n, expected.c_str(), actual.c_str());
-    }
-  }
   Status st = DecodeBody(n, body, obj->info.meta, buf);
   if (!st.ok()) {
     bad_blocks_++;
@@ -383,7 +341,8 @@ Status ObjectBlockStore::SurveyNonZero(const std::function<void(BlockNum)>& foun
     for (uint64_t b = step; b < num_blocks_; b += step)
       cuts.push_back(Key(static_cast<BlockNum>(b)));
   }
-  Status st = store_->ListSpread(options_.prefix, cuts, [&](const std::string& key) {
+  const ListOptions list{.cuts = std::move(cuts)};
+  Status st = store_->List(options_.prefix, list, [&](const std::string& key, uint64_t) {
     std::optional<BlockNum> n = ParseBlockKey(options_.prefix, options_.hash_prefix, key);
     std::lock_guard lock(mu);
     if (!n || *n >= num_blocks_) {

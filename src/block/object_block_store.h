@@ -7,13 +7,14 @@
 // as a block of zeros, encoded like any block; Start() stores that zero block 0 when the
 // bucket has none yet, so every bucket mounted read-write records its geometry and password.
 // A reader (s3backer too) sees an ordinary block of zeros.
-// Reads check the ETag (when it is an MD5) against the body and the body size against the
-// block size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
+// Reads get bodies the store has checked against their ETags (the ObjectStore contract: a
+// damaged one is the store's error, EBADMSG or EIO) and check the body size against the block
+// size; a mismatch is EBADMSG. This is the codec boundary: above it, blocks; below it,
 // objects with metadata. Stored blocks are encoded by options.codec (compression,
 // encryption; codec.h) before the PUT; every object read is decoded by it, whatever its
 // Content-Encoding (decompression is always on; an unknown encoding, a bad HMAC or a bad
-// stream is EBADMSG naming the block). The ETag is checked against the stored body, before
-// decoding. Zero blocks other than block 0 are never encoded: they are deletes.
+// stream is EBADMSG naming the block). Zero blocks other than block 0 are never encoded:
+// they are deletes.
 //
 // Stateless apart from counters: every write is synchronous, so Flush has nothing to do.
 #pragma once
@@ -35,9 +36,6 @@ struct ObjectBlockOptions {
   uint32_t block_size = 0;
   uint64_t size_bytes = 0;  // image size; num_blocks = size_bytes / block_size
   bool read_only = false;
-  // Check a read object's ETag, when it looks like an MD5, against the body. False when the
-  // bucket's ETags are not body MD5s (S3 with --sse=aws:kms: a matching ETag is chance).
-  bool verify_etag = true;
   // Encodes written blocks and decodes read ones; null means Codec::Plain() (plain writes,
   // reads still decompress).
   std::shared_ptr<const Codec> codec;
@@ -46,7 +44,7 @@ struct ObjectBlockOptions {
 inline constexpr char kBlockContentType[] = "application/x-s3backer-block";
 // S3 DeleteObjects takes at most 1000 keys per request.
 inline constexpr size_t kDeleteBatchKeys = 1000;
-// A survey cuts its listing (ListSpread) into at most this many parts of at least
+// A survey cuts its listing (ListOptions::cuts) into at most this many parts of at least
 // kSurveyPartBlocks blocks: fine enough for the store to split where the blocks are bunched,
 // not so fine that empty parts cost many requests.
 inline constexpr uint64_t kSurveyMaxParts = 1024;
@@ -64,7 +62,7 @@ class ObjectBlockStore : public BlockStore {
   uint64_t num_blocks() const override { return num_blocks_; }
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
-  // One GetMany of the blocks' keys; the bodies the store did not check are checked together.
+  // One GetMany of the blocks' keys, each body in its buffer when the store can.
   std::vector<Status> ReadBlocks(std::span<const BlockNum> ns,
                                  std::span<const std::span<uint8_t>> bufs) override;
   // With a plain codec the body is data itself, so hints.md5 goes to the store with it; a
@@ -100,17 +98,9 @@ class ObjectBlockStore : public BlockStore {
   // Turns a stored object into the block's bytes in buf (only on success).
   Status DecodeBody(BlockNum n, std::span<const uint8_t> body, const Metadata& meta,
                     std::span<uint8_t> buf);
-  // An object's body: in its data, or in buf when the store wrote it there (in_place).
-  static std::span<const uint8_t> Body(const Object& obj, std::span<const uint8_t> buf) {
-    return obj.in_place ? buf.first(obj.info.size) : std::span<const uint8_t>(obj.data);
-  }
-  // The MD5 (hex) obj's body must have and this layer must check, or "" (absent, a store
-  // that checked it, ETag checks off, or an ETag that is not an MD5).
-  std::string ExpectedMd5(const Result<Object>& obj) const;
-  // The store's answer for block n into buf: absent = zeros, else the body checked against
-  // expected (md5: the body's digest, given when expected is not "") and decoded.
+  // The store's answer for block n into buf: absent = zeros, else the (checked) body decoded.
   Status FinishRead(BlockNum n, const std::string& key, const Result<Object>& obj,
-                    const std::string& expected, const Md5Digest* md5, std::span<uint8_t> buf);
+                    std::span<uint8_t> buf);
   Status ReadOnlyError(const char* op, BlockNum n) const;
   // Encodes and PUTs block n (block 0 with the geometry headers); md5: data's, or null.
   Status Put(BlockNum n, std::span<const uint8_t> data, const Md5Digest* md5,

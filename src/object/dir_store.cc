@@ -24,6 +24,8 @@
 //   | xattr user.s3disk.md5         | set before the rename: "MD5HEX MTIME_S.MTIME_NS SIZE"; |
 //   |                               | trusted only while mtime and size still match; else    |
 //   |                               | the ETag is "" (unknown), never hashed from the body   |
+//   | a body GetMany returns        | hashes to its recorded MD5 (else EBADMSG); without a   |
+//   |                               | record it goes up unchecked, with the ETag ""          |
 //   | warned_unrecorded_            | set by the one WARNING about unrecorded MD5s           |
 //   | List and Get agree            | both follow symlinks; List fails (ELOOP) on a loop     |
 //   | read_only_                    | Put/Delete return EROFS before touching the disk       |
@@ -44,6 +46,7 @@
 
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/md5_many.h"
 #include "base/stats.h"
 
 namespace s3disk {
@@ -324,14 +327,31 @@ Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& 
   return Status::Ok();
 }
 
-Result<Object> DirStore::Get(const std::string& key) { return Read(key, {}); }
-
 std::vector<Result<Object>> DirStore::GetMany(const std::vector<std::string>& keys,
                                               std::span<const std::span<uint8_t>> into) {
   std::vector<Result<Object>> out;
   out.reserve(keys.size());
   for (size_t i = 0; i < keys.size(); i++) {
     out.push_back(Read(keys[i], into.empty() ? std::span<uint8_t>() : into[i]));
+  }
+  // The bodies with an MD5 record are hashed together (md5_many.h): one pass costs about what
+  // one body alone does.
+  std::vector<size_t> recorded;
+  std::vector<std::span<const uint8_t>> bodies;
+  for (size_t i = 0; i < out.size(); i++) {
+    if (!out[i].ok() || out[i]->info.etag.empty()) continue;
+    recorded.push_back(i);
+    bodies.push_back(out[i]->body());
+  }
+  std::vector<Md5Digest> digests(bodies.size());
+  Md5Many(bodies, digests);
+  for (size_t k = 0; k < recorded.size(); k++) {
+    const size_t i = recorded[k];
+    const std::string md5 = HexEncode(digests[k]);
+    if (md5 == out[i]->info.etag) continue;
+    out[i] = Errno(EBADMSG, "get " + keys[i],
+                   dir_ + "/" + keys[i] + " is damaged: its body's MD5 is " + md5 + ", not the " +
+                       out[i]->info.etag + " recorded when it was written (" + kMd5Xattr + ")");
   }
   return out;
 }
@@ -358,9 +378,10 @@ Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   // The body: what came with the header, then the rest of the file, straight into the
   // caller's buffer when it is exactly the body's size.
   const size_t body_bytes = static_cast<size_t>(file_bytes - header_bytes);
-  obj.in_place = !into.empty() && into.size() == body_bytes;
   std::span<uint8_t> body = into;
-  if (!obj.in_place) {
+  if (!into.empty() && into.size() == body_bytes) {
+    obj.buffer = into;
+  } else {
     obj.data.resize(body_bytes);
     body = obj.data;
   }
@@ -629,13 +650,27 @@ Status DirStore::WalkDir(int dir_fd, const std::string& rel, const std::string& 
   }
 }
 
-Status DirStore::List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) {
+Status DirStore::List(const std::string& prefix, const ListOptions& options,
+                      const ListFound& found) {
   lists_.fetch_add(1, std::memory_order_relaxed);
   int fd = open(dir_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (fd < 0) return Errno(errno, "list " + prefix, "cannot open bucket directory " + dir_);
   std::vector<WalkedDir> walked;
-  return WalkDir(fd, "", prefix, found, &walked);
+  if (!options.sizes) {
+    return WalkDir(
+        fd, "", prefix, [&](const std::string& key) { found(key, 0); }, &walked);
+  }
+  // A body's size is the file's less its header: the header must be read, as Head does.
+  std::vector<std::string> keys;
+  S3DISK_RETURN_IF_ERROR(WalkDir(
+      fd, "", prefix, [&](const std::string& key) { keys.push_back(key); }, &walked));
+  for (const auto& key : keys) {
+    Result<ObjectInfo> info = Head(key);
+    if (!info.ok() && info.status().code() == ENOENT) continue;
+    if (!info.ok()) return info.status();
+    found(key, info->size);
+  }
+  return Status::Ok();
 }
 
 void DirStore::DumpStats(std::string* out) {

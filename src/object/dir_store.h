@@ -10,13 +10,13 @@
 //   A file that does not start with the magic line is a raw body with no metadata.
 // Size and ETag refer to the body only. The body's MD5 is also recorded at Put in the extended
 // attribute "user.s3disk.md5" (with the file's mtime and size), so Head need not read the body
-// and Get returns the MD5 of what was written: a body damaged on disk later shows up as an
-// ETag mismatch to the reader, as it would with S3. A file without a valid record (written by
-// s3backer --test or by hand, copied without its xattrs, changed since, or on a file system
-// without user xattrs) has an unknown ETag: Get and Head return it empty, which the layer
-// above takes as "cannot be checked" (as an S3 ETag that is not an MD5), never an MD5 made up
-// from the bytes just read. That is said once per store, as a WARNING: at Open when the file
-// system has no user xattrs, else at the first Get of such a file.
+// and GetMany checks each body against the MD5 of what was written: a body damaged on disk
+// later is EBADMSG for the reader, as a damaged download is with S3. A file without a valid
+// record (written by s3backer --test or by hand, copied without its xattrs, changed since, or
+// on a file system without user xattrs) has an unknown ETag: GetMany and Head return it
+// empty, and the body goes up unchecked (as with an S3 ETag that is not an MD5), never with
+// an MD5 made up from the bytes just read. That is said once per store, as a WARNING: at Open
+// when the file system has no user xattrs, else at the first read of such a file.
 //
 // Symlinks are followed everywhere: Get, Head and Put open paths (the kernel follows links),
 // and List descends into linked directories and lists linked files, so a bucket or prefix
@@ -54,8 +54,8 @@ class DirStore : public ObjectStore {
   // WARNING when the directory's file system has no user xattrs.
   static Result<std::unique_ptr<DirStore>> Open(const std::string& dir, bool read_only);
 
-  Result<Object> Get(const std::string& key) override;
-  // Get of each key; a body of exactly its buffer's size is read straight into it.
+  // Reads each key, a body of exactly its buffer's size straight into it, then checks the
+  // bodies against their MD5 records together.
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
   // Reads only the header and the MD5 record, never the body.
@@ -70,8 +70,10 @@ class DirStore : public ObjectStore {
   // Walks the tree with readdir (a stat only for links and unknown d_type), descending only
   // into subdirectories that can hold keys with the prefix, following symlinks. Skips temp
   // files and anything that is not (a link to) a regular file. ELOOP on a symlink loop.
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
+  // With options.sizes, the keys are collected first, then each one's header is read as Head
+  // does (an object deleted in between is left out). Ignores the cuts.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   // "dir_store_gets N", "dir_store_heads N", "dir_store_puts N", "dir_store_deletes N",
   // "dir_store_lists N", "dir_store_bytes_read N", "dir_store_bytes_written N" (bytes are
   // file bytes, headers included).
@@ -85,7 +87,8 @@ class DirStore : public ObjectStore {
  private:
   DirStore(std::string dir, bool read_only) : dir_(std::move(dir)), read_only_(read_only) {}
 
-  // Get, the body into `into` when it is exactly that size (Object::in_place).
+  // One key of GetMany, its body not yet checked: into `into` when it is exactly that size
+  // (Object::buffer); info.etag is the recorded MD5 to check it against, or "".
   Result<Object> Read(const std::string& key, std::span<uint8_t> into);
   // Reads the start of the open object file at path until its header is parsed: *start holds
   // the bytes read (the header, and maybe some of the body), *header_bytes the header's length

@@ -42,11 +42,6 @@ Status FaultStore::Fault(const char* op, const std::string& key) const {
   return Status(error_code_, std::string("fault_store: ") + op + " " + key + ": injected fault");
 }
 
-Result<Object> FaultStore::Get(const std::string& key) {
-  if (ShouldFail()) return Fault("get", key);
-  return below_->Get(key);
-}
-
 std::vector<Result<Object>> FaultStore::GetMany(const std::vector<std::string>& keys,
                                                 std::span<const std::span<uint8_t>> into) {
   std::vector<Result<Object>> out(keys.size(), Status(EIO, "unset"));
@@ -101,21 +96,10 @@ Status FaultStore::DeleteMany(const std::vector<std::string>& keys) {
   return st;
 }
 
-Status FaultStore::List(const std::string& prefix,
-                        const std::function<void(const std::string& key)>& found) {
+Status FaultStore::List(const std::string& prefix, const ListOptions& options,
+                        const ListFound& found) {
   if (ShouldFail()) return Fault("list", prefix);
-  return below_->List(prefix, found);
-}
-
-Status FaultStore::ListSized(const std::string& prefix, const SizedFound& found) {
-  if (ShouldFail()) return Fault("list", prefix);
-  return below_->ListSized(prefix, found);
-}
-
-Status FaultStore::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                              const std::function<void(const std::string& key)>& found) {
-  if (ShouldFail()) return Fault("list", prefix);
-  return below_->ListSpread(prefix, cuts, found);
+  return below_->List(prefix, options, found);
 }
 
 void FaultStore::DumpStats(std::string* out) {

@@ -1,11 +1,13 @@
 // FaultStore: wraps an ObjectStore and makes operations fail at a seeded rate, so model tests
 // can check that the layers above survive a flaky bucket and replay a failing run by seed.
 //
-// Each operation (Get, Head, Put, Delete, List, and each key of DeleteMany) draws one number
-// from a seeded generator; below error_rate it fails with error_code. A failing read or List
-// never reaches the store below. A failing Put/Delete normally does not reach it either; with
-// fail_after it is applied below first and the error is reported afterwards (the request
+// Each operation (Head, Put, Delete, List, and each key of GetMany and DeleteMany) draws one
+// number from a seeded generator; below error_rate it fails with error_code. A failing read or
+// List never reaches the store below. A failing Put/Delete normally does not reach it either;
+// with fail_after it is applied below first and the error is reported afterwards (the request
 // succeeded but its acknowledgement was lost), which is the hard case for the layers above.
+// Bodies are never changed: GetMany returns what the store below returned, checked by it (the
+// ObjectStore contract), so a FaultStore never hands up a damaged body.
 #pragma once
 
 #include <cerrno>
@@ -31,7 +33,6 @@ class FaultStore : public ObjectStore {
  public:
   FaultStore(std::unique_ptr<ObjectStore> below, FaultOptions options);
 
-  Result<Object> Get(const std::string& key) override;
   // Draws once per key, in order; the keys that do not fail go below in one GetMany.
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
@@ -42,11 +43,8 @@ class FaultStore : public ObjectStore {
   // Draws once per key: keys that do not fail (and, with fail_after, those that do) go below
   // in one DeleteMany; if any key failed, returns the error after that.
   Status DeleteMany(const std::vector<std::string>& keys) override;
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
-  Status ListSized(const std::string& prefix, const SizedFound& found) override;
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override;
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   // "fault_store_faults N", then the store below's lines.
   void DumpStats(std::string* out) override;
   // "faults(" + below's description + ")".

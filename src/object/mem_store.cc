@@ -21,7 +21,15 @@ namespace s3disk {
 
 MemStore::MemStore() = default;
 
-Result<Object> MemStore::Get(const std::string& key) {
+std::vector<Result<Object>> MemStore::GetMany(const std::vector<std::string>& keys,
+                                              std::span<const std::span<uint8_t>>) {
+  std::vector<Result<Object>> out;
+  out.reserve(keys.size());
+  for (const auto& key : keys) out.push_back(GetOne(key));
+  return out;
+}
+
+Result<Object> MemStore::GetOne(const std::string& key) {
   std::shared_ptr<const Object> obj;
   {
     MutexLock lock(mu_);
@@ -71,12 +79,7 @@ Status MemStore::Delete(const std::string& key) {
   return Status::Ok();
 }
 
-Status MemStore::List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) {
-  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
-}
-
-Status MemStore::ListSized(const std::string& prefix, const SizedFound& found) {
+Status MemStore::List(const std::string& prefix, const ListOptions&, const ListFound& found) {
   std::vector<std::pair<std::string, uint64_t>> listed;
   {
     MutexLock lock(mu_);

@@ -4,8 +4,18 @@
 //
 // Metadata is a map of lowercase HTTP header names to values, exactly as they travel over
 // S3: "content-type", "content-encoding", "x-amz-meta-s3backer-blocksize", ... Backends keep
-// every entry they are given and return them on Get and Head.
+// every entry they are given and return them on GetMany and Head.
 // An ETag is the lowercase hex MD5 of the stored body (no quotes) for a single-part object.
+//
+// Integrity: a backend returns a body only once it has checked it against the ETag it
+// reports with it. A body that does not match is an error (EBADMSG, or EIO once retries are
+// used up), never data, so the layers above do not hash what they read. An ETag that cannot
+// be checked is not reported: Object::info.etag is then "" (DirStore: a file without a valid
+// MD5 record; S3Store: a multipart ETag, or ETags that are not MD5s, S3Options::verify_etag).
+// How each backend keeps it: S3Store hashes each body received against the ETag header and
+// fetches it again on a mismatch; DirStore hashes the file's body against the MD5 recorded
+// at Put; MemStore returns the bytes it was given, which nothing can change; FaultStore
+// injects errors only, and passes bodies up as its store gave them.
 #pragma once
 
 #include <cstdint>
@@ -26,16 +36,19 @@ struct ObjectInfo {
   std::string etag;
   uint64_t size = 0;
   Metadata meta;
-  // Set by a Get that has itself checked that etag is the MD5 of the data it returns (S3Store
-  // does, to retry a damaged download), so the layer above need not hash the body again.
-  bool md5_verified = false;
 };
 
 struct Object {
-  std::vector<uint8_t> data;  // empty when in_place
   ObjectInfo info;
-  // The body (info.size bytes) was written to the buffer the caller gave GetMany for it.
-  bool in_place = false;
+  // The body, unless the backend wrote it to the caller's buffer (then empty).
+  std::vector<uint8_t> data;
+  // The caller's buffer when the backend wrote the body there; else empty.
+  std::span<const uint8_t> buffer;
+
+  // The body (info.size bytes), wherever it went.
+  std::span<const uint8_t> body() const {
+    return buffer.empty() ? std::span<const uint8_t>(data) : buffer;
+  }
 };
 
 // How a Put stores its object.
@@ -49,20 +62,34 @@ struct PutOptions {
   bool if_absent = false;
 };
 
+// What a List is for; the keys found are the same whatever it says.
+struct ListOptions {
+  // The caller wants each object's size (of the body as stored). S3Store and MemStore give
+  // sizes with every listing; DirStore reads each object's header for them, so only then.
+  bool sizes = false;
+  // Keys (sorted, under the prefix) that cut the keys into parts of about equal size, from a
+  // caller that knows how its keys are spread. S3Store lists the parts side by side (without
+  // cuts it cuts at the first hex digit after the prefix); the others ignore them.
+  std::vector<std::string> cuts;
+};
+
+// A key found by List, with its body's size (0 unless ListOptions::sizes, or the backend has
+// sizes for free).
+using ListFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
 
-  // The object, or ENOENT if absent.
-  virtual Result<Object> Get(const std::string& key) = 0;
-  // Get of several keys (ENOENT for each absent one), in the same order. into is empty, or
-  // holds a buffer per key: a backend may write a body of exactly that buffer's size there
-  // instead of into Object::data (Object::in_place), saving a copy. A backend that can fetch
-  // the keys side by side and check their bodies together (S3Store) overrides; default: Get
-  // of each in turn.
+  // The objects at keys (ENOENT for each absent one), in the same order, each body checked
+  // (see Integrity above). into is empty, or holds a buffer per key: a backend may write a
+  // body of exactly that buffer's size there instead of into Object::data, saving a copy
+  // (Object::body() finds it either way). S3Store sends the GETs side by side.
   virtual std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
-                                              std::span<const std::span<uint8_t>> into);
-  // The object's ETag, size and metadata, or ENOENT if absent.
+                                              std::span<const std::span<uint8_t>> into) = 0;
+  // GetMany of one key: the object, or ENOENT if absent.
+  Result<Object> Get(const std::string& key);
+  // The object's ETag (as stored: maybe not an MD5), size and metadata, or ENOENT if absent.
   virtual Result<ObjectInfo> Head(const std::string& key) = 0;
   // Stores the object atomically (a reader sees the old or the new one, never a mix) and
   // durably; returns its ETag. options.md5, when given, is the body's MD5, which the caller
@@ -75,20 +102,11 @@ class ObjectStore {
   virtual Status Delete(const std::string& key) = 0;
   // Removes many objects. Default: Delete each; backends with bulk delete override.
   virtual Status DeleteMany(const std::vector<std::string>& keys);
-  // Calls found(key) for every key that starts with prefix, in any order. found may be
-  // called from several threads at once by backends that list in parallel.
-  virtual Status List(const std::string& prefix,
-                      const std::function<void(const std::string& key)>& found) = 0;
-  // List, with each object's size (of the body as stored). Default: List, then a Head of each
-  // key (an object deleted in between is left out); backends whose listing carries sizes
-  // (S3Store, MemStore) override, so the sizes cost no request per object.
-  using SizedFound = std::function<void(const std::string& key, uint64_t size_bytes)>;
-  virtual Status ListSized(const std::string& prefix, const SizedFound& found);
-  // List, from a caller that knows how its keys are spread: `cuts` (sorted, under prefix) cut
-  // the keys into parts of about equal size, which a backend that lists in parallel lists side
-  // by side. The keys found are List's, whatever the cuts. Default: List.
-  virtual Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                            const std::function<void(const std::string& key)>& found);
+  // Calls found for every key that starts with prefix, in any order; an object deleted while
+  // the listing runs may be left out. found may be called from several threads at once by
+  // backends that list in parallel.
+  virtual Status List(const std::string& prefix, const ListOptions& options,
+                      const ListFound& found) = 0;
   // Appends counters as "name value\n" lines. Default: none.
   virtual void DumpStats(std::string* out);
   // For logs and messages: "directory /srv/bucket", "memory", "s3 http://host/bucket".

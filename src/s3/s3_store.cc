@@ -12,6 +12,7 @@
 //   | no mutex is held across a transport call            | requests run in parallel             |
 //   | every PUT carries Content-MD5 of the body sent      | the server rejects damaged uploads   |
 //   | a GET body is returned only if its MD5 = the ETag   | damaged downloads are retried        |
+//   | a GET reports an ETag only once it checked the body | nothing above hashes it again        |
 //   | pauses of one request sum to <= max_retry_pause_ms | bounded time before EIO              |
 //   | a 404 of NoSuchBucket is never ENOENT              | a missing bucket must not read zeros |
 //   | secrets are registered with the log at Create      | -d never prints a key                |
@@ -307,24 +308,17 @@ Status S3Store::EtagMismatch(const std::string& key, const std::string& want,
                         got.c_str());
 }
 
-Object S3Store::ToObject(HttpResponse&& r, std::string verified_md5) {
+Object S3Store::ToObject(HttpResponse&& r, std::string checked_md5) {
   Object obj;
-  if (!verified_md5.empty()) {
-    obj.info.etag = std::move(verified_md5);
-    obj.info.md5_verified = true;
-  } else if (const std::string* etag = r.Header("etag")) {
-    obj.info.etag = NormalizeEtag(*etag);  // unchecked (--no-verify-etag, multipart)
-  }
+  obj.info.etag = std::move(checked_md5);
   obj.info.size = r.Body().size();
   obj.info.meta = ExtractMeta(r);
-  obj.in_place = r.body_in_place;
-  obj.data = std::move(r.body);
+  if (r.body_in_place) {
+    obj.buffer = r.Body();
+  } else {
+    obj.data = std::move(r.body);
+  }
   return obj;
-}
-
-Result<Object> S3Store::Get(const std::string& key) {
-  gets_++;
-  return Fetch(key, {});
 }
 
 Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
@@ -334,21 +328,20 @@ Result<Object> S3Store::Fetch(const std::string& key, std::span<uint8_t> into) {
   call.body_into = into;
   call.max_body = max_object_bytes_;
   call.what = "get " + key;
-  // The MD5 of the body is computed once, here, and handed up as verified: the layer above
-  // then does not hash the body again.
-  std::string verified_md5;
-  call.validate = [this, &key, &verified_md5](const HttpResponse& r) -> Status {
-    verified_md5.clear();
+  // The MD5 of the body is computed once, here: the layers above do not hash it again.
+  std::string checked_md5;
+  call.validate = [this, &key, &checked_md5](const HttpResponse& r) -> Status {
+    checked_md5.clear();
     std::string want = CheckableEtag(r);
     if (want.empty()) return Status::Ok();
     std::string got = Md5Hex(r.Body());
     if (want != got) return EtagMismatch(key, want, got, r.Body().size());
-    verified_md5 = std::move(got);
+    checked_md5 = std::move(got);
     return Status::Ok();
   };
   auto r = Execute(call);
   if (!r.ok()) return r.status();
-  return ToObject(std::move(*r), std::move(verified_md5));
+  return ToObject(std::move(*r), std::move(checked_md5));
 }
 
 std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& keys,
@@ -413,7 +406,7 @@ std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& key
     bytes_read_ += r.Body().size();
     out[i] = ToObject(std::move(r), std::move(got));
   }
-  // What did not come back whole is fetched again on its own, with Get's retries and errors.
+  // What did not come back whole is fetched again on its own, with a GET's retries and errors.
   for (size_t i : alone) {
     retries_++;
     out[i] = Fetch(keys[i], into_of(i));
@@ -599,7 +592,7 @@ std::string KeyBefore(const std::string& key) {
 // goes. The listing starts a little before the part's first bound and skips what is before
 // it, so a part is exact for any key.
 Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
-                         const SizedFound& found) {
+                         const ListFound& found) {
   const std::string& from = parts.Bound(p->lo);
   const std::string start_after = from.empty() ? "" : KeyBefore(from);
   std::string token;
@@ -622,7 +615,7 @@ Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts:
 }
 
 Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> cuts,
-                           const SizedFound& found) {
+                           const ListFound& found) {
   int64_t start_ms = clock_->NowMs();
   uint64_t before = keys_listed_.load();
   const size_t threads = static_cast<size_t>(options_.list_threads);
@@ -652,23 +645,15 @@ Status S3Store::ListParted(const std::string& prefix, std::vector<std::string> c
   return Status::Ok();
 }
 
-Status S3Store::List(const std::string& prefix,
-                     const std::function<void(const std::string& key)>& found) {
-  return ListSized(prefix, [&](const std::string& key, uint64_t) { found(key); });
-}
-
 // With no cuts from the caller: block keys are PREFIX + 8 hex digits, so cut at each first
 // digit (even parts for hashed keys, whose first digits are uniform).
-Status S3Store::ListSized(const std::string& prefix, const SizedFound& found) {
-  std::vector<std::string> cuts;
-  for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
+Status S3Store::List(const std::string& prefix, const ListOptions& options,
+                     const ListFound& found) {
+  std::vector<std::string> cuts = options.cuts;
+  if (cuts.empty()) {
+    for (char d : std::string_view("123456789abcdef")) cuts.push_back(prefix + d + "0000000");
+  }
   return ListParted(prefix, std::move(cuts), found);
-}
-
-Status S3Store::ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                           const std::function<void(const std::string& key)>& found) {
-  if (cuts.empty()) return List(prefix, found);
-  return ListParted(prefix, cuts, [&](const std::string& key, uint64_t) { found(key); });
 }
 
 Status S3Store::Probe() {

@@ -6,14 +6,16 @@
 // - Signing: SigV4 (default) or V2; unsigned when no credentials are given (public buckets,
 //   read-only mounts).
 // - Integrity: every PUT sends Content-MD5; every GET of a single-part object checks its ETag
-//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key).
+//   against the MD5 of the body received (a mismatch is retried, then EIO naming the key). A
+//   GET whose ETag was not checked (multipart, or verify_etag off) reports none.
 // - Retries: exponential backoff with jitter on transport errors, 5xx, 429 and truncated
 //   bodies, until max_retry_pause_ms of pauses have passed; other 4xx fail at once with a
 //   message that says what to fix (see retry.h).
 // - List: ListObjectsV2 pages, in parts listed side by side by list_threads threads
-//   (list_parts.h). The parts are cut at the caller's keys (ListSpread), else at the first hex
-//   digit after the prefix (block keys are PREFIX + 8 hex digits); a part being listed is
-//   split for an idle thread. Each part is exact, whatever keys the bucket holds.
+//   (list_parts.h). The parts are cut at the caller's keys (ListOptions::cuts), else at the
+//   first hex digit after the prefix (block keys are PREFIX + 8 hex digits); a part being
+//   listed is split for an idle thread. Each part is exact, whatever keys the bucket holds.
+//   Each key comes with its size.
 // - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
 #pragma once
 
@@ -73,10 +75,9 @@ class S3Store : public ObjectStore {
   static Result<std::unique_ptr<S3Store>> CreateWithTransport(
       S3Options options, std::unique_ptr<HttpTransport> transport, Clock* clock);
 
-  Result<Object> Get(const std::string& key) override;
   // The GETs go out side by side (HttpTransport::PerformMany) and their bodies are checked
   // against their ETags in one pass (md5_many.h); one that fails in any way is fetched again
-  // alone, as Get does it (with its retries).
+  // alone (with the retries of a single GET). A single key is one GET with its retries.
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override;
   Result<ObjectInfo> Head(const std::string& key) override;
@@ -84,11 +85,9 @@ class S3Store : public ObjectStore {
                           const Metadata& meta, const PutOptions& options = {}) override;
   Status Delete(const std::string& key) override;
   Status DeleteMany(const std::vector<std::string>& keys) override;
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override;
-  Status ListSized(const std::string& prefix, const SizedFound& found) override;
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override;
+  // Sizes come with every listing.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override;
   void DumpStats(std::string* out) override;
   std::string Describe() const override;
 
@@ -124,7 +123,8 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
-  // Get without counting it, the body into `into` when it fits exactly (Object::in_place).
+  // One GET with its retries, not counted; the body into `into` when it fits exactly
+  // (Object::buffer).
   Result<Object> Fetch(const std::string& key, std::span<uint8_t> into);
   // The MD5 (lowercase hex) r's body must have, or "" when it cannot be checked (no ETag, a
   // multipart one, or ETag checks off).
@@ -132,12 +132,14 @@ class S3Store : public ObjectStore {
   // Counts and logs a body whose MD5 is not its ETag; the error to retry with.
   Status EtagMismatch(const std::string& key, const std::string& want, const std::string& got,
                       size_t body_bytes);
-  static Object ToObject(HttpResponse&& r, std::string verified_md5);
+  // The object of a GET answered 2xx; checked_md5: the MD5 of the body, checked against the
+  // ETag, which is reported as the object's; "" when it could not be checked (none reported).
+  static Object ToObject(HttpResponse&& r, std::string checked_md5);
   Status ListPart(const std::string& prefix, ListParts& parts, ListParts::Part* p,
-                  const SizedFound& found);
+                  const ListFound& found);
   // Lists the keys under prefix in parts cut at cuts, over list_threads threads.
   Status ListParted(const std::string& prefix, std::vector<std::string> cuts,
-                    const SizedFound& found);
+                    const ListFound& found);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);

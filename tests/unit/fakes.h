@@ -3,11 +3,15 @@
 // be told to fail the next N calls.
 //
 // RecordingObjectStore (an ObjectStore) records:
-//   "get KEY", "head KEY", "put KEY", "delete KEY", "list PREFIX",
+//   "get KEY" (each key of GetMany), "head KEY", "put KEY", "delete KEY",
+//   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks),
 //   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
-// GetMany is a Get of each key (recorded as such) that writes a body into the caller's buffer
-// when it fits exactly, as S3Store does (Object::in_place).
+// GetMany keeps the contract as a backend must: a planted ETag that is an MD5 (quotes and
+// case aside) is checked against the body (EBADMSG, naming both MD5s, if it is not the
+// body's) and reported lowercase; any other ETag (multipart "...-2", "") cannot be checked and
+// is reported as "". A body goes into the caller's buffer when it fits exactly, as S3Store's
+// does (Object::buffer).
 //
 // RecordingBlockStore (a BlockStore, absent block = zeros) records, block numbers in
 // unpadded lowercase hex:
@@ -33,6 +37,7 @@
 #pragma once
 
 #include <algorithm>
+#include <cctype>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -114,24 +119,11 @@ class CallRecorder {
 
 class RecordingObjectStore : public ObjectStore, public CallRecorder {
  public:
-  Result<Object> Get(const std::string& key) override {
-    S3DISK_RETURN_IF_ERROR(Record("get " + key));
-    std::lock_guard lock(mu_);
-    auto it = objects_.find(key);
-    if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
-    return it->second;
-  }
   std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
                                       std::span<const std::span<uint8_t>> into) override {
     std::vector<Result<Object>> out;
     for (size_t i = 0; i < keys.size(); i++) {
-      Result<Object> obj = Get(keys[i]);
-      if (obj.ok() && !into.empty() && !obj->data.empty() && obj->data.size() == into[i].size()) {
-        memcpy(into[i].data(), obj->data.data(), obj->data.size());
-        obj->data.clear();
-        obj->in_place = true;
-      }
-      out.push_back(std::move(obj));
+      out.push_back(GetOne(keys[i], into.empty() ? std::span<uint8_t>() : into[i]));
     }
     return out;
   }
@@ -175,25 +167,14 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     for (const auto& key : keys) objects_.erase(key);
     return Status::Ok();
   }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override {
-    S3DISK_RETURN_IF_ERROR(Record("list " + prefix));
-    for (const auto& [key, size] : Listed(prefix)) found(key);
-    return Status::Ok();
-  }
-  // As S3Store's: the sizes come with the listing (recorded as "list_sized PREFIX").
-  Status ListSized(const std::string& prefix, const SizedFound& found) override {
-    S3DISK_RETURN_IF_ERROR(Record("list_sized " + prefix));
-    for (const auto& [key, size] : Listed(prefix)) found(key, size);
-    return Status::Ok();
-  }
-  // Recorded as "list_spread PREFIX CUT CUT ...".
-  Status ListSpread(const std::string& prefix, const std::vector<std::string>& cuts,
-                    const std::function<void(const std::string& key)>& found) override {
-    std::string call = "list_spread " + prefix;
-    for (const auto& cut : cuts) call += " " + cut;
+  // As S3Store's: the sizes come with every listing.
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    std::string call = "list " + prefix;
+    if (options.sizes) call += " sizes";
+    for (const auto& cut : options.cuts) call += " " + cut;
     S3DISK_RETURN_IF_ERROR(Record(std::move(call)));
-    for (const auto& [key, size] : Listed(prefix)) found(key);
+    for (const auto& [key, size] : Listed(prefix)) found(key, size);
     return Status::Ok();
   }
   void DumpStats(std::string* out) override {
@@ -225,6 +206,38 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
   }
 
  private:
+  // A planted ETag that is an MD5 (32 hex digits, maybe quoted), lowercase; else "".
+  static std::string Md5Etag(std::string_view etag) {
+    if (etag.size() == 34 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, 32);
+    if (etag.size() != 32) return "";
+    std::string out;
+    for (char c : etag) {
+      if (!isxdigit(static_cast<unsigned char>(c))) return "";
+      out += static_cast<char>(tolower(static_cast<unsigned char>(c)));
+    }
+    return out;
+  }
+  Result<Object> GetOne(const std::string& key, std::span<uint8_t> into) {
+    S3DISK_RETURN_IF_ERROR(Record("get " + key));
+    Object obj;
+    {
+      std::lock_guard lock(mu_);
+      auto it = objects_.find(key);
+      if (it == objects_.end()) return Status(ENOENT, "recording_object_store: no " + key);
+      obj = it->second;
+    }
+    obj.info.etag = Md5Etag(obj.info.etag);
+    if (!obj.info.etag.empty() && obj.info.etag != Md5Hex(obj.data)) {
+      return Status(EBADMSG, "recording_object_store: get " + key + ": ETag " + obj.info.etag +
+                                 " is not the body's MD5 " + Md5Hex(obj.data));
+    }
+    if (!into.empty() && !obj.data.empty() && obj.data.size() == into.size()) {
+      memcpy(into.data(), obj.data.data(), obj.data.size());
+      obj.data.clear();
+      obj.buffer = into;
+    }
+    return obj;
+  }
   std::vector<std::pair<std::string, uint64_t>> Listed(const std::string& prefix) const {
     std::lock_guard lock(mu_);
     std::vector<std::pair<std::string, uint64_t>> out;

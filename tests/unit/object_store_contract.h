@@ -3,9 +3,9 @@
 // Call CheckObjectStoreContract(make) from a TEST_CASE. It runs Catch2 SECTIONs, so the test
 // case body runs once per section: make() is called at the start of each run and must return
 // a store that is EMPTY (a fresh directory, a fresh bucket or prefix nobody else uses). Keys
-// used: "0000002a"-style block keys, "vol1/..." and "a/...", "ab", "b/...", "c/...", "big",
-// "empty", "same". No key is both an object and a prefix directory of another ("a" and "a/b"),
-// which a directory backend cannot hold.
+// used: "0000002a"-style block keys, "vol1/..." and "a/...", "ab", "b/...", "c/...", "v/...",
+// "w/...", "big", "empty", "same". No key is both an object and a prefix directory of another
+// ("a" and "a/b"), which a directory backend cannot hold.
 //
 // Also: ScopedTempDir, a mkdtemp directory removed (recursively) when it goes out of scope.
 #pragma once
@@ -22,6 +22,7 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -60,16 +61,19 @@ class ScopedTempDir {
 inline std::vector<uint8_t> Bytes(const std::string& s) { return {s.begin(), s.end()}; }
 
 // Every key under prefix, collected thread-safely (backends may call found concurrently).
-inline std::set<std::string> ListKeys(ObjectStore& store, const std::string& prefix) {
+inline std::set<std::string> ListKeys(ObjectStore& store, const std::string& prefix,
+                                      const ListOptions& options = {}) {
   std::mutex mu;
   std::set<std::string> keys;
-  Status st = store.List(prefix, [&](const std::string& key) {
+  Status st = store.List(prefix, options, [&](const std::string& key, uint64_t) {
     std::lock_guard lock(mu);
     keys.insert(key);
   });
   REQUIRE(st.ok());
   return keys;
 }
+
+inline std::vector<uint8_t> Bytes(std::span<const uint8_t> s) { return {s.begin(), s.end()}; }
 
 // Body written by writer w in iteration i of the concurrency check: its first 8 bytes name
 // (w, i), the rest is a function of (w, i, position), and the size depends on (w, i).
@@ -120,19 +124,19 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     REQUIRE(got.size() == 3);
     REQUIRE(got[0].ok());
     // Wherever the body went, it is whole and the ETag is its MD5.
-    CHECK((got[0]->in_place ? buf_a : got[0]->data) == big);
+    CHECK(Bytes(got[0]->body()) == big);
     CHECK(got[0]->info.size == big.size());
     CHECK(got[0]->info.etag == Md5Hex(big));
     CHECK(got[0]->info.meta == meta);
     REQUIRE(got[1].ok());
-    CHECK_FALSE(got[1]->in_place);  // not the buffer's size
+    CHECK(got[1]->body().data() != buf_b.data());  // not the buffer's size
     CHECK(got[1]->data == small);
     CHECK(got[1]->info.etag == Md5Hex(small));
     CHECK(got[2].status().code() == ENOENT);
     auto without = store->GetMany({"0000002b", "0000002a"}, {});
     REQUIRE(without.size() == 2);
     REQUIRE(without[1].ok());
-    CHECK_FALSE(without[1]->in_place);
+    CHECK(without[1]->body().data() == without[1]->data.data());  // no buffer given
     CHECK(without[1]->data == big);
   }
 
@@ -246,7 +250,7 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     CHECK(ListKeys(*store, "zzz").empty());
   }
 
-  SECTION("ListSized gives each key under the prefix once, with its body's size") {
+  SECTION("List with sizes gives each key under the prefix once, with its body's size") {
     const std::map<std::string, uint64_t> want = {
         {"v/00000000", 0}, {"v/00000001", 1}, {"v/0000000f", 4096}, {"v/s3backer-mounted", 5}};
     for (const auto& [key, size] : want) {
@@ -256,16 +260,33 @@ inline void CheckObjectStoreContract(const std::function<std::unique_ptr<ObjectS
     std::mutex mu;
     std::map<std::string, uint64_t> got;
     int calls = 0;
+    ListOptions sizes;
+    sizes.sizes = true;
     REQUIRE(store
-                ->ListSized("v/",
-                            [&](const std::string& key, uint64_t size) {
-                              std::lock_guard lock(mu);
-                              calls++;
-                              got[key] = size;
-                            })
+                ->List("v/", sizes,
+                       [&](const std::string& key, uint64_t size) {
+                         std::lock_guard lock(mu);
+                         calls++;
+                         got[key] = size;
+                       })
                 .ok());
     CHECK(got == want);
     CHECK(calls == static_cast<int>(want.size()));
+  }
+
+  SECTION("List with cuts finds the same keys, wherever the cuts fall") {
+    const std::set<std::string> all = {"v/00000001", "v/00000002", "v/0000000f",
+                                       "v/1000000a", "v/f0000000", "v/s3backer-mounted",
+                                       "w/00000002"};
+    for (const auto& key : all) REQUIRE(store->Put(key, Bytes(key), {}).ok());
+    std::set<std::string> under_v = all;
+    under_v.erase("w/00000002");
+    for (const std::vector<std::string>& cuts : {std::vector<std::string>{"v/00000002"},
+                                                 {"v/00000002", "v/0000000f", "v/80000000"},
+                                                 {"v/00000000", "v/ffffffff"},
+                                                 {"v/00000001", "v/zzz"}}) {
+      CHECK(ListKeys(*store, "v/", ListOptions{.sizes = false, .cuts = cuts}) == under_v);
+    }
   }
 
   SECTION("concurrent puts and gets never return a torn object") {

@@ -77,7 +77,7 @@ struct TestIo {
 
 std::vector<std::string> Keys(RecordingObjectStore& store) {
   std::vector<std::string> keys;
-  REQUIRE(store.List("", [&](const std::string& k) { keys.push_back(k); }).ok());
+  REQUIRE(store.List("", {}, [&](const std::string& k, uint64_t) { keys.push_back(k); }).ok());
   return keys;
 }
 
@@ -388,9 +388,17 @@ class FailGetStore : public ObjectStore {
  public:
   FailGetStore(std::shared_ptr<RecordingObjectStore> below, std::string key)
       : below_(std::move(below)), key_(std::move(key)) {}
-  Result<Object> Get(const std::string& key) override {
-    if (key == key_) return Status(EIO, "fail_get_store: get " + key + ": connection reset");
-    return below_->Get(key);
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>>) override {
+    std::vector<Result<Object>> out;
+    for (const auto& key : keys) {
+      if (key == key_) {
+        out.push_back(Status(EIO, "fail_get_store: get " + key + ": connection reset"));
+      } else {
+        out.push_back(below_->Get(key));
+      }
+    }
+    return out;
   }
   Result<ObjectInfo> Head(const std::string& key) override { return below_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
@@ -398,9 +406,9 @@ class FailGetStore : public ObjectStore {
     return below_->Put(key, data, meta, options);
   }
   Status Delete(const std::string& key) override { return below_->Delete(key); }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string& key)>& found) override {
-    return below_->List(prefix, found);
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    return below_->List(prefix, options, found);
   }
   std::string Describe() const override { return "fail_get"; }
 
@@ -483,7 +491,7 @@ TEST_CASE("admin: summary numbers are exact on a known bucket") {
   CHECK(s->foreign_blocks == 0);
   CHECK(s->mount_token == 0);
   // One listing that carries the sizes, and no request per block but block 0's HEAD.
-  CHECK(store->calls() == std::vector<std::string>{"head 00000000", "list_sized "});
+  CHECK(store->calls() == std::vector<std::string>{"head 00000000", "list  sizes"});
   // The progress counts the keys listed: 5 blocks and the readme.
   REQUIRE(progress.size() == 1);
   CHECK(progress[0] == std::make_pair(std::string("summary: 6 keys listed"), true));

@@ -39,7 +39,10 @@ constexpr int kMaxTries = 200;
 class SharedBucket : public ObjectStore {
  public:
   explicit SharedBucket(std::shared_ptr<MemStore> mem) : mem_(std::move(mem)) {}
-  Result<Object> Get(const std::string& key) override { return mem_->Get(key); }
+  std::vector<Result<Object>> GetMany(const std::vector<std::string>& keys,
+                                      std::span<const std::span<uint8_t>> into) override {
+    return mem_->GetMany(keys, into);
+  }
   Result<ObjectInfo> Head(const std::string& key) override { return mem_->Head(key); }
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override {
@@ -49,9 +52,9 @@ class SharedBucket : public ObjectStore {
   Status DeleteMany(const std::vector<std::string>& keys) override {
     return mem_->DeleteMany(keys);
   }
-  Status List(const std::string& prefix,
-              const std::function<void(const std::string&)>& found) override {
-    return mem_->List(prefix, found);
+  Status List(const std::string& prefix, const ListOptions& options,
+              const ListFound& found) override {
+    return mem_->List(prefix, options, found);
   }
   std::string Describe() const override { return "shared " + mem_->Describe(); }
 

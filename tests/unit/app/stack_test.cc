@@ -71,42 +71,6 @@ TEST_CASE("stack: OpenObjectStore for each bucket form") {
   CheckError(OpenObjectStore(c).status(), EINVAL, "s3: --region must not be empty");
 }
 
-TEST_CASE("stack: BuildStack skips the ETag check only for S3 without MD5 ETags") {
-  // An object whose ETag looks like an MD5 but is not the body's (as with SSE-KMS).
-  const std::vector<uint8_t> body = Pattern(4096, 5);
-  auto rec = std::make_shared<RecordingObjectStore>();
-  rec->SetObject(BlockKey("", false, 1), body, {}, Md5Hex(Pattern(4096, 6)));
-  std::vector<uint8_t> back(4096);
-
-  Config c = LocalConfig();
-  c.bucket_kind = BucketKind::kS3;
-  c.bucket_name = "mybucket";
-  c.list_blocks = false;
-  c.read_only = true;
-  Result<Stack> built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
-  REQUIRE(built.ok());
-  REQUIRE(built->top->Start().ok());
-  CHECK(built->bytes->Read(4096, back).code() == EBADMSG);  // checked by default
-  REQUIRE(built->top->Shutdown().ok());
-
-  c.s3.options.verify_etag = false;  // what Validate sets for --sse=aws:kms
-  built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
-  REQUIRE(built.ok());
-  REQUIRE(built->top->Start().ok());
-  REQUIRE(built->bytes->Read(4096, back).ok());
-  CHECK(back == body);
-  REQUIRE(built->top->Shutdown().ok());
-  CHECK(rec->CountCalls("get") == 2);
-
-  // The S3 setting does not reach a local bucket, whose ETags are always MD5s.
-  c.bucket_kind = BucketKind::kMemory;
-  built = BuildStack(c, rec, Geometry{4096, 16 * 4096});
-  REQUIRE(built.ok());
-  REQUIRE(built->top->Start().ok());
-  CHECK(built->bytes->Read(4096, back).code() == EBADMSG);
-  REQUIRE(built->top->Shutdown().ok());
-}
-
 // An S3 server that answers every GET with the same body and an MD5-shaped ETag that is not
 // the body's MD5, as S3 does for SSE-KMS objects. Counts the requests.
 class KmsEtagTransport : public HttpTransport {
@@ -317,7 +281,7 @@ TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   // then the survey (--listBlocks).
   CHECK(rec->calls() == std::vector<std::string>{"head vol/c448b72c-00000000",
                                                  "head vol/c448b72c-00000000",
-                                                 "put vol/c448b72c-00000000", "list_spread vol/"});
+                                                 "put vol/c448b72c-00000000", "list vol/"});
   REQUIRE(built->bytes->Write(5 * 4096, Pattern(4096, 1)).ok());
   REQUIRE(built->bytes->Flush().ok());  // the block cache writes back
   CHECK(rec->Has(BlockKey("vol/", true, 5)));

@@ -187,7 +187,7 @@ TEST_CASE("dir_store: GetMany reads a body of its buffer's size straight into th
   for (size_t i = 0; i < 3; i++) {
     INFO(keys[i]);
     REQUIRE(got[i].ok());
-    CHECK(got[i]->in_place);
+    CHECK(got[i]->body().data() == bufs[i].data());
     CHECK(got[i]->data.empty());
     CHECK(got[i]->info.size == bufs[i].size());
     // The file written by hand has no MD5 record: no ETag.
@@ -204,7 +204,7 @@ TEST_CASE("dir_store: GetMany reads a body of its buffer's size straight into th
   const std::span<uint8_t> one[] = {other};
   auto copied = store->GetMany({"headed-big"}, one);
   REQUIRE(copied[0].ok());
-  CHECK_FALSE(copied[0]->in_place);
+  CHECK(copied[0]->body().data() != other.data());
   CHECK(copied[0]->data == Bytes(big));
 }
 
@@ -245,7 +245,7 @@ TEST_CASE("dir_store: Head reads the header, not the body") {
   CHECK(Stat(*store, "dir_store_bytes_read") - before <= 4096);
 }
 
-TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
+TEST_CASE("dir_store: a body damaged on disk is EBADMSG, never data") {
   ScopedTempDir tmp;
   auto store = OpenOk(tmp.path());
   const auto data = Bytes("precious block data");
@@ -260,10 +260,25 @@ TEST_CASE("dir_store: a body damaged on disk shows up as an ETag mismatch") {
   struct timespec times[2] = {before.st_atim, before.st_mtim};
   REQUIRE(futimens(fd, times) == 0);
   close(fd);
+  // What was written is not what is there: the reader gets an error naming both MD5s.
   auto got = store->Get("00000007");
-  REQUIRE(got.ok());
-  CHECK(got->info.etag == Md5Hex(data));       // what was written...
-  CHECK(got->info.etag != Md5Hex(got->data));  // ...is not what is there: the reader sees it
+  REQUIRE_FALSE(got.ok());
+  CHECK(got.status().code() == EBADMSG);
+  std::vector<uint8_t> damaged = data;
+  damaged[0] = 'P';
+  CHECK(got.status().message() == "dir_store: get 00000007: " + path + " is damaged: its body's " +
+                                      "MD5 is " + Md5Hex(damaged) + ", not the " + Md5Hex(data) +
+                                      " recorded when it was written (user.s3disk.md5)");
+  CHECK(store->Head("00000007")->etag == Md5Hex(data));  // Head reads no body: nothing to check
+  // In a batch only the damaged body is refused; the body may have landed in its buffer.
+  REQUIRE(store->Put("00000008", Bytes("intact"), {}).ok());
+  std::vector<uint8_t> buf7(data.size()), buf8(6);
+  const std::span<uint8_t> into[] = {buf7, buf8};
+  auto both = store->GetMany({"00000007", "00000008"}, into);
+  CHECK(both[0].status().code() == EBADMSG);
+  REQUIRE(both[1].ok());
+  CHECK(Bytes(both[1]->body()) == Bytes("intact"));
+  CHECK(both[1]->info.etag == Md5Hex(Bytes("intact")));
   // A file rewritten by someone else (new mtime): the record no longer holds, the MD5 of what
   // should be there is unknown.
   WriteFile(path, "replaced by hand");
@@ -288,9 +303,8 @@ TEST_CASE("dir_store: a changed body without an MD5 record is not passed off as 
   auto got = store->Get("00000008");
   REQUIRE(got.ok());
   CHECK(got->data == Bytes("Precious block data"));
-  // Neither an ETag that matches whatever is there nor a claim of a check.
+  // No ETag that matches whatever is there: the body could not be checked.
   CHECK(got->info.etag.empty());
-  CHECK_FALSE(got->info.md5_verified);
   auto head = store->Head("00000008");
   REQUIRE(head.ok());
   CHECK(head->etag.empty());
@@ -463,14 +477,14 @@ TEST_CASE("dir_store: List refuses a symlink loop and names the link") {
   REQUIRE(store->Put("vol1/00000001", Bytes("one"), {}).ok());
   REQUIRE(symlink("..", (tmp.path() + "/vol1/up").c_str()) == 0);
   std::set<std::string> keys;
-  Status st = store->List("vol1/", [&](const std::string& key) { keys.insert(key); });
+  Status st = store->List("vol1/", {}, [&](const std::string& key, uint64_t) { keys.insert(key); });
   CHECK(st.code() == ELOOP);
   CHECK(st.message() == "dir_store: list vol1/: " + tmp.path() + "/vol1/up leads back to " +
                             tmp.path() + " (a symlink loop): remove or re-point the link");
   // A link that loops on itself is refused too, like a Get of it.
   REQUIRE(unlink((tmp.path() + "/vol1/up").c_str()) == 0);
   REQUIRE(symlink("self", (tmp.path() + "/vol1/self").c_str()) == 0);
-  st = store->List("vol1/", [&](const std::string&) {});
+  st = store->List("vol1/", {}, [&](const std::string&, uint64_t) {});
   CHECK(st.code() == ELOOP);
   CHECK(st.message().find(tmp.path() + "/vol1/self") != std::string::npos);
   CHECK(store->Get("vol1/self").status().code() == ELOOP);

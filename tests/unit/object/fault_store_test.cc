@@ -35,12 +35,16 @@ TEST_CASE("fault_store: rate 0 never fails and forwards everything") {
   CHECK(rig.mem->object_count() == 10);
   CHECK(ListKeys(*rig.faults, "k").size() == 10);
   uint64_t listed_bytes = 0;
-  REQUIRE(
-      rig.faults->ListSized("k", [&](const std::string&, uint64_t size) { listed_bytes += size; })
-          .ok());
+  REQUIRE(rig.faults
+              ->List("k", {.sizes = true, .cuts = {}},
+                     [&](const std::string&, uint64_t size) { listed_bytes += size; })
+              .ok());
   CHECK(listed_bytes == 10 * 2);  // "k0".."k9", from the store below
   size_t spread = 0;
-  REQUIRE(rig.faults->ListSpread("k", {"k5"}, [&](const std::string&) { spread++; }).ok());
+  REQUIRE(rig.faults
+              ->List("k", {.sizes = false, .cuts = {"k5"}},
+                     [&](const std::string&, uint64_t) { spread++; })
+              .ok());
   CHECK(spread == 10);
   CHECK(rig.faults->DeleteMany({"k1", "k2"}).ok());
   CHECK(rig.faults->Delete("k3").ok());
@@ -58,12 +62,14 @@ TEST_CASE("fault_store: rate 1 always fails and nothing reaches the store below"
     CHECK(rig.faults->Get("old").status().code() == ENOSPC);
     CHECK(rig.faults->Head("old").status().code() == ENOSPC);
     CHECK(rig.faults->Delete("old").code() == ENOSPC);
-    CHECK(rig.faults->List("", [](const std::string&) {}).code() == ENOSPC);
+    CHECK(rig.faults->List("", {}, [](const std::string&, uint64_t) {}).code() == ENOSPC);
   }
   CHECK(rig.faults->DeleteMany({"old", "x"}).code() == ENOSPC);
   CHECK(rig.faults->faults_injected() == 50 * 5 + 2);
-  CHECK(rig.faults->ListSized("", [](const std::string&, uint64_t) {}).code() == ENOSPC);
-  CHECK(rig.faults->ListSpread("", {"k"}, [](const std::string&) {}).code() == ENOSPC);
+  CHECK(rig.faults->List("", {.sizes = true, .cuts = {}}, [](const std::string&, uint64_t) {})
+            .code() == ENOSPC);
+  CHECK(rig.faults->List("", {.sizes = false, .cuts = {"k"}}, [](const std::string&, uint64_t) {})
+            .code() == ENOSPC);
   CHECK(rig.mem->object_count() == 1);
   CHECK(rig.mem->Get("old").ok());
   std::string stats;
@@ -98,7 +104,7 @@ std::vector<bool> Pattern(uint64_t seed, int n) {
         f = !rig.faults->Put("k", Bytes("v"), {}).ok();
         break;
       case 3:
-        f = !rig.faults->List("", [](const std::string&) {}).ok();
+        f = !rig.faults->List("", {}, [](const std::string&, uint64_t) {}).ok();
         break;
     }
     failed.push_back(f);

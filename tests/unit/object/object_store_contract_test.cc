@@ -51,7 +51,9 @@ TEST_CASE("object_store_contract: MemStore List may call back into the store") {
   REQUIRE(store.Put("k2", Bytes("2"), {}).ok());
   int seen = 0;
   // Deleting from inside the callback must not deadlock (found runs without the lock).
-  CHECK(store.List("k", [&](const std::string& key) { seen += store.Delete(key).ok(); }).ok());
+  CHECK(
+      store.List("k", {}, [&](const std::string& key, uint64_t) { seen += store.Delete(key).ok(); })
+          .ok());
   CHECK(seen == 2);
   CHECK(store.object_count() == 0);
 }

@@ -8,16 +8,18 @@
 namespace s3disk {
 namespace {
 
-// Every key found by List, or by ListSpread with cuts (found may be called from many threads).
+// Every key found by List, with cuts if given (found may be called from many threads).
 std::multiset<std::string> ListAll(S3Store& store, const std::string& prefix,
                                    const std::vector<std::string>* cuts = nullptr) {
   std::mutex mu;
   std::multiset<std::string> keys;
-  auto found = [&](const std::string& k) {
+  auto found = [&](const std::string& k, uint64_t) {
     std::lock_guard lock(mu);
     keys.insert(k);
   };
-  REQUIRE((cuts ? store.ListSpread(prefix, *cuts, found) : store.List(prefix, found)).ok());
+  ListOptions options;
+  if (cuts != nullptr) options.cuts = *cuts;
+  REQUIRE(store.List(prefix, options, found).ok());
   return keys;
 }
 
@@ -55,7 +57,7 @@ TEST_CASE("s3_store: List splits the key space yet returns every key once") {
   }
 }
 
-TEST_CASE("s3_store: ListSpread lists the parts between the caller's cuts") {
+TEST_CASE("s3_store: List with cuts lists the parts between the caller's cuts") {
   for (int threads : {1, 2, 8}) {
     S3Options o = Fixture::Options();
     o.list_threads = threads;
