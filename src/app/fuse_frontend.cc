@@ -7,6 +7,8 @@
 //   block. Run and the way a signal stops it are in fuse_frontend_stop.cc.
 // The mount directory (inode 1) holds two files with fixed inodes: the image (2) and the
 // statistics file (3). Nothing is created, removed or renamed.
+// Each libfuse callback (Ops) hands its request to the operation of the same name with a
+// RequestReply, the FuseReply that answers it with fuse_reply_*.
 //
 // Invariants:
 //   | what                         | holds because                                           |
@@ -15,11 +17,12 @@
 //   | image size never changes     | setattr refuses other sizes; writes past the end EFBIG  |
 //   |                              |   (logged: with the write-back cache, the writer sees   |
 //   |                              |   EIO only at fsync or close)                           |
-//   | every failed op replies once | each op ends in exactly one fuse_reply_* call           |
+//   | every op replies once        | each ends in exactly one FuseReply call, its last step; |
+//   |                              |   Guarded replies EIO only for a body that threw        |
 //   | stack errors are counted and | ReplyStackError is the one path from Status to errno;   |
 //   |   logged once, never errno 0 |   code <= 0 and ENOSYS become EIO                       |
-//   | attrs_ only under mu_        | NodeFor/SetAttr take mu_; the stack is never called     |
-//   |                              |   with mu_ held                                         |
+//   | attrs_ only under mu_        | StatNode/SetAttr/Write take mu_; the stack is never     |
+//   |                              |   called with mu_ held                                  |
 //   | stats content stable per fd  | generated at open, owned by fh, freed at release        |
 #define FUSE_USE_VERSION 35
 
@@ -45,13 +48,24 @@
 namespace s3disk {
 namespace {
 
-constexpr fuse_ino_t kRootIno = FUSE_ROOT_ID;  // 1
-constexpr fuse_ino_t kImageIno = 2;
-constexpr fuse_ino_t kStatsIno = 3;
+static_assert(FuseFrontend::kRootIno == FUSE_ROOT_ID);
+static_assert(FuseFrontend::kSetMode == FUSE_SET_ATTR_MODE);
+static_assert(FuseFrontend::kSetUid == FUSE_SET_ATTR_UID);
+static_assert(FuseFrontend::kSetGid == FUSE_SET_ATTR_GID);
+static_assert(FuseFrontend::kSetSize == FUSE_SET_ATTR_SIZE);
+static_assert(FuseFrontend::kSetAtime == FUSE_SET_ATTR_ATIME);
+static_assert(FuseFrontend::kSetMtime == FUSE_SET_ATTR_MTIME);
+static_assert(FuseFrontend::kSetAtimeNow == FUSE_SET_ATTR_ATIME_NOW);
+static_assert(FuseFrontend::kSetMtimeNow == FUSE_SET_ATTR_MTIME_NOW);
+static_assert(FuseFrontend::kSetCtime == FUSE_SET_ATTR_CTIME);
+
 // The image's attributes change only through us, so the kernel may keep them; the stats
 // file's size changes all the time.
 constexpr double kStableTimeoutS = 60.0;
 constexpr double kStatsTimeoutS = 0.0;
+double Timeout(uint64_t ino) {
+  return ino == FuseFrontend::kStatsIno ? kStatsTimeoutS : kStableTimeoutS;
+}
 constexpr unsigned kMaxWriteBytes = 1u << 20;
 // fh of an image opened for writing (flush/release then flush the stack).
 constexpr uint64_t kWritableFh = 1;
@@ -134,67 +148,79 @@ class FuseLogCapture {
   std::string text_;
 };
 
-// Runs a request's callback; an exception (an allocation that failed) becomes an EIO reply
-// instead of unwinding into libfuse's C frames, which would end the process. The replies are
-// C calls that do not throw, so when an exception is caught no reply has gone out yet.
-template <auto kCallback>
-struct Guarded;
-template <typename... Args, void (*kCallback)(fuse_req_t, Args...)>
-struct Guarded<kCallback> {
-  static void Call(fuse_req_t req, Args... args) {
-    try {
-      kCallback(req, args...);
-    } catch (const std::exception& e) {
-      LOG_ERROR("fuse: %s; answering EIO", e.what());
-      fuse_reply_err(req, EIO);
-    } catch (...) {
-      LOG_ERROR("fuse: unknown exception; answering EIO");
-      fuse_reply_err(req, EIO);
-    }
+// Runs an operation; an exception (an allocation that failed) becomes an EIO reply instead of
+// unwinding into libfuse's C frames, which would end the process. Every reply is the last
+// thing an operation does, so when an exception is caught no reply has gone out yet.
+template <typename F>
+void Guarded(FuseReply& reply, const char* op, F body) {
+  try {
+    body();
+  } catch (const std::exception& e) {
+    LOG_ERROR("fuse: %s: %s; answering EIO", op, e.what());
+    reply.Err(EIO);
+  } catch (...) {
+    LOG_ERROR("fuse: %s: unknown exception; answering EIO", op);
+    reply.Err(EIO);
   }
+}
+
+// The reply to one libfuse request: fuse_reply_*. fi is the request's file info (open and
+// opendir fill it in).
+class RequestReply final : public FuseReply {
+ public:
+  explicit RequestReply(fuse_req_t req, fuse_file_info* fi = nullptr) : req_(req), fi_(fi) {}
+
+  void Err(int code) override { fuse_reply_err(req_, code); }
+  void Buf(const char* data, size_t size) override { fuse_reply_buf(req_, data, size); }
+  void Attr(const struct stat& attr, double timeout_s) override {
+    fuse_reply_attr(req_, &attr, timeout_s);
+  }
+  void Entry(uint64_t ino, const struct stat& attr, double attr_timeout_s,
+             double entry_timeout_s) override {
+    fuse_entry_param e;
+    memset(&e, 0, sizeof e);
+    e.ino = ino;
+    e.attr = attr;
+    e.attr_timeout = attr_timeout_s;
+    e.entry_timeout = entry_timeout_s;
+    fuse_reply_entry(req_, &e);
+  }
+  void Written(size_t size) override { fuse_reply_write(req_, size); }
+  bool Open(const FuseOpened& opened) override {
+    fi_->fh = opened.fh;
+    fi_->keep_cache = opened.keep_cache;
+    fi_->direct_io = opened.direct_io;
+    return fuse_reply_open(req_, fi_) == 0;
+  }
+  void StatFs(const struct statvfs& stats) override { fuse_reply_statfs(req_, &stats); }
+  void Dir(std::span<const FuseDirEntry> entries, size_t size) override {
+    std::vector<char> buf(size);
+    size_t used = 0;
+    for (const FuseDirEntry& entry : entries) {
+      struct stat st;
+      memset(&st, 0, sizeof st);
+      st.st_ino = entry.ino;
+      st.st_mode = entry.type;
+      size_t need =
+          fuse_add_direntry(req_, buf.data() + used, size - used, entry.name, &st, entry.next);
+      if (need > size - used) break;
+      used += need;
+    }
+    fuse_reply_buf(req_, buf.data(), used);
+  }
+
+ private:
+  fuse_req_t req_;
+  fuse_file_info* fi_;
 };
 
 }  // namespace
 
-// The callbacks: each gets the FuseFrontend from the request and replies exactly once.
+// libfuse's callbacks: each hands its request to the operation of the same name, with the
+// reply that answers it.
 struct FuseFrontend::Ops {
   static FuseFrontend& Self(fuse_req_t req) {
     return *static_cast<FuseFrontend*>(fuse_req_userdata(req));
-  }
-
-  // The one path from a stack failure to an errno reply.
-  static void ReplyStackError(fuse_req_t req, const Status& st, const char* op) {
-    FuseFrontend& self = Self(req);
-    int code = FrontEndErrno(st);
-    self.errors_++;
-    LOG_WARN("fuse: %s: %s", op, st.ToString().c_str());
-    fuse_reply_err(req, code);
-  }
-
-  static bool Stat(FuseFrontend& self, fuse_ino_t ino, struct stat* st) {
-    memset(st, 0, sizeof *st);
-    if (ino < kRootIno || ino > kStatsIno) return false;
-    uint64_t size = 0;
-    if (ino == kImageIno) size = self.size_bytes_;
-    if (ino == kStatsIno) size = self.StatsText().size();
-    MutexLock lock(self.mu_);
-    const NodeAttr& a = self.attrs_[ino - 1];
-    st->st_ino = ino;
-    st->st_mode = a.mode | (ino == kRootIno ? S_IFDIR : S_IFREG);
-    st->st_nlink = ino == kRootIno ? 2 : 1;
-    st->st_uid = a.uid;
-    st->st_gid = a.gid;
-    st->st_size = static_cast<off_t>(size);
-    st->st_blksize = self.top_ != nullptr ? self.top_->block_size() : 4096;
-    st->st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
-    st->st_atim = a.atime;
-    st->st_mtim = a.mtime;
-    st->st_ctim = a.ctime;
-    return true;
-  }
-
-  static double Timeout(fuse_ino_t ino) {
-    return ino == kStatsIno ? kStatsTimeoutS : kStableTimeoutS;
   }
 
   static void Init(void* userdata, struct fuse_conn_info* conn) {
@@ -221,268 +247,344 @@ struct FuseFrontend::Ops {
   }
 
   static void Lookup(fuse_req_t req, fuse_ino_t parent, const char* name) {
-    FuseFrontend& self = Self(req);
-    if (parent != kRootIno) return (void)fuse_reply_err(req, ENOTDIR);
-    fuse_ino_t ino = 0;
-    if (self.options_.filename == name) ino = kImageIno;
-    if (self.options_.stats_filename == name) ino = kStatsIno;
-    if (ino == 0) return (void)fuse_reply_err(req, ENOENT);
-    fuse_entry_param e;
-    memset(&e, 0, sizeof e);
-    e.ino = ino;
-    e.attr_timeout = Timeout(ino);
-    e.entry_timeout = kStableTimeoutS;
-    Stat(self, ino, &e.attr);
-    fuse_reply_entry(req, &e);
+    RequestReply reply(req);
+    Self(req).Lookup(reply, parent, name);
   }
-
-  static void GetAttr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info*) {
-    struct stat st;
-    if (!Stat(Self(req), ino, &st)) return (void)fuse_reply_err(req, ENOENT);
-    fuse_reply_attr(req, &st, Timeout(ino));
+  static void GetAttr(fuse_req_t req, fuse_ino_t ino, fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).GetAttr(reply, ino);
   }
-
   static void SetAttr(fuse_req_t req, fuse_ino_t ino, struct stat* attr, int to_set,
-                      struct fuse_file_info*) {
-    FuseFrontend& self = Self(req);
-    if (ino < kRootIno || ino > kStatsIno) return (void)fuse_reply_err(req, ENOENT);
-    if (to_set & FUSE_SET_ATTR_SIZE) {
+                      fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).SetAttr(reply, ino, *attr, to_set);
+  }
+  static void Open(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    RequestReply reply(req, fi);
+    Self(req).Open(reply, ino, fi->flags);
+  }
+  static void Release(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    RequestReply reply(req);
+    Self(req).Release(reply, ino, fi->fh);
+  }
+  static void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info* fi) {
+    RequestReply reply(req);
+    Self(req).Read(reply, ino, size, off, fi->fh);
+  }
+  static void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
+                    fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).Write(reply, ino, buf, size, off);
+  }
+  static void Flush(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    RequestReply reply(req);
+    Self(req).Flush(reply, ino, fi->fh);
+  }
+  static void Fsync(fuse_req_t req, fuse_ino_t ino, int, fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).Fsync(reply, ino);
+  }
+  static void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
+                        fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).Fallocate(reply, ino, mode, off, len);
+  }
+  static void OpenDir(fuse_req_t req, fuse_ino_t ino, fuse_file_info* fi) {
+    RequestReply reply(req, fi);
+    Self(req).OpenDir(reply, ino);
+  }
+  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).ReadDir(reply, ino, size, off);
+  }
+  static void ReleaseDir(fuse_req_t req, fuse_ino_t, fuse_file_info*) {
+    RequestReply reply(req);
+    Self(req).ReleaseDir(reply);
+  }
+  static void StatFs(fuse_req_t req, fuse_ino_t) {
+    RequestReply reply(req);
+    Self(req).StatFs(reply);
+  }
+  // Refused (EPERM rather than libfuse's default ENOSYS, which reads as "not implemented").
+  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, fuse_file_info*) {
+    Refuse(req);
+  }
+  static void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) { Refuse(req); }
+  static void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { Refuse(req); }
+  static void Remove(fuse_req_t req, fuse_ino_t, const char*) { Refuse(req); }
+  static void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
+                     unsigned int) {
+    Refuse(req);
+  }
+  static void SymLink(fuse_req_t req, const char*, fuse_ino_t, const char*) { Refuse(req); }
+  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) { Refuse(req); }
+  static void Refuse(fuse_req_t req) {
+    RequestReply reply(req);
+    Self(req).Refuse(reply);
+  }
+};
+
+void FuseFrontend::ReplyStackError(FuseReply& reply, const Status& st, const char* op) {
+  int code = FrontEndErrno(st);
+  errors_++;
+  LOG_WARN("fuse: %s: %s", op, st.ToString().c_str());
+  reply.Err(code);
+}
+
+bool FuseFrontend::StatNode(uint64_t ino, struct stat* st) {
+  memset(st, 0, sizeof *st);
+  if (ino < kRootIno || ino > kStatsIno) return false;
+  uint64_t size = 0;
+  if (ino == kImageIno) size = size_bytes_;
+  if (ino == kStatsIno) size = StatsText().size();
+  MutexLock lock(mu_);
+  const NodeAttr& a = attrs_[ino - 1];
+  st->st_ino = ino;
+  st->st_mode = a.mode | (ino == kRootIno ? S_IFDIR : S_IFREG);
+  st->st_nlink = ino == kRootIno ? 2 : 1;
+  st->st_uid = a.uid;
+  st->st_gid = a.gid;
+  st->st_size = static_cast<off_t>(size);
+  st->st_blksize = top_ != nullptr ? top_->block_size() : 4096;
+  st->st_blocks = static_cast<blkcnt_t>((size + 511) / 512);
+  st->st_atim = a.atime;
+  st->st_mtim = a.mtime;
+  st->st_ctim = a.ctime;
+  return true;
+}
+
+void FuseFrontend::Lookup(FuseReply& reply, uint64_t parent, const char* name) {
+  Guarded(reply, "lookup", [&] {
+    if (parent != kRootIno) return reply.Err(ENOTDIR);
+    uint64_t ino = 0;
+    if (options_.filename == name) ino = kImageIno;
+    if (options_.stats_filename == name) ino = kStatsIno;
+    if (ino == 0) return reply.Err(ENOENT);
+    struct stat st;
+    StatNode(ino, &st);
+    reply.Entry(ino, st, Timeout(ino), kStableTimeoutS);
+  });
+}
+
+void FuseFrontend::GetAttr(FuseReply& reply, uint64_t ino) {
+  Guarded(reply, "getattr", [&] {
+    struct stat st;
+    if (!StatNode(ino, &st)) return reply.Err(ENOENT);
+    reply.Attr(st, Timeout(ino));
+  });
+}
+
+void FuseFrontend::SetAttr(FuseReply& reply, uint64_t ino, const struct stat& attr, int to_set) {
+  Guarded(reply, "setattr", [&] {
+    if (ino < kRootIno || ino > kStatsIno) return reply.Err(ENOENT);
+    if (to_set & kSetSize) {
       // The image has a fixed size; truncating to that size (O_TRUNC is refused earlier by
       // the size check, a same-size truncate is harmless) succeeds.
-      if (ino == kRootIno) return (void)fuse_reply_err(req, EISDIR);
-      if (ino == kStatsIno) return (void)fuse_reply_err(req, EPERM);
-      if (static_cast<uint64_t>(attr->st_size) != self.size_bytes_) {
-        return (void)fuse_reply_err(req, EINVAL);
-      }
+      if (ino == kRootIno) return reply.Err(EISDIR);
+      if (ino == kStatsIno) return reply.Err(EPERM);
+      if (static_cast<uint64_t>(attr.st_size) != size_bytes_) return reply.Err(EINVAL);
     }
     {
-      MutexLock lock(self.mu_);
-      NodeAttr& a = self.attrs_[ino - 1];
+      MutexLock lock(mu_);
+      NodeAttr& a = attrs_[ino - 1];
       timespec now = Now();
-      if (to_set & FUSE_SET_ATTR_MODE) a.mode = attr->st_mode & 07777;
-      if (to_set & FUSE_SET_ATTR_UID) a.uid = attr->st_uid;
-      if (to_set & FUSE_SET_ATTR_GID) a.gid = attr->st_gid;
-      if (to_set & FUSE_SET_ATTR_ATIME) a.atime = attr->st_atim;
-      if (to_set & FUSE_SET_ATTR_ATIME_NOW) a.atime = now;
-      if (to_set & FUSE_SET_ATTR_MTIME) a.mtime = attr->st_mtim;
-      if (to_set & FUSE_SET_ATTR_MTIME_NOW) a.mtime = now;
+      if (to_set & kSetMode) a.mode = attr.st_mode & 07777;
+      if (to_set & kSetUid) a.uid = attr.st_uid;
+      if (to_set & kSetGid) a.gid = attr.st_gid;
+      if (to_set & kSetAtime) a.atime = attr.st_atim;
+      if (to_set & kSetAtimeNow) a.atime = now;
+      if (to_set & kSetMtime) a.mtime = attr.st_mtim;
+      if (to_set & kSetMtimeNow) a.mtime = now;
       a.ctime = now;
-      if (to_set & FUSE_SET_ATTR_CTIME) a.ctime = attr->st_ctim;
+      if (to_set & kSetCtime) a.ctime = attr.st_ctim;
     }
     struct stat st;
-    Stat(self, ino, &st);
-    fuse_reply_attr(req, &st, Timeout(ino));
-  }
+    StatNode(ino, &st);
+    reply.Attr(st, Timeout(ino));
+  });
+}
 
-  static void Open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-    FuseFrontend& self = Self(req);
-    bool writing = (fi->flags & O_ACCMODE) != O_RDONLY;
+void FuseFrontend::Open(FuseReply& reply, uint64_t ino, int flags) {
+  Guarded(reply, "open", [&] {
+    bool writing = (flags & O_ACCMODE) != O_RDONLY;
     switch (ino) {
       case kRootIno:
-        return (void)fuse_reply_err(req, EISDIR);
+        return reply.Err(EISDIR);
       case kImageIno:
-        if (writing && self.options_.read_only) return (void)fuse_reply_err(req, EROFS);
-        fi->fh = writing ? kWritableFh : 0;
-        fi->keep_cache = 1;
-        break;
+        if (writing && options_.read_only) return reply.Err(EROFS);
+        reply.Open({.fh = writing ? kWritableFh : 0, .keep_cache = true});
+        return;
       case kStatsIno: {
-        if (writing) return (void)fuse_reply_err(req, EACCES);
-        auto* text = new std::string(self.StatsText());
-        fi->fh = reinterpret_cast<uint64_t>(text);
-        fi->direct_io = 1;
-        fi->keep_cache = 0;
-        if (fuse_reply_open(req, fi) != 0) delete text;  // interrupted: no release follows
+        if (writing) return reply.Err(EACCES);
+        auto* text = new std::string(StatsText());
+        FuseOpened opened{.fh = reinterpret_cast<uint64_t>(text), .direct_io = true};
+        if (!reply.Open(opened)) delete text;  // interrupted: no release follows
         return;
       }
       default:
-        return (void)fuse_reply_err(req, ENOENT);
+        return reply.Err(ENOENT);
     }
-    fuse_reply_open(req, fi);
-  }
+  });
+}
 
-  static void Release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-    if (ino == kStatsIno) delete reinterpret_cast<std::string*>(fi->fh);
-    fuse_reply_err(req, 0);
-  }
+void FuseFrontend::Release(FuseReply& reply, uint64_t ino, uint64_t fh) {
+  Guarded(reply, "release", [&] {
+    if (ino == kStatsIno) delete reinterpret_cast<std::string*>(fh);
+    reply.Err(0);
+  });
+}
 
-  static void Read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                   struct fuse_file_info* fi) {
-    FuseFrontend& self = Self(req);
-    if (off < 0) return (void)fuse_reply_err(req, EINVAL);
+void FuseFrontend::Read(FuseReply& reply, uint64_t ino, size_t size, off_t off, uint64_t fh) {
+  Guarded(reply, "read", [&] {
+    if (off < 0) return reply.Err(EINVAL);
     uint64_t offset = static_cast<uint64_t>(off);
     if (ino == kStatsIno) {
-      const std::string& text = *reinterpret_cast<const std::string*>(fi->fh);
-      if (offset >= text.size()) return (void)fuse_reply_buf(req, nullptr, 0);
+      const std::string& text = *reinterpret_cast<const std::string*>(fh);
+      if (offset >= text.size()) return reply.Buf(nullptr, 0);
       size_t n = std::min<uint64_t>(size, text.size() - offset);
-      return (void)fuse_reply_buf(req, text.data() + offset, n);
+      return reply.Buf(text.data() + offset, n);
     }
-    if (ino != kImageIno) return (void)fuse_reply_err(req, EISDIR);
-    self.reads_++;
+    if (ino != kImageIno) return reply.Err(EISDIR);
+    reads_++;
     // Short read at the end of the image, nothing at or past it.
-    if (offset >= self.size_bytes_) return (void)fuse_reply_buf(req, nullptr, 0);
-    size_t n = std::min<uint64_t>(size, self.size_bytes_ - offset);
+    if (offset >= size_bytes_) return reply.Buf(nullptr, 0);
+    size_t n = std::min<uint64_t>(size, size_bytes_ - offset);
     // One buffer per worker thread, grown once: a fresh zero-filled vector per read cost a
     // memset (and often fresh pages) of up to 1 MiB for bytes the stack overwrites anyway.
     thread_local std::vector<uint8_t> buffer;
     if (buffer.size() < n) buffer.resize(n);
     std::span<uint8_t> buf(buffer.data(), n);
-    Status st = self.bytes_->Read(offset, buf);
-    if (!st.ok()) return ReplyStackError(req, st, "read");
-    self.bytes_read_ += n;
-    fuse_reply_buf(req, reinterpret_cast<const char*>(buf.data()), n);
-  }
+    Status st = bytes_->Read(offset, buf);
+    if (!st.ok()) return ReplyStackError(reply, st, "read");
+    bytes_read_ += n;
+    reply.Buf(reinterpret_cast<const char*>(buf.data()), n);
+  });
+}
 
-  static void Write(fuse_req_t req, fuse_ino_t ino, const char* buf, size_t size, off_t off,
-                    struct fuse_file_info*) {
-    FuseFrontend& self = Self(req);
-    if (ino != kImageIno) return (void)fuse_reply_err(req, ino == kStatsIno ? EACCES : EISDIR);
-    if (self.options_.read_only) return (void)fuse_reply_err(req, EROFS);
-    if (off < 0) return (void)fuse_reply_err(req, EINVAL);
-    self.writes_++;
+void FuseFrontend::Write(FuseReply& reply, uint64_t ino, const char* buf, size_t size, off_t off) {
+  Guarded(reply, "write", [&] {
+    if (ino != kImageIno) return reply.Err(ino == kStatsIno ? EACCES : EISDIR);
+    if (options_.read_only) return reply.Err(EROFS);
+    if (off < 0) return reply.Err(EINVAL);
+    writes_++;
     uint64_t offset = static_cast<uint64_t>(off);
     // The image cannot grow: a write that does not fit is refused whole. With the write-back
     // cache the writer learns it only at fsync or close (EIO), so it is logged too.
-    if (offset >= self.size_bytes_ || size > self.size_bytes_ - offset) {
+    if (offset >= size_bytes_ || size > size_bytes_ - offset) {
       LOG_ERROR(
           "fuse: a write of %zu bytes at offset %llu is past the end of the image "
           "(%llu bytes); refused",
           size, static_cast<unsigned long long>(offset),
-          static_cast<unsigned long long>(self.size_bytes_));
-      return (void)fuse_reply_err(req, EFBIG);
+          static_cast<unsigned long long>(size_bytes_));
+      return reply.Err(EFBIG);
     }
-    Status st = self.bytes_->Write(offset, {reinterpret_cast<const uint8_t*>(buf), size});
-    if (!st.ok()) return ReplyStackError(req, st, "write");
-    self.bytes_written_ += size;
+    Status st = bytes_->Write(offset, {reinterpret_cast<const uint8_t*>(buf), size});
+    if (!st.ok()) return ReplyStackError(reply, st, "write");
+    bytes_written_ += size;
     {
-      MutexLock lock(self.mu_);
-      self.attrs_[kImageIno - 1].mtime = self.attrs_[kImageIno - 1].ctime = Now();
+      MutexLock lock(mu_);
+      attrs_[kImageIno - 1].mtime = attrs_[kImageIno - 1].ctime = Now();
     }
-    fuse_reply_write(req, size);
-  }
+    reply.Written(size);
+  });
+}
 
-  static void FlushStack(fuse_req_t req, const char* op) {
-    FuseFrontend& self = Self(req);
-    self.fsyncs_++;
-    Status st = self.bytes_->Flush();
-    if (!st.ok()) return ReplyStackError(req, st, op);
-    fuse_reply_err(req, 0);
-  }
+void FuseFrontend::FlushStack(FuseReply& reply, const char* op) {
+  fsyncs_++;
+  Status st = bytes_->Flush();
+  if (!st.ok()) return ReplyStackError(reply, st, op);
+  reply.Err(0);
+}
 
-  // close(): a descriptor that could write makes everything written durable first.
-  static void Flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-    if (ino != kImageIno || fi->fh != kWritableFh) return (void)fuse_reply_err(req, 0);
-    FlushStack(req, "flush");
-  }
+// close(): a descriptor that could write makes everything written durable first.
+void FuseFrontend::Flush(FuseReply& reply, uint64_t ino, uint64_t fh) {
+  Guarded(reply, "flush", [&] {
+    if (ino != kImageIno || fh != kWritableFh) return reply.Err(0);
+    FlushStack(reply, "flush");
+  });
+}
 
-  static void Fsync(fuse_req_t req, fuse_ino_t ino, int, struct fuse_file_info*) {
-    if (ino != kImageIno) return (void)fuse_reply_err(req, 0);
-    FlushStack(req, "fsync");
-  }
+void FuseFrontend::Fsync(FuseReply& reply, uint64_t ino) {
+  Guarded(reply, "fsync", [&] {
+    if (ino != kImageIno) return reply.Err(0);
+    FlushStack(reply, "fsync");
+  });
+}
 
-  static void Fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off, off_t len,
-                        struct fuse_file_info*) {
-    FuseFrontend& self = Self(req);
-    if (ino != kImageIno) return (void)fuse_reply_err(req, EOPNOTSUPP);
-    if (off < 0 || len <= 0) return (void)fuse_reply_err(req, EINVAL);
+void FuseFrontend::Fallocate(FuseReply& reply, uint64_t ino, int mode, off_t off, off_t len) {
+  Guarded(reply, "fallocate", [&] {
+    if (ino != kImageIno) return reply.Err(EOPNOTSUPP);
+    if (off < 0 || len <= 0) return reply.Err(EINVAL);
     uint64_t start = static_cast<uint64_t>(off);
     uint64_t end = start + static_cast<uint64_t>(len);
     const bool keep_size = mode & FALLOC_FL_KEEP_SIZE;
     const int kind = mode & ~FALLOC_FL_KEEP_SIZE;
     if (kind == 0) {
       // Preallocation: every block is always "allocated"; it cannot grow the image.
-      if (keep_size || end <= self.size_bytes_) return (void)fuse_reply_err(req, 0);
-      return (void)fuse_reply_err(req, EOPNOTSUPP);
+      if (keep_size || end <= size_bytes_) return reply.Err(0);
+      return reply.Err(EOPNOTSUPP);
     }
     // Discard (PUNCH_HOLE, which the kernel only sends with KEEP_SIZE) and the loop driver's
     // write-zeroes (ZERO_RANGE): both leave zeros, which the stack stores as absent blocks.
     if (kind != FALLOC_FL_PUNCH_HOLE && kind != FALLOC_FL_ZERO_RANGE) {
-      return (void)fuse_reply_err(req, EOPNOTSUPP);
+      return reply.Err(EOPNOTSUPP);
     }
-    if (kind == FALLOC_FL_PUNCH_HOLE && !keep_size) return (void)fuse_reply_err(req, EOPNOTSUPP);
-    if (!keep_size && end > self.size_bytes_) return (void)fuse_reply_err(req, EOPNOTSUPP);
-    if (self.options_.read_only) return (void)fuse_reply_err(req, EROFS);
-    end = std::min(end, self.size_bytes_);
-    self.punch_holes_++;
+    if (kind == FALLOC_FL_PUNCH_HOLE && !keep_size) return reply.Err(EOPNOTSUPP);
+    if (!keep_size && end > size_bytes_) return reply.Err(EOPNOTSUPP);
+    if (options_.read_only) return reply.Err(EROFS);
+    end = std::min(end, size_bytes_);
+    punch_holes_++;
     if (start < end) {
-      Status st = self.bytes_->Zero(start, end - start);
-      if (!st.ok()) return ReplyStackError(req, st, "fallocate");
+      Status st = bytes_->Zero(start, end - start);
+      if (!st.ok()) return ReplyStackError(reply, st, "fallocate");
     }
-    fuse_reply_err(req, 0);
-  }
+    reply.Err(0);
+  });
+}
 
-  static void OpenDir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info* fi) {
-    if (ino != kRootIno) return (void)fuse_reply_err(req, ENOTDIR);
-    fuse_reply_open(req, fi);
-  }
+void FuseFrontend::OpenDir(FuseReply& reply, uint64_t ino) {
+  Guarded(reply, "opendir", [&] {
+    if (ino != kRootIno) return reply.Err(ENOTDIR);
+    reply.Open({});
+  });
+}
 
-  static void ReleaseDir(fuse_req_t req, fuse_ino_t, struct fuse_file_info*) {
-    fuse_reply_err(req, 0);
-  }
+void FuseFrontend::ReleaseDir(FuseReply& reply) {
+  Guarded(reply, "releasedir", [&] { reply.Err(0); });
+}
 
-  static void ReadDir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                      struct fuse_file_info*) {
-    FuseFrontend& self = Self(req);
-    if (ino != kRootIno) return (void)fuse_reply_err(req, ENOTDIR);
-    struct Entry {
-      const char* name;
-      fuse_ino_t ino;
-      mode_t type;
+void FuseFrontend::ReadDir(FuseReply& reply, uint64_t ino, size_t size, off_t off) {
+  Guarded(reply, "readdir", [&] {
+    if (ino != kRootIno) return reply.Err(ENOTDIR);
+    const FuseDirEntry entries[] = {
+        {".", kRootIno, S_IFDIR, 1},
+        {"..", kRootIno, S_IFDIR, 2},
+        {options_.filename.c_str(), kImageIno, S_IFREG, 3},
+        {options_.stats_filename.c_str(), kStatsIno, S_IFREG, 4},
     };
-    const Entry entries[] = {
-        {".", kRootIno, S_IFDIR},
-        {"..", kRootIno, S_IFDIR},
-        {self.options_.filename.c_str(), kImageIno, S_IFREG},
-        {self.options_.stats_filename.c_str(), kStatsIno, S_IFREG},
-    };
-    std::vector<char> buf(size);
-    size_t used = 0;
-    for (off_t i = std::max<off_t>(off, 0); i < static_cast<off_t>(std::size(entries)); i++) {
-      struct stat st;
-      memset(&st, 0, sizeof st);
-      st.st_ino = entries[i].ino;
-      st.st_mode = entries[i].type;
-      size_t need =
-          fuse_add_direntry(req, buf.data() + used, size - used, entries[i].name, &st, i + 1);
-      if (need > size - used) break;
-      used += need;
-    }
-    fuse_reply_buf(req, buf.data(), used);
-  }
+    const size_t first = static_cast<size_t>(std::clamp<off_t>(off, 0, std::size(entries)));
+    reply.Dir(std::span(entries).subspan(first), size);
+  });
+}
 
-  // The directory's contents are fixed: creating, removing or renaming anything is refused
-  // (EPERM rather than the default ENOSYS, which reads as "not implemented").
-  static void Create(fuse_req_t req, fuse_ino_t, const char*, mode_t, struct fuse_file_info*) {
-    fuse_reply_err(req, EPERM);
-  }
-  static void MkNod(fuse_req_t req, fuse_ino_t, const char*, mode_t, dev_t) {
-    fuse_reply_err(req, EPERM);
-  }
-  static void MkDir(fuse_req_t req, fuse_ino_t, const char*, mode_t) { fuse_reply_err(req, EPERM); }
-  static void Remove(fuse_req_t req, fuse_ino_t, const char*) { fuse_reply_err(req, EPERM); }
-  static void Rename(fuse_req_t req, fuse_ino_t, const char*, fuse_ino_t, const char*,
-                     unsigned int) {
-    fuse_reply_err(req, EPERM);
-  }
-  static void SymLink(fuse_req_t req, const char*, fuse_ino_t, const char*) {
-    fuse_reply_err(req, EPERM);
-  }
-  static void Link(fuse_req_t req, fuse_ino_t, fuse_ino_t, const char*) {
-    fuse_reply_err(req, EPERM);
-  }
+// The directory's contents are fixed: creating, removing or renaming anything is refused.
+void FuseFrontend::Refuse(FuseReply& reply) {
+  Guarded(reply, "refused operation", [&] { reply.Err(EPERM); });
+}
 
-  static void StatFs(fuse_req_t req, fuse_ino_t) {
-    FuseFrontend& self = Self(req);
+void FuseFrontend::StatFs(FuseReply& reply) {
+  Guarded(reply, "statfs", [&] {
     struct statvfs sv;
     memset(&sv, 0, sizeof sv);
     // The image's blocks, all "used": df shows the disk's size.
-    sv.f_bsize = self.top_->block_size();
-    sv.f_frsize = self.top_->block_size();
-    sv.f_blocks = self.top_->num_blocks();
+    sv.f_bsize = top_->block_size();
+    sv.f_frsize = top_->block_size();
+    sv.f_blocks = top_->num_blocks();
     sv.f_files = 3;
     sv.f_namemax = 255;
-    fuse_reply_statfs(req, &sv);
-  }
-};
+    reply.StatFs(sv);
+  });
+}
 
 FuseFrontend::FuseFrontend(FuseFrontendOptions options) : options_(std::move(options)) {
   timespec now = Now();
@@ -508,28 +610,28 @@ Status FuseFrontend::CreateSession(const std::vector<std::string>& fuse_options)
     fuse_lowlevel_ops ops;
     memset(&ops, 0, sizeof ops);
     ops.init = Ops::Init;
-    ops.lookup = Guarded<Ops::Lookup>::Call;
-    ops.getattr = Guarded<Ops::GetAttr>::Call;
-    ops.setattr = Guarded<Ops::SetAttr>::Call;
-    ops.open = Guarded<Ops::Open>::Call;
-    ops.read = Guarded<Ops::Read>::Call;
-    ops.write = Guarded<Ops::Write>::Call;
-    ops.flush = Guarded<Ops::Flush>::Call;
-    ops.release = Guarded<Ops::Release>::Call;
-    ops.fsync = Guarded<Ops::Fsync>::Call;
-    ops.opendir = Guarded<Ops::OpenDir>::Call;
-    ops.readdir = Guarded<Ops::ReadDir>::Call;
-    ops.releasedir = Guarded<Ops::ReleaseDir>::Call;
-    ops.statfs = Guarded<Ops::StatFs>::Call;
-    ops.fallocate = Guarded<Ops::Fallocate>::Call;
-    ops.create = Guarded<Ops::Create>::Call;
-    ops.mknod = Guarded<Ops::MkNod>::Call;
-    ops.mkdir = Guarded<Ops::MkDir>::Call;
-    ops.unlink = Guarded<Ops::Remove>::Call;
-    ops.rmdir = Guarded<Ops::Remove>::Call;
-    ops.rename = Guarded<Ops::Rename>::Call;
-    ops.symlink = Guarded<Ops::SymLink>::Call;
-    ops.link = Guarded<Ops::Link>::Call;
+    ops.lookup = Ops::Lookup;
+    ops.getattr = Ops::GetAttr;
+    ops.setattr = Ops::SetAttr;
+    ops.open = Ops::Open;
+    ops.read = Ops::Read;
+    ops.write = Ops::Write;
+    ops.flush = Ops::Flush;
+    ops.release = Ops::Release;
+    ops.fsync = Ops::Fsync;
+    ops.opendir = Ops::OpenDir;
+    ops.readdir = Ops::ReadDir;
+    ops.releasedir = Ops::ReleaseDir;
+    ops.statfs = Ops::StatFs;
+    ops.fallocate = Ops::Fallocate;
+    ops.create = Ops::Create;
+    ops.mknod = Ops::MkNod;
+    ops.mkdir = Ops::MkDir;
+    ops.unlink = Ops::Remove;
+    ops.rmdir = Ops::Remove;
+    ops.rename = Ops::Rename;
+    ops.symlink = Ops::SymLink;
+    ops.link = Ops::Link;
     return ops;
   }();
   // Ours first, so the user's -o options win where they overlap.
