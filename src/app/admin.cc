@@ -28,6 +28,7 @@
 
 #include "app/stack.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "block/block_key.h"
 #include "block/codec.h"
 #include "block/object_block_store.h"
@@ -62,7 +63,7 @@ bool AskOnTerminal(const std::string& question) {
   if (fgets(line, sizeof line, stdin) == nullptr) return false;
   std::string answer(line);
   while (!answer.empty() && (answer.back() == '\n' || answer.back() == '\r')) answer.pop_back();
-  for (char& c : answer) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
+  answer = ToLower(answer);
   return answer == "y" || answer == "yes";
 }
 

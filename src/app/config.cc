@@ -17,6 +17,7 @@
 #include "app/config_options.h"
 #include "base/crypto.h"
 #include "base/log.h"
+#include "base/text.h"
 #include "s3/credentials.h"
 
 namespace s3disk {
@@ -220,8 +221,7 @@ Result<uint64_t> ParseSize(const std::string& name, const std::string& text) {
   while (digits < text.size() && text[digits] >= '0' && text[digits] <= '9') digits++;
   uint64_t shift = 0;
   bool ok = digits > 0 && digits <= 20;
-  std::string suffix = text.substr(digits);
-  for (char& ch : suffix) ch = static_cast<char>(tolower(static_cast<unsigned char>(ch)));
+  std::string suffix = ToLower(std::string_view(text).substr(digits));
   if (ok && !suffix.empty()) {
     static const char kUnits[] = "kmgt";
     const char* unit = strchr(kUnits, suffix[0]);

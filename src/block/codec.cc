@@ -13,12 +13,12 @@
 //   | keys never reach a log or a message           | Describe and errors name only the cipher|
 #include "block/codec.h"
 
-#include <strings.h>
 #include <zlib.h>
 
 #include <cstring>
 
 #include "base/crypto.h"
+#include "base/text.h"
 
 #ifdef HAVE_ZSTD
 #include <zstd.h>
@@ -38,16 +38,6 @@ bool ParseInt(std::string_view s, int* out) {
   }
   *out = v;
   return true;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
-
-bool IEquals(std::string_view a, std::string_view b) {
-  return a.size() == b.size() && strncasecmp(a.data(), b.data(), a.size()) == 0;
 }
 
 Result<std::vector<uint8_t>> Compress(Compression c, int level, std::span<const uint8_t> in) {
@@ -326,23 +316,23 @@ Status Codec::ParseLayers(BlockNum n, const Metadata& meta, Layers* layers) cons
   std::string_view rest = header;
   while (!rest.empty()) {
     size_t comma = rest.find(',');
-    std::string_view name = Trim(rest.substr(0, comma));
+    std::string_view name = TrimSpace(rest.substr(0, comma));
     if (!name.empty()) names.push_back(name);
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   // Allowed, in the order applied: [compression] [encrypt-CIPHER].
   size_t i = 0;
   if (i < names.size()) {
-    if (IEquals(names[i], "deflate")) {
+    if (EqualsIgnoreCase(names[i], "deflate")) {
       layers->compression = Compression::kDeflate;
       i++;
-    } else if (IEquals(names[i], "zstd")) {
+    } else if (EqualsIgnoreCase(names[i], "zstd")) {
       layers->compression = Compression::kZstd;
       i++;
     }
   }
   if (i < names.size() && names[i].size() > strlen(kEncryptPrefix) &&
-      strncasecmp(names[i].data(), kEncryptPrefix, strlen(kEncryptPrefix)) == 0) {
+      StartsWithIgnoreCase(names[i], kEncryptPrefix)) {
     layers->encrypted = true;
     layers->cipher_name = std::string(names[i].substr(strlen(kEncryptPrefix)));
     i++;
@@ -366,7 +356,7 @@ Status Codec::ParseLayers(BlockNum n, const Metadata& meta, Layers* layers) cons
                           ": not encrypted, but encryption is on; refusing unauthenticated data",
                           n);
   }
-  if (layers->encrypted && !IEquals(layers->cipher_name, cipher_->name())) {
+  if (layers->encrypted && !EqualsIgnoreCase(layers->cipher_name, cipher_->name())) {
     return Status::Errorf(EBADMSG,
                           "codec: block " S3DISK_BLOCK_FMT
                           ": encrypted with %s, but %s is "
@@ -382,7 +372,7 @@ Status Codec::CheckHmac(BlockNum n, std::span<const uint8_t> body, const Metadat
     return Status::Errorf(EBADMSG,
                           "codec: block " S3DISK_BLOCK_FMT ": encrypted but has no HMAC header", n);
   }
-  std::string_view text = Trim(it->second);
+  std::string_view text = TrimSpace(it->second);
   if (text.size() >= 2 && text.front() == '"' && text.back() == '"') {
     text = text.substr(1, text.size() - 2);
   }

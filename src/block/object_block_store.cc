@@ -19,16 +19,15 @@
 //   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
 #include "block/object_block_store.h"
 
-#include <strings.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 #include <mutex>
 
 #include "base/crypto.h"
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/text.h"
 #include "block/block_key.h"
 #include "block/bucket_meta.h"
 
@@ -102,24 +101,13 @@ std::string EncryptedWith(const Metadata& meta) {
   while (!rest.empty()) {
     size_t comma = rest.find(',');
     std::string_view name = rest.substr(0, comma);
-    while (!name.empty() && isspace(static_cast<unsigned char>(name.front()))) {
-      name.remove_prefix(1);
-    }
-    while (!name.empty() && isspace(static_cast<unsigned char>(name.back()))) {
-      name.remove_suffix(1);
-    }
-    if (name.size() > kEncrypt.size() &&
-        strncasecmp(name.data(), kEncrypt.data(), kEncrypt.size()) == 0) {
+    name = TrimSpace(name);
+    if (name.size() > kEncrypt.size() && StartsWithIgnoreCase(name, kEncrypt)) {
       return std::string(name.substr(kEncrypt.size()));
     }
     rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
   }
   return "";
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 }  // namespace
@@ -138,7 +126,7 @@ Status ObjectBlockStore::CheckKey(const std::string& bucket) {
       return Status::Errorf(EINVAL,
                             "bucket %s holds encrypted blocks (%s); mount it with --encrypt=%s "
                             "--passwordFile=FILE",
-                            bucket.c_str(), cipher.c_str(), Lower(cipher).c_str());
+                            bucket.c_str(), cipher.c_str(), ToLower(cipher).c_str());
     }
     // Compressed blocks need no flag; an encoding s3disk cannot read at all refuses the mount.
     Status st = codec_->Authenticate(0, {}, info->meta);

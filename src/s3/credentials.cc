@@ -9,21 +9,12 @@
 #include <sstream>
 
 #include "base/log.h"
+#include "base/text.h"
 
 extern char** environ;
 
 namespace s3disk {
 namespace {
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\r')) {
-    s.remove_prefix(1);
-  }
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
-    s.remove_suffix(1);
-  }
-  return s;
-}
 
 std::string Get(const std::map<std::string, std::string>& env, const std::string& name) {
   auto it = env.find(name);
@@ -102,7 +93,7 @@ Result<Credentials> ParseAccessFile(std::string_view text, std::string_view want
   size_t line_no = 0;
   while (!text.empty()) {
     size_t nl = text.find('\n');
-    std::string_view line = Trim(text.substr(0, nl));
+    std::string_view line = TrimSpace(text.substr(0, nl));
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     line_no++;
     if (line.empty() || line.front() == '#') continue;
@@ -112,11 +103,11 @@ Result<Credentials> ParseAccessFile(std::string_view text, std::string_view want
       return Status::Errorf(EINVAL, "credentials: %s line %zu: expected accessID:accessKey",
                             name.c_str(), line_no);
     }
-    std::string_view id = Trim(line.substr(0, colon));
+    std::string_view id = TrimSpace(line.substr(0, colon));
     if (!want_id.empty() && id != want_id) continue;
     Credentials c;
     c.access_id = std::string(id);
-    c.access_key = std::string(Trim(line.substr(colon + 1)));
+    c.access_key = std::string(TrimSpace(line.substr(colon + 1)));
     c.source = "access file " + name;
     return Register(std::move(c));
   }
@@ -136,7 +127,7 @@ Result<Credentials> ParseAwsCredentials(std::string_view text, std::string_view 
   size_t line_no = 0;
   while (!text.empty()) {
     size_t nl = text.find('\n');
-    std::string_view line = Trim(text.substr(0, nl));
+    std::string_view line = TrimSpace(text.substr(0, nl));
     text.remove_prefix(nl == std::string_view::npos ? text.size() : nl + 1);
     line_no++;
     if (line.empty() || line.front() == '#' || line.front() == ';') continue;
@@ -145,8 +136,8 @@ Result<Credentials> ParseAwsCredentials(std::string_view text, std::string_view 
         return Status::Errorf(EINVAL, "credentials: %s line %zu: bad section header", name.c_str(),
                               line_no);
       }
-      section = std::string(Trim(line.substr(1, line.size() - 2)));
-      if (section.starts_with("profile ")) section = std::string(Trim(section.substr(8)));
+      section = std::string(TrimSpace(line.substr(1, line.size() - 2)));
+      if (section.starts_with("profile ")) section = std::string(TrimSpace(section.substr(8)));
       if (section == profile) found = true;
       continue;
     }
@@ -156,8 +147,8 @@ Result<Credentials> ParseAwsCredentials(std::string_view text, std::string_view 
       return Status::Errorf(EINVAL, "credentials: %s line %zu: expected name = value", name.c_str(),
                             line_no);
     }
-    std::string_view key = Trim(line.substr(0, eq));
-    std::string value(Trim(line.substr(eq + 1)));
+    std::string_view key = TrimSpace(line.substr(0, eq));
+    std::string value(TrimSpace(line.substr(eq + 1)));
     if (key == "aws_access_key_id") c.access_id = value;
     if (key == "aws_secret_access_key") c.access_key = value;
     if (key == "aws_session_token") c.session_token = value;

@@ -24,13 +24,13 @@
 #include <curl/curl.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 
 #include "base/log.h"
 #include "base/stats.h"
+#include "base/text.h"
 
 namespace s3disk {
 namespace {
@@ -48,18 +48,6 @@ constexpr long kReceiveBufferBytes = 32 * 1024;
 // again (a cold 1 GiB read opened a connection for every other GET).
 constexpr size_t kMaxIdleMultis = 8;
 constexpr long kMultiConnections = 16;
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
-
-std::string_view Trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 // What the callbacks of one transfer share: the response being filled and its bounds.
 struct Receiver {
@@ -128,8 +116,8 @@ size_t WriteHeader(char* data, size_t size, size_t count, void* user) {
   }
   size_t colon = line.find(':');
   if (colon != std::string_view::npos) {
-    std::string name = ToLower(Trim(line.substr(0, colon)));
-    std::string value(Trim(line.substr(colon + 1)));
+    std::string name = ToLower(TrimSpace(line.substr(0, colon)));
+    std::string value(TrimSpace(line.substr(colon + 1)));
     // Size the body once: growing it chunk by chunk copied a block body about twice over.
     if (name == "content-length" && !receiver->head) {
       unsigned long long n = strtoull(value.c_str(), nullptr, 10);

@@ -8,15 +8,10 @@
 #include <map>
 
 #include "base/crypto.h"
+#include "base/text.h"
 
 namespace s3disk {
 namespace {
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // Trims the ends and collapses inner runs of spaces, as both canonical forms require.
 std::string CanonicalValue(std::string_view v) {

@@ -22,7 +22,6 @@
 
 #include <algorithm>
 #include <array>
-#include <cctype>
 #include <random>
 #include <thread>
 
@@ -30,6 +29,7 @@
 #include "base/log.h"
 #include "base/md5_many.h"
 #include "base/stats.h"
+#include "base/text.h"
 #include "s3/list_parts.h"
 #include "s3/s3_sign.h"
 #include "s3/s3_xml.h"
@@ -40,12 +40,6 @@ namespace {
 constexpr int kMaxDeleteBatch = 1000;
 constexpr int kListPageKeys = 1000;
 constexpr uint64_t kListProgressEvery = 100000;
-
-std::string ToLower(std::string_view s) {
-  std::string out(s);
-  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 // "\"abc\"" or "W/\"abc\"" -> "abc", lowercase.
 std::string NormalizeEtag(std::string_view etag) {
