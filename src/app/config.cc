@@ -23,7 +23,7 @@
 namespace s3disk {
 namespace {
 
-// The S3 options live in credentials.h (S3CliOptions, SetS3CliOption); the parser takes them
+// The S3 options live in s3/s3_options.h (S3CliOptions, SetS3CliOption); the parser takes them
 // after its own.
 const S3CliOption* FindS3Option(const std::string& name) {
   for (const S3CliOption& opt : S3CliOptions()) {

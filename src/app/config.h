@@ -20,7 +20,7 @@
 
 #include "base/status.h"
 #include "block/codec.h"
-#include "s3/credentials.h"
+#include "s3/s3_options.h"
 
 namespace s3disk {
 

@@ -16,7 +16,6 @@
 #include <vector>
 
 #include "base/status.h"
-#include "s3/s3_store.h"
 
 namespace s3disk {
 
@@ -59,36 +58,5 @@ Result<Credentials> ParseAwsCredentials(std::string_view text, std::string_view 
 Status CheckPrivateFile(const std::string& path, const std::string& what = "credentials");
 // Expands a leading "~/" with home.
 std::string ExpandHome(const std::string& path, const std::string& home);
-
-// --- The S3 part of the command line, for the config owner to wire in. ---
-//
-// Wiring: for each option in S3CliOptions() (same shape as config.cc's Option table), call
-// SetS3CliOption(name, value, &settings) where value is "" for flags; after parsing, set
-// settings.options.bucket and call FinishS3CliSettings(&settings, read_only), then
-// S3Store::Create(settings.options). S3Store::Probe() at mount time checks bucket, region
-// and credentials with one small request.
-
-struct S3CliOption {
-  const char* name;        // with dashes, s3backer's spelling: "--accessFile"
-  const char* value_name;  // nullptr for flags
-  const char* help;        // one line, with the default
-};
-
-// Every S3 option, in --help order.
-const std::vector<S3CliOption>& S3CliOptions();
-
-struct S3CliSettings {
-  S3Options options;              // bucket and credentials are filled in later
-  CredentialSources credentials;  // --accessId, --accessKey, --accessFile, --profile
-};
-
-// Applies one option. ENOENT when name is not an S3 option; EINVAL (with the fix in the
-// message) for a bad value.
-Status SetS3CliOption(const std::string& name, const std::string& value, S3CliSettings* settings);
-
-// Resolves the credentials into settings->options (see the precedence above). Without
-// credentials, requests are unsigned, which is allowed only with read_only (a public bucket):
-// otherwise EINVAL saying where credentials can come from.
-Status FinishS3CliSettings(S3CliSettings* settings, bool read_only);
 
 }  // namespace s3disk

@@ -31,41 +31,11 @@
 #include "s3/http.h"
 #include "s3/list_parts.h"
 #include "s3/retry.h"
+#include "s3/s3_options.h"
 #include "s3/s3_sign.h"
 #include "s3/s3_xml.h"
 
 namespace s3disk {
-
-struct S3Options {
-  // --baseURL (alias --endpoint): the service's URL. The default with a --region other than
-  // us-east-1 becomes https://s3.REGION.amazonaws.com/.
-  std::string base_url = "https://s3.amazonaws.com/";
-  std::string region = "us-east-1";   // --region: the SigV4 signing region
-  std::string bucket;                 // the BUCKET argument
-  bool vhost = false;                 // --vhost: virtual-host style addressing
-  bool insecure = false;              // --insecure: do not verify TLS certificates (logged)
-  std::string cacert;                 // --cacert=FILE: CA bundle for TLS verification
-  std::string auth_version = "aws4";  // --authVersion: aws4 or aws2
-  // Resolved credentials (see credentials.h); all empty = unsigned requests.
-  std::string access_id, access_key, session_token;
-  std::string access_type = "private";  // --accessType: x-amz-acl on PUT (empty = none)
-  std::string sse;                      // --sse: x-amz-server-side-encryption (AES256, aws:kms)
-  std::string sse_key_id;               // --sse-key-id: x-amz-server-side-encryption-aws-kms-key-id
-  std::string storage_class;            // --storageClass: x-amz-storage-class (STANDARD_IA, ...)
-  int connect_timeout_s = 30;           // --connectTimeout (seconds)
-  int request_timeout_s = 30;           // --timeout (seconds, whole request)
-  int max_retry_pause_ms = 30000;       // --maxRetryPause: total pauses before giving up
-  int initial_retry_pause_ms = 200;     // --initialRetryPause: first pause, doubled each time
-  int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
-  int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
-  bool verify_etag = true;              // check GET ETags against the body's MD5 (no flag)
-  // The largest object body a GET accepts; a larger one is cut off as it arrives and retried
-  // as a bad body (http.h). stack.cc gives one block plus what a codec may add
-  // (MaxEncodedBytes); the default is above the largest block s3disk mounts (64 MiB).
-  // Listings and other replies are bounded by kDefaultMaxBodyBytes.
-  uint64_t max_object_bytes = 80ull << 20;
-  uint64_t retry_seed = 0;  // jitter seed; 0 = random (tests fix it)
-};
 
 class S3Store : public ObjectStore {
  public:
