@@ -48,6 +48,7 @@
 #include <cstring>
 #include <random>
 
+#include "base/fd_io.h"
 #include "base/log.h"
 
 namespace s3disk {
@@ -91,33 +92,16 @@ Md5Digest Md5Of(const void* p, size_t n) {
 }
 
 Status PwriteAll(int fd, const void* p, size_t n, uint64_t off, const std::string& path) {
-  const uint8_t* b = static_cast<const uint8_t*>(p);
-  while (n > 0) {
-    ssize_t w = pwrite(fd, b, n, static_cast<off_t>(off));
-    if (w < 0 && errno == EINTR) continue;
-    if (w <= 0) return Status::Errorf(errno ? errno : EIO, "cache_file: write %s", path.c_str());
-    b += w;
-    n -= static_cast<size_t>(w);
-    off += static_cast<uint64_t>(w);
-  }
-  return Status::Ok();
+  return WriteAt(fd, {static_cast<const uint8_t*>(p), n}, off)
+      .WithContext("cache_file: write " + path);
 }
 
 // Reads n bytes; a short file reads as zeros.
 Status PreadAll(int fd, void* p, size_t n, uint64_t off, const std::string& path) {
   uint8_t* b = static_cast<uint8_t*>(p);
-  while (n > 0) {
-    ssize_t r = pread(fd, b, n, static_cast<off_t>(off));
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) return Status::Errorf(errno, "cache_file: read %s", path.c_str());
-    if (r == 0) {
-      memset(b, 0, n);
-      break;
-    }
-    b += r;
-    n -= static_cast<size_t>(r);
-    off += static_cast<uint64_t>(r);
-  }
+  Result<size_t> got = ReadAt(fd, {b, n}, off);
+  if (!got.ok()) return got.status().WithContext("cache_file: read " + path);
+  memset(b + *got, 0, n - *got);
   return Status::Ok();
 }
 

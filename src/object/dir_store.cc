@@ -45,6 +45,7 @@
 #include <vector>
 
 #include "base/crypto.h"
+#include "base/fd_io.h"
 #include "base/log.h"
 #include "base/md5_many.h"
 #include "base/stats.h"
@@ -194,35 +195,6 @@ std::string RecordedMd5(int fd, const struct stat& st) {
   return md5;
 }
 
-// Reads from fd at offset until buf is full or EOF; returns bytes read or -1 (errno set).
-ssize_t PreadFull(int fd, uint8_t* buf, size_t len, off_t offset) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = pread(fd, buf + done, len - done, offset + static_cast<off_t>(done));
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    if (n == 0) break;
-    done += static_cast<size_t>(n);
-  }
-  return static_cast<ssize_t>(done);
-}
-
-// Writes all of data; returns 0 or -1 (errno set).
-int WriteFull(int fd, const uint8_t* data, size_t len) {
-  size_t done = 0;
-  while (done < len) {
-    ssize_t n = write(fd, data + done, len - done);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return -1;
-    }
-    done += static_cast<size_t>(n);
-  }
-  return 0;
-}
-
 // fsyncs a directory so the names created or removed in it are durable.
 int FsyncDir(const std::string& path) {
   int fd = open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -316,10 +288,10 @@ Status DirStore::ReadHeader(int fd, const std::string& path, const std::string& 
     }
     const size_t old = start->size();
     start->resize(old + kHeadReadBytes);
-    ssize_t n = PreadFull(fd, start->data() + old, kHeadReadBytes, static_cast<off_t>(old));
-    if (n < 0) return Errno(errno, context, "cannot read " + path);
-    start->resize(old + static_cast<size_t>(n));
-    const bool at_eof = static_cast<size_t>(n) < kHeadReadBytes;
+    Result<size_t> n = ReadAt(fd, {start->data() + old, kHeadReadBytes}, old);
+    if (!n.ok()) return Errno(n.status().code(), context, "cannot read " + path);
+    start->resize(old + *n);
+    const bool at_eof = *n < kHeadReadBytes;
     std::string_view text(reinterpret_cast<const char*>(start->data()), start->size());
     Status st = ParseHeader(text, at_eof, &state, meta, header_bytes);
     if (!st.ok()) return st.WithContext("dir_store: " + context + ": " + path);
@@ -387,10 +359,9 @@ Result<Object> DirStore::Read(const std::string& key, std::span<uint8_t> into) {
   }
   const size_t have = start.size() - header_bytes;
   if (have > 0) memcpy(body.data(), start.data() + header_bytes, have);
-  ssize_t n =
-      PreadFull(fd.get(), body.data() + have, body_bytes - have, static_cast<off_t>(start.size()));
-  if (n < 0) return Errno(errno, context, "cannot read " + path);
-  if (static_cast<size_t>(n) != body_bytes - have) {
+  Result<size_t> n = ReadAt(fd.get(), {body.data() + have, body_bytes - have}, start.size());
+  if (!n.ok()) return Errno(n.status().code(), context, "cannot read " + path);
+  if (*n != body_bytes - have) {
     return Errno(EBADMSG, context, path + " changed while being read");
   }
   bytes_read_.fetch_add(file_bytes, std::memory_order_relaxed);
@@ -484,10 +455,9 @@ Result<std::string> DirStore::Put(const std::string& key, std::span<const uint8_
     return Errno(err, context, what);
   };
 
-  if (WriteFull(fd.get(), reinterpret_cast<const uint8_t*>(header.data()), header.size()) != 0 ||
-      WriteFull(fd.get(), data.data(), data.size()) != 0) {
-    return fail(errno, "cannot write " + tmp);
-  }
+  Status written = WriteAt(fd.get(), AsBytes(header), 0);
+  if (written.ok()) written = WriteAt(fd.get(), data, header.size());
+  if (!written.ok()) return fail(written.code(), "cannot write " + tmp);
   struct stat sb;
   if (fstat(fd.get(), &sb) != 0) return fail(errno, "cannot stat " + tmp);
   const std::string record = Md5Record(etag, sb);
