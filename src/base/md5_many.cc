@@ -248,12 +248,12 @@ void Groups(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Diges
 
 bool Md5ManyVectorized() { return HasAvx512(); }
 
-void Md5LanesForTest(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out) {
+void TEST_Md5Lanes(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out) {
   Groups<Wide>(inputs, out);
 }
 
-void Md5NarrowLanesForTest(std::span<const std::span<const uint8_t>> inputs,
-                           std::span<Md5Digest> out) {
+void TEST_Md5NarrowLanes(std::span<const std::span<const uint8_t>> inputs,
+                         std::span<Md5Digest> out) {
   Groups<Narrow>(inputs, out);
 }
 

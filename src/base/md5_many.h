@@ -26,8 +26,8 @@ bool Md5ManyVectorized();
 // For tests: the side-by-side code in groups of kMd5Lanes buffers (and of 8 for the narrow
 // form), whatever their number. Require Md5ManyVectorized().
 constexpr size_t kMd5Lanes = 16;
-void Md5LanesForTest(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out);
-void Md5NarrowLanesForTest(std::span<const std::span<const uint8_t>> inputs,
-                           std::span<Md5Digest> out);
+void TEST_Md5Lanes(std::span<const std::span<const uint8_t>> inputs, std::span<Md5Digest> out);
+void TEST_Md5NarrowLanes(std::span<const std::span<const uint8_t>> inputs,
+                         std::span<Md5Digest> out);
 
 }  // namespace s3disk

@@ -108,8 +108,8 @@ class Codec {
   std::string Describe() const;
 
   // Exposed for tests (the known vectors). Empty when not encrypting.
-  const std::vector<uint8_t>& key_for_test() const { return key_; }
-  const std::vector<uint8_t>& ivkey_for_test() const { return ivkey_; }
+  const std::vector<uint8_t>& TEST_key() const { return key_; }
+  const std::vector<uint8_t>& TEST_ivkey() const { return ivkey_; }
   Result<std::vector<uint8_t>> BlockIv(BlockNum n) const;
 
  private:

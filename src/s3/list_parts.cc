@@ -51,7 +51,7 @@ size_t ListParts::parts_made() {
   return made_;
 }
 
-size_t ListParts::idle_workers() {
+size_t ListParts::TEST_idle_workers() {
   MutexLock lock(mu_);
   return idle_;
 }

@@ -46,7 +46,7 @@ class ListParts {
   // Parts made so far: the first ones and the splits.
   size_t parts_made();
   // For tests: workers waiting in Take.
-  size_t idle_workers();
+  size_t TEST_idle_workers();
 
  private:
   const std::vector<std::string> cuts_;

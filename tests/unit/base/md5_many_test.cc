@@ -39,8 +39,8 @@ void CheckAgainstOpenSsl(HashFn hash, const std::vector<std::vector<uint8_t>>& b
 std::vector<std::pair<std::string, HashFn>> Implementations() {
   std::vector<std::pair<std::string, HashFn>> fns = {{"Md5Many", &Md5Many}};
   if (Md5ManyVectorized()) {
-    fns.emplace_back("lanes", &Md5LanesForTest);
-    fns.emplace_back("narrow lanes", &Md5NarrowLanesForTest);
+    fns.emplace_back("lanes", &TEST_Md5Lanes);
+    fns.emplace_back("narrow lanes", &TEST_Md5NarrowLanes);
   }
   return fns;
 }

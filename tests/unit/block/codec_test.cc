@@ -66,8 +66,8 @@ Status DecodeInto(const Codec& c, BlockNum n, const Bytes& body, const Metadata&
 
 TEST_CASE("codec: the known encryption vectors") {
   auto c = Make(Encrypted());
-  CHECK(HexEncode(c->key_for_test()) == "3b601fa6cc45f747a0a6b71800c44a1b");
-  CHECK(HexEncode(c->ivkey_for_test()) == "1fae41544d23c71dd58be76991fa4b35");
+  CHECK(HexEncode(c->TEST_key()) == "3b601fa6cc45f747a0a6b71800c44a1b");
+  CHECK(HexEncode(c->TEST_ivkey()) == "1fae41544d23c71dd58be76991fa4b35");
   Result<Bytes> iv0 = c->BlockIv(0);
   Result<Bytes> iv1 = c->BlockIv(1);
   REQUIRE(iv0.ok());
@@ -78,7 +78,7 @@ TEST_CASE("codec: the known encryption vectors") {
   // The raw plaintext "hello" as block 0, encrypted by hand with the derived key and IV.
   Result<BlockCipher> aes = BlockCipher::Lookup("aes-128-cbc");
   REQUIRE(aes.ok());
-  Result<Bytes> ct = aes->Encrypt(c->key_for_test(), *iv0, AsBytes("hello"), true);
+  Result<Bytes> ct = aes->Encrypt(c->TEST_key(), *iv0, AsBytes("hello"), true);
   REQUIRE(ct.ok());
   CHECK(HexEncode(*ct) == "de687ce2d16dfa1c1a0579cc71961d4e");
   // The codec's HMAC over it is the vector's: Authenticate accepts it for block 0 only.

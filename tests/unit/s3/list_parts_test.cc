@@ -60,7 +60,7 @@ TEST_CASE("list_parts: a part is split above the last key only for an idle worke
   REQUIRE(t);
   std::optional<ListParts::Part> got;
   std::thread waiter([&] { got = tail.Take(); });
-  while (tail.idle_workers() == 0) std::this_thread::yield();
+  while (tail.TEST_idle_workers() == 0) std::this_thread::yield();
   CHECK_FALSE(tail.Split(&*t, "k103"));
   CHECK(tail.Split(&*t, "k101"));  // bounds above: k102 (2), k103 (3): [3, 4) is queued
   waiter.join();
