@@ -18,7 +18,7 @@
 //   |                              |   (logged: with the write-back cache, the writer sees   |
 //   |                              |   EIO only at fsync or close)                           |
 //   | every op replies once        | each ends in exactly one FuseReply call, its last step; |
-//   |                              |   Guarded replies EIO only for a body that threw        |
+//   |                              |   a body that throws ends the process (Guarded)         |
 //   | stack errors are counted and | ReplyStackError is the one path from Status to errno;   |
 //   |   logged once, never errno 0 |   code <= 0 and ENOSYS become EIO                       |
 //   | attrs_ only under mu_        | StatNode/SetAttr/Write take mu_; the stack is never     |
@@ -36,6 +36,7 @@
 #include <algorithm>
 #include <cstdarg>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <ctime>
 #include <exception>
@@ -148,19 +149,23 @@ class FuseLogCapture {
   std::string text_;
 };
 
-// Runs an operation; an exception (an allocation that failed) becomes an EIO reply instead of
-// unwinding into libfuse's C frames, which would end the process. Every reply is the last
-// thing an operation does, so when an exception is caught no reply has gone out yet.
+// Runs an operation. An exception is an allocation that failed, most likely inside the stack,
+// whose layers are not exception-safe (a block left half-changed: a read that waits forever,
+// a dirty block without data). Answering EIO and serving on would trade a clear stop for a
+// hang or garbage later, so the process ends here, with the operation named in the log,
+// before unwinding into libfuse's C frames; the next mount takes over the dirty blocks of a
+// cache file (doc/ARCHITECTURE.md, "Conventions").
 template <typename F>
-void Guarded(FuseReply& reply, const char* op, F body) {
+void Guarded(const char* op, F body) {
   try {
     body();
   } catch (const std::exception& e) {
-    LOG_ERROR("fuse: %s: %s; answering EIO", op, e.what());
-    reply.Err(EIO);
+    LOG_ERROR("fuse: %s: %s: the stack cannot be trusted after an exception; stopping", op,
+              e.what());
+    abort();
   } catch (...) {
-    LOG_ERROR("fuse: %s: unknown exception; answering EIO", op);
-    reply.Err(EIO);
+    LOG_ERROR("fuse: %s: unknown exception: the stack cannot be trusted; stopping", op);
+    abort();
   }
 }
 
@@ -354,7 +359,7 @@ bool FuseFrontend::StatNode(uint64_t ino, struct stat* st) {
 }
 
 void FuseFrontend::Lookup(FuseReply& reply, uint64_t parent, const char* name) {
-  Guarded(reply, "lookup", [&] {
+  Guarded("lookup", [&] {
     if (parent != kRootIno) return reply.Err(ENOTDIR);
     uint64_t ino = 0;
     if (options_.filename == name) ino = kImageIno;
@@ -367,7 +372,7 @@ void FuseFrontend::Lookup(FuseReply& reply, uint64_t parent, const char* name) {
 }
 
 void FuseFrontend::GetAttr(FuseReply& reply, uint64_t ino) {
-  Guarded(reply, "getattr", [&] {
+  Guarded("getattr", [&] {
     struct stat st;
     if (!StatNode(ino, &st)) return reply.Err(ENOENT);
     reply.Attr(st, Timeout(ino));
@@ -375,7 +380,7 @@ void FuseFrontend::GetAttr(FuseReply& reply, uint64_t ino) {
 }
 
 void FuseFrontend::SetAttr(FuseReply& reply, uint64_t ino, const struct stat& attr, int to_set) {
-  Guarded(reply, "setattr", [&] {
+  Guarded("setattr", [&] {
     if (ino < kRootIno || ino > kStatsIno) return reply.Err(ENOENT);
     if (to_set & kSetSize) {
       // The image has a fixed size; truncating to that size (O_TRUNC is refused earlier by
@@ -405,7 +410,7 @@ void FuseFrontend::SetAttr(FuseReply& reply, uint64_t ino, const struct stat& at
 }
 
 void FuseFrontend::Open(FuseReply& reply, uint64_t ino, int flags) {
-  Guarded(reply, "open", [&] {
+  Guarded("open", [&] {
     bool writing = (flags & O_ACCMODE) != O_RDONLY;
     switch (ino) {
       case kRootIno:
@@ -428,14 +433,14 @@ void FuseFrontend::Open(FuseReply& reply, uint64_t ino, int flags) {
 }
 
 void FuseFrontend::Release(FuseReply& reply, uint64_t ino, uint64_t fh) {
-  Guarded(reply, "release", [&] {
+  Guarded("release", [&] {
     if (ino == kStatsIno) delete reinterpret_cast<std::string*>(fh);
     reply.Err(0);
   });
 }
 
 void FuseFrontend::Read(FuseReply& reply, uint64_t ino, size_t size, off_t off, uint64_t fh) {
-  Guarded(reply, "read", [&] {
+  Guarded("read", [&] {
     if (off < 0) return reply.Err(EINVAL);
     uint64_t offset = static_cast<uint64_t>(off);
     if (ino == kStatsIno) {
@@ -462,7 +467,7 @@ void FuseFrontend::Read(FuseReply& reply, uint64_t ino, size_t size, off_t off, 
 }
 
 void FuseFrontend::Write(FuseReply& reply, uint64_t ino, const char* buf, size_t size, off_t off) {
-  Guarded(reply, "write", [&] {
+  Guarded("write", [&] {
     if (ino != kImageIno) return reply.Err(ino == kStatsIno ? EACCES : EISDIR);
     if (options_.read_only) return reply.Err(EROFS);
     if (off < 0) return reply.Err(EINVAL);
@@ -498,21 +503,21 @@ void FuseFrontend::FlushStack(FuseReply& reply, const char* op) {
 
 // close(): a descriptor that could write makes everything written durable first.
 void FuseFrontend::Flush(FuseReply& reply, uint64_t ino, uint64_t fh) {
-  Guarded(reply, "flush", [&] {
+  Guarded("flush", [&] {
     if (ino != kImageIno || fh != kWritableFh) return reply.Err(0);
     FlushStack(reply, "flush");
   });
 }
 
 void FuseFrontend::Fsync(FuseReply& reply, uint64_t ino) {
-  Guarded(reply, "fsync", [&] {
+  Guarded("fsync", [&] {
     if (ino != kImageIno) return reply.Err(0);
     FlushStack(reply, "fsync");
   });
 }
 
 void FuseFrontend::Fallocate(FuseReply& reply, uint64_t ino, int mode, off_t off, off_t len) {
-  Guarded(reply, "fallocate", [&] {
+  Guarded("fallocate", [&] {
     if (ino != kImageIno) return reply.Err(EOPNOTSUPP);
     if (off < 0 || len <= 0) return reply.Err(EINVAL);
     uint64_t start = static_cast<uint64_t>(off);
@@ -543,18 +548,18 @@ void FuseFrontend::Fallocate(FuseReply& reply, uint64_t ino, int mode, off_t off
 }
 
 void FuseFrontend::OpenDir(FuseReply& reply, uint64_t ino) {
-  Guarded(reply, "opendir", [&] {
+  Guarded("opendir", [&] {
     if (ino != kRootIno) return reply.Err(ENOTDIR);
     reply.Open({});
   });
 }
 
 void FuseFrontend::ReleaseDir(FuseReply& reply) {
-  Guarded(reply, "releasedir", [&] { reply.Err(0); });
+  Guarded("releasedir", [&] { reply.Err(0); });
 }
 
 void FuseFrontend::ReadDir(FuseReply& reply, uint64_t ino, size_t size, off_t off) {
-  Guarded(reply, "readdir", [&] {
+  Guarded("readdir", [&] {
     if (ino != kRootIno) return reply.Err(ENOTDIR);
     const FuseDirEntry entries[] = {
         {".", kRootIno, S_IFDIR, 1},
@@ -569,11 +574,11 @@ void FuseFrontend::ReadDir(FuseReply& reply, uint64_t ino, size_t size, off_t of
 
 // The directory's contents are fixed: creating, removing or renaming anything is refused.
 void FuseFrontend::Refuse(FuseReply& reply) {
-  Guarded(reply, "refused operation", [&] { reply.Err(EPERM); });
+  Guarded("refused operation", [&] { reply.Err(EPERM); });
 }
 
 void FuseFrontend::StatFs(FuseReply& reply) {
-  Guarded(reply, "statfs", [&] {
+  Guarded("statfs", [&] {
     struct statvfs sv;
     memset(&sv, 0, sizeof sv);
     // The image's blocks, all "used": df shows the disk's size.

@@ -184,16 +184,21 @@ void Stop() {
   LOG_INFO("nbd: stopped serving %s", g_config.bucket_arg.c_str());
 }
 
-// No exception leaves a callback: one that escapes the stack becomes EIO for the client.
+// No exception leaves a callback. One is an allocation that failed, most likely inside the
+// stack, whose layers are not exception-safe: serving on could hang or return garbage later,
+// so the process ends here with the callback named in the log (as the FUSE front end does;
+// the next mount takes over the dirty blocks of a cache file).
 template <typename F>
 int Guarded(const char* op, F f) {
   try {
     return f();
   } catch (const std::exception& e) {
-    return Fail(Status::Errorf(EIO, "nbd: %s: %s", op, e.what()));
+    LOG_ERROR("nbd: %s: %s: the stack cannot be trusted after an exception; stopping", op,
+              e.what());
   } catch (...) {
-    return Fail(Status::Errorf(EIO, "nbd: %s: unknown exception", op));
+    LOG_ERROR("nbd: %s: unknown exception: the stack cannot be trusted; stopping", op);
   }
+  abort();
 }
 
 // --- nbdkit callbacks ------------------------------------------------------------------------

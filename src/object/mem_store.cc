@@ -56,9 +56,16 @@ Result<ObjectInfo> MemStore::Head(const std::string& key) {
 
 Result<std::string> MemStore::Put(const std::string& key, std::span<const uint8_t> data,
                                   const Metadata& meta, const PutOptions& options) {
+  // As a server checks Content-MD5: a wrong digest from the caller is refused, never stored
+  // as the ETag that later reads would be checked against.
+  const Md5Digest md5 = Md5(data);
+  if (options.md5 != nullptr && *options.md5 != md5) {
+    return Status(EBADMSG, "mem_store: put " + key + ": the given MD5 " + HexEncode(*options.md5) +
+                               " is not the body's " + HexEncode(md5));
+  }
   auto obj = std::make_shared<Object>();
   obj->data.assign(data.begin(), data.end());
-  obj->info.etag = HexEncode(options.md5 != nullptr ? *options.md5 : Md5(data));
+  obj->info.etag = HexEncode(md5);
   obj->info.size = data.size();
   obj->info.meta = meta;
   std::string etag = obj->info.etag;

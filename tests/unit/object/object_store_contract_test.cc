@@ -45,6 +45,18 @@ TEST_CASE("object_store_contract: MemStore counts objects and dumps stats") {
         "mem_store_objects 1\n");
 }
 
+TEST_CASE("object_store_contract: MemStore refuses a put whose given MD5 is not the body's") {
+  // As a server checks Content-MD5: a wrong hint would otherwise become the ETag reads trust.
+  MemStore store;
+  const std::vector<uint8_t> body(100, 7);
+  const Md5Digest wrong = Md5(std::vector<uint8_t>(100, 8));
+  Result<std::string> put = store.Put("k", body, {}, {.md5 = &wrong});
+  CHECK(put.status().code() == EBADMSG);
+  CHECK(store.Head("k").status().code() == ENOENT);
+  const Md5Digest right = Md5(body);
+  CHECK(store.Put("k", body, {}, {.md5 = &right}).ok());
+}
+
 TEST_CASE("object_store_contract: MemStore List may call back into the store") {
   MemStore store;
   REQUIRE(store.Put("k1", Bytes("1"), {}).ok());
