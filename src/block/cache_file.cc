@@ -37,6 +37,8 @@
 //   |   (else ReadData says EBADMSG)                     |   MarkClean keeps the data MD5   |
 //   | records from an earlier incarnation are invalid    | file id in header and records    |
 //   | a file with dirty blocks is never reset silently   | Open refuses a mismatch (EINVAL) |
+//   | a file whose header is not ours is never touched   | Open refuses it unless the header|
+//   |   (a damaged header, another program's file)       |   is all zeros (a new file)      |
 //   | one process uses the file at a time                | flock(LOCK_EX) held while open   |
 #include "block/cache_file.h"
 
@@ -228,6 +230,19 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   if (!st.ok()) return fail(st);
   const bool same = valid && h.block_size == block_size && h.num_blocks == num_blocks &&
                     h.slots == slots && memcmp(h.identity_md5, identity_md5.data(), 16) == 0;
+
+  if (!valid &&
+      !IsAllZero(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&h), sizeof h))) {
+    // Not a header we wrote (or one damaged since): the file may be someone else's, or hold
+    // the dirty blocks of a crashed mount behind a damaged header. Never overwrite it. (A new
+    // file's header is all zeros until its creation ends: no record can precede it.)
+    return fail(Status::Errorf(
+        EINVAL,
+        "cache_file: %s is not a cache file this s3disk can read (a damaged header, another "
+        "version, or another program's file); it was left as it is: move it aside or give "
+        "another --blockCacheFile",
+        path.c_str()));
+  }
 
   std::unique_ptr<CacheFile> file;
   if (valid) {

@@ -10,6 +10,7 @@
 #include <condition_variable>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 
 #include "base/clock.h"
@@ -125,6 +126,35 @@ TEST_CASE("cache_file: ReadClaim reads token and dirty count without the geometr
   REQUIRE(other.ok());
   CHECK(other->token == 0);
   CHECK(other->dirty_blocks == 0);
+}
+
+TEST_CASE("cache_file: a file whose header is not ours is refused and left untouched") {
+  TempDir dir;
+  {
+    auto f = OpenFile(dir.File());
+    REQUIRE(f->Put(0, 1, true, 1, Fill(1), false).ok());  // a dirty block behind the header
+  }
+  Poke(dir.File(), 30, 0x5a);  // inside the header (the mount token): its checksum fails
+  const auto before = std::filesystem::file_size(dir.File());
+  auto damaged = CacheFile::Open(dir.File(), "bucket/prefix", kBs, kBlocks, kSlots);
+  CHECK(damaged.status().code() == EINVAL);
+  CHECK(damaged.status().message().find(dir.File()) != std::string::npos);
+  CHECK(damaged.status().message().find("move it aside") != std::string::npos);
+  CHECK(std::filesystem::file_size(dir.File()) == before);
+  Poke(dir.File(), 30, 0);  // put the byte back: the dirty block is still there
+  auto f = OpenFile(dir.File());
+  CHECK(f->dirty_found() == 1);
+
+  // Another program's file is never truncated either; a file of zeros is a new cache file.
+  const std::string other = dir.path + "/notes.txt";
+  { std::ofstream(other) << "my notes\n"; }
+  CHECK(CacheFile::Open(other, "bucket/prefix", kBs, kBlocks, kSlots).status().code() == EINVAL);
+  CHECK(std::filesystem::file_size(other) == 9);
+  const std::string zeros = dir.path + "/zeros";
+  { std::ofstream(zeros) << std::string(8192, '\0'); }
+  auto fresh = CacheFile::Open(zeros, "bucket/prefix", kBs, kBlocks, kSlots);
+  REQUIRE(fresh.ok());
+  CHECK((*fresh)->fresh());
 }
 
 TEST_CASE("cache_file: a torn record or torn data is detected, never served") {
