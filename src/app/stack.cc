@@ -61,7 +61,7 @@ Status VerifyCachedBlock(ObjectStore& store, const std::string& key, uint32_t bl
 Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
                                                const std::shared_ptr<ObjectStore>& store,
                                                const Geometry& g, std::unique_ptr<BlockStore> below,
-                                               CacheFile** file_out) {
+                                               BufferPool& pool, CacheFile** file_out) {
   BlockCacheOptions o;
   o.cache_size_blocks = config.block_cache_size;
   o.threads = config.block_cache_threads;
@@ -90,7 +90,7 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
     };
   }
   Result<std::unique_ptr<BlockCache>> cache =
-      BlockCache::Create(std::move(below), std::move(o), Clock::Real());
+      BlockCache::Create(std::move(below), std::move(o), pool, Clock::Real());
   if (!cache.ok()) return cache.status();
   return std::unique_ptr<BlockStore>(std::move(*cache));
 }
@@ -207,6 +207,7 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 
   Stack stack;
   stack.store = std::move(store);
+  stack.pool = std::make_unique<BufferPool>();
   // Top to bottom (doc/ARCHITECTURE.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
   // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
   // through the cache, which answers from the lower map (no second listing) plus its dirty
@@ -229,7 +230,7 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   if (config.block_cache_size > 0) {
     Result<std::unique_ptr<BlockStore>> cache = BuildCache(
         config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks),
-        &stack.cache_file);
+        *stack.pool, &stack.cache_file);
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }

@@ -76,7 +76,8 @@ constexpr int64_t kMaxWorkerWaitMs = 1000;
 }  // namespace
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStore> below,
-                                                       BlockCacheOptions options, Clock& clock) {
+                                                       BlockCacheOptions options, BufferPool& pool,
+                                                       Clock& clock) {
   if (options.cache_size_blocks < 2) {
     return Status(EINVAL, "cache: blockCacheSize must be at least 2 blocks");
   }
@@ -101,12 +102,15 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStor
                                   options.file->block_size() != below->block_size())) {
     return Status(EINVAL, "cache: the cache file's geometry does not match the cache");
   }
-  return std::unique_ptr<BlockCache>(new BlockCache(std::move(below), std::move(options), clock));
+  return std::unique_ptr<BlockCache>(
+      new BlockCache(std::move(below), std::move(options), pool, clock));
 }
 
-BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock)
+BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options,
+                       BufferPool& pool, Clock& clock)
     : ForwardingBlockStore(std::move(below)),
       clock_(clock),
+      pool_(pool),
       options_(std::move(options)),
       block_size_(this->below().block_size()),
       num_blocks_(this->below().num_blocks()),
@@ -288,14 +292,14 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   } else if (whole) {
     Unlend(e);
     e->zero = false;
-    e->data = BlockBytes::Copy(data);
+    e->data = BlockBytes::Copy(pool_, data);
     if (md5 != nullptr) e->md5 = *md5;
   } else {
     if (e->data_lent) {
       Unlend(e);
-      e->data = BlockBytes::Copy(e->lent);  // the upload keeps the old bytes
+      e->data = BlockBytes::Copy(pool_, e->lent);  // the upload keeps the old bytes
     }
-    if (e->zero) e->data = BlockBytes::Zeros(block_size_);
+    if (e->zero) e->data = BlockBytes::Zeros(pool_, block_size_);
     e->zero = false;
     memcpy(e->data.data() + offset, data.data(), data.size());
   }
@@ -672,7 +676,7 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_writers_waiting", c.writers_waiting);
   AppendStat(out, "block_cache_idle_workers", c.idle_workers);
   AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
-  BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
+  pool_.DumpStats(out);  // the pool holds the cache's blocks
   // The cache sits over the lower zero map (doc/ARCHITECTURE.md), whose counters would repeat
   // the upper map's names: they are shown as lower_zero_map_*.
   std::string rest;

@@ -86,9 +86,11 @@ struct BlockCacheOptions {
 
 class BlockCache : public ForwardingBlockStore {
  public:
-  // Checks the options (EINVAL). No I/O: the cache file is read in Start().
+  // Checks the options (EINVAL). No I/O: the cache file is read in Start(). The cached blocks
+  // are allocated from pool, which must outlive the cache.
   static Result<std::unique_ptr<BlockCache>> Create(std::unique_ptr<BlockStore> below,
-                                                    BlockCacheOptions options, Clock& clock);
+                                                    BlockCacheOptions options, BufferPool& pool,
+                                                    Clock& clock);
   ~BlockCache() override;
 
   // ReadBlocks keeps the default: each block is read through the cache. The cache's own
@@ -165,7 +167,8 @@ class BlockCache : public ForwardingBlockStore {
   };
   using Lock = MutexLock;
 
-  BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock);
+  BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, BufferPool& pool,
+             Clock& clock);
 
   // dirty_ key of a block someone waits for (uploaded before any other).
   static constexpr int64_t kUrgentDue = INT64_MIN;
@@ -262,6 +265,7 @@ class BlockCache : public ForwardingBlockStore {
   void ApplyFileOps(std::vector<FileOp>& ops);
 
   Clock& clock_;
+  BufferPool& pool_;
   BlockCacheOptions options_;
   const uint32_t block_size_;
   const uint64_t num_blocks_;

@@ -28,7 +28,7 @@ void BlockCache::FilePut(Entry* e) {
   op.dirty = Dirtyish(*e);
   op.zero = e->zero;
   op.seq = e->seq;
-  if (!e->zero) op.data = BlockBytes::Copy(e->data);
+  if (!e->zero) op.data = BlockBytes::Copy(pool_, e->data);
   op.md5 = e->md5;
   QueueFileOp(std::move(op));
 }
@@ -128,7 +128,7 @@ std::vector<bool> BlockCache::VerifyClean() {
 
 Status BlockCache::Recover() {
   CacheFile& file = *options_.file;
-  BlockBytes data = BlockBytes::Zeros(block_size_);
+  BlockBytes data = BlockBytes::Zeros(pool_, block_size_);
   uint64_t bad = file.bad_records(), stale = 0;
   uint64_t max_seq = 0;
   for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);
@@ -161,7 +161,7 @@ Status BlockCache::Recover() {
     e.id = next_id_++;
     e.slot = f.slot;
     e.zero = f.zero;
-    if (!f.zero) e.data = BlockBytes::Copy(data);
+    if (!f.zero) e.data = BlockBytes::Copy(pool_, data);
     e.seq = f.seq;
     if (f.dirty) {
       e.dirty_since_ms = clock_.NowMs();

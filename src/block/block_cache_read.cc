@@ -49,7 +49,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     c_.misses++;
     NoteRead(n);
     if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false);
-    BlockBytes block = BlockBytes::ToFill(block_size_);
+    BlockBytes block = BlockBytes::ToFill(pool_, block_size_);
     S3DISK_RETURN_IF_ERROR(Fetch(n, block, false));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
@@ -59,7 +59,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   BlockBytes own;
   if (data.empty()) {
-    own = BlockBytes::ToFill(block_size_);  // used only if the read below succeeds
+    own = BlockBytes::ToFill(pool_, block_size_);  // used only if the read below succeeds
     data = own;
   }
   if (!MakeRoom()) {
@@ -105,7 +105,7 @@ void BlockCache::FetchMany(const std::vector<BlockNum>& wanted) {
     if (!MakeRoom()) break;  // full of blocks that cannot be evicted: fetch no more
     ns.push_back(n);
     ids.push_back(NewEntry(n)->id);
-    bufs.push_back(BlockBytes::ToFill(block_size_));  // used only where the read succeeds
+    bufs.push_back(BlockBytes::ToFill(pool_, block_size_));  // used only where the read succeeds
   }
   if (ns.empty()) return;
   const uint64_t epoch = trim_epoch_;
@@ -145,7 +145,7 @@ void BlockCache::Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& 
   } else if (!own.empty()) {
     mine.data = std::move(own);  // nobody else reads into it: no copy
   } else {
-    mine.data = BlockBytes::Copy(data);
+    mine.data = BlockBytes::Copy(pool_, data);
   }
   mine.seq = next_seq_++;
   mine.stored_seq = mine.seq;

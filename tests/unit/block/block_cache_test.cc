@@ -344,8 +344,9 @@ class ZeroMapNamedStats : public RecordingBlockStore {
 
 TEST_CASE("block_cache: the lower zero map's stats are renamed lower_zero_map_*") {
   FakeClock clock;
+  BufferPool pool;
   auto made = BlockCache::Create(std::make_unique<ZeroMapNamedStats>(kBs, kBlocks),
-                                 Fixture::Defaults(), clock);
+                                 Fixture::Defaults(), pool, clock);
   REQUIRE(made.ok());
   std::string stats;
   (*made)->DumpStats(&stats);
@@ -368,8 +369,9 @@ TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
 TEST_CASE("block_cache: bad options are refused") {
   auto make = [](BlockCacheOptions o) {
     FakeClock clock;
+    BufferPool pool;
     return BlockCache::Create(std::make_unique<RecordingBlockStore>(kBs, kBlocks), std::move(o),
-                              clock)
+                              pool, clock)
         .status()
         .code();
   };
@@ -400,8 +402,9 @@ TEST_CASE("block_cache: a huge trim over known-zero blocks sends nothing below, 
   auto bottom_owned = std::make_unique<RecordingBlockStore>(kBs, kHuge);
   RecordingBlockStore* bottom = bottom_owned.get();
   FakeClock clock;
+  BufferPool pool;
   auto lower = std::make_unique<ZeroMap>(std::move(bottom_owned), /*survey_at_start=*/true);
-  auto cache = BlockCache::Create(std::move(lower), Fixture::Defaults(), clock);
+  auto cache = BlockCache::Create(std::move(lower), Fixture::Defaults(), pool, clock);
   REQUIRE(cache.ok());
   auto upper = std::make_unique<ZeroMap>(std::move(*cache), /*survey_at_start=*/true);
   CountingStore top(std::move(upper));

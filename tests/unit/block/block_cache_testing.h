@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "block/block_cache.h"
 #include "fakes.h"
@@ -43,7 +44,7 @@ struct Fixture {
   explicit Fixture(BlockCacheOptions options = Defaults()) {
     auto below_owned = std::make_unique<GatedBlockStore>(kBs, kBlocks);
     below = below_owned.get();
-    auto made = BlockCache::Create(std::move(below_owned), std::move(options), clock);
+    auto made = BlockCache::Create(std::move(below_owned), std::move(options), pool, clock);
     REQUIRE(made.ok());
     cache = std::move(*made);
     REQUIRE(cache->Start().ok());
@@ -77,6 +78,7 @@ struct Fixture {
   }
 
   FakeClock clock;
+  BufferPool pool;  // (before cache: it outlives the cached blocks)
   GatedBlockStore* below = nullptr;
   std::unique_ptr<BlockCache> cache;
 };

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/md5_many.h"
@@ -185,7 +186,7 @@ struct Stack {
       c.threads = 0;
       c.read_ahead_blocks = 32;
       c.read_ahead_trigger = 2;
-      auto cached = BlockCache::Create(std::move(below), std::move(c), clock);
+      auto cached = BlockCache::Create(std::move(below), std::move(c), pool, clock);
       REQUIRE(cached.ok());
       cache = cached->get();
       below = std::move(*cached);
@@ -216,6 +217,7 @@ struct Stack {
   }
 
   FakeClock clock;
+  BufferPool pool;  // (before top: it outlives the cached blocks)
   std::shared_ptr<BatchRecordingStore> objects = std::make_shared<BatchRecordingStore>();
   BlockCache* cache = nullptr;
   std::unique_ptr<BlockStore> top;

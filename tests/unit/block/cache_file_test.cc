@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <mutex>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "block/block_cache.h"
 #include "fakes.h"
@@ -182,10 +183,11 @@ struct FileCache {
     o.no_verify = no_verify;
     auto below = std::make_unique<RecordingBlockStore>(kBs, kBlocks);
     *below_out = below.get();
-    made = BlockCache::Create(std::move(below), std::move(o), clock);
+    made = BlockCache::Create(std::move(below), std::move(o), pool, clock);
   }
   BlockCache& cache() { return **made; }
   FakeClock clock;
+  BufferPool pool;  // (before made: it outlives the cached blocks)
   Result<std::unique_ptr<BlockCache>> made = Status(EINVAL, "unset");
 };
 
