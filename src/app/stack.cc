@@ -228,9 +228,10 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
     below = std::move(*guarded);
   }
   if (config.block_cache_size > 0) {
-    Result<std::unique_ptr<BlockStore>> cache = BuildCache(
-        config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks),
-        *stack.pool, &stack.cache_file);
+    // The lower map's counters would repeat the upper map's names: lower_zero_map_*.
+    auto lower = std::make_unique<ZeroMap>(std::move(below), config.list_blocks, "lower_zero_map");
+    Result<std::unique_ptr<BlockStore>> cache =
+        BuildCache(config, stack.store, g, std::move(lower), *stack.pool, &stack.cache_file);
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }

@@ -677,18 +677,7 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_idle_workers", c.idle_workers);
   AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
   pool_.DumpStats(out);  // the pool holds the cache's blocks
-  // The cache sits over the lower zero map (doc/ARCHITECTURE.md), whose counters would repeat
-  // the upper map's names: they are shown as lower_zero_map_*.
-  std::string rest;
-  below().DumpStats(&rest);
-  size_t pos = 0;
-  while (pos < rest.size()) {
-    size_t end = rest.find('\n', pos);
-    end = end == std::string::npos ? rest.size() : end + 1;
-    if (rest.compare(pos, 9, "zero_map_") == 0) *out += "lower_";
-    out->append(rest, pos, end - pos);
-    pos = end;
-  }
+  below().DumpStats(out);
 }
 
 }  // namespace s3disk

@@ -333,27 +333,6 @@ TEST_CASE("block_cache: stats name the counters and go on below") {
   CHECK(stats.find("recording_block_store_calls") != std::string::npos);
 }
 
-// Stats of a layer below that name themselves like the upper zero map's.
-class ZeroMapNamedStats : public RecordingBlockStore {
- public:
-  using RecordingBlockStore::RecordingBlockStore;
-  void DumpStats(std::string* out) override {
-    *out += "zero_map_known_zero 3\nzero_map_reads_elided 1\nother 2\n";
-  }
-};
-
-TEST_CASE("block_cache: the lower zero map's stats are renamed lower_zero_map_*") {
-  FakeClock clock;
-  BufferPool pool;
-  auto made = BlockCache::Create(std::make_unique<ZeroMapNamedStats>(kBs, kBlocks),
-                                 Fixture::Defaults(), pool, clock);
-  REQUIRE(made.ok());
-  std::string stats;
-  (*made)->DumpStats(&stats);
-  CHECK(stats.find("\nlower_zero_map_known_zero 3\nlower_zero_map_reads_elided 1\nother 2\n") !=
-        std::string::npos);
-}
-
 TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
   Fixture f;
   f.below->SetBlock(1, Fill(1));
