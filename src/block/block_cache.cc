@@ -117,11 +117,10 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
       max_dirty_(options_.max_dirty_blocks != 0
                      ? options_.max_dirty_blocks
                      : std::max<uint64_t>(1, options_.cache_size_blocks * 9 / 10)),
-      read_ahead_max_(
-          options_.read_ahead_max_blocks != 0
-              ? options_.read_ahead_max_blocks
-              : std::min<uint64_t>(std::max<uint64_t>(options_.threads, 2 * kFetchBatchBlocks),
-                                   options_.cache_size_blocks / 4)) {
+      read_ahead_(options_.read_ahead_blocks, options_.read_ahead_trigger,
+                  ReadAheadPolicy::MaxBlocks(options_.read_ahead_max_blocks, options_.threads,
+                                             options_.cache_size_blocks),
+                  num_blocks_) {
   if (options_.file != nullptr) {
     for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
     slot_last_ticket_.assign(options_.file->slots(), 0);
@@ -640,6 +639,11 @@ Status BlockCache::Shutdown() {
   }
   Status below_st = below().Shutdown();
   return st.ok() ? below_st : st;
+}
+
+uint64_t BlockCache::read_ahead_max_blocks() {
+  Lock lock(mu_);
+  return read_ahead_.max_blocks();
 }
 
 BlockCache::Counters BlockCache::counters() {

@@ -17,10 +17,10 @@
 // - After read_ahead_trigger sequential block reads (a few blocks out of order still count),
 //   the next read_ahead_blocks blocks are fetched by the workers; as the run goes on the
 //   window widens, up to read_ahead_max_blocks (a fetch per worker, and at least two batches,
-//   keeps a cold sequential read at the store's parallel speed). The window is topped up a batch at
-//   a time: one worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends
-//   side by side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
-//   the reader.
+//   keeps a cold sequential read at the store's parallel speed). ReadAheadPolicy
+//   (read_ahead.h) decides which blocks, a batch at a time; one worker fetches a batch with
+//   one ReadBlocks, which S3 sends side by side and checks in one MD5 pass. Read-ahead only
+//   evicts clean blocks and never blocks the reader.
 // - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
 //   waits for them, then flushes below. A failed upload is retried with backoff (clock
 //   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
@@ -51,6 +51,7 @@
 #include "base/sync.h"
 #include "block/block_store.h"
 #include "block/cache_file.h"
+#include "block/read_ahead.h"
 
 namespace s3disk {
 
@@ -67,8 +68,8 @@ struct BlockCacheOptions {
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
   // --readAheadMax: each further sequential block read widens the window by one block, up to
   // this many (less than read_ahead_blocks: the window stays read_ahead_blocks). 0 = default:
-  // one fetch per worker (threads) and at least two batches (2 * kFetchBatchBlocks), at most
-  // a quarter of the cache.
+  // one fetch per worker (threads) and at least two batches (read_ahead.h), at most a quarter
+  // of the cache.
   uint32_t read_ahead_max_blocks = 0;
   // Upload retries inside one attempt to write a block: attempts, and the first backoff
   // (doubled each time, up to retry_max_ms). After the last attempt the block stays dirty
@@ -126,12 +127,7 @@ class BlockCache : public ForwardingBlockStore {
   };
   Counters counters();
   uint64_t max_dirty_blocks() const { return max_dirty_; }
-  // Read-ahead blocks one worker fetches at once (ReadBlocks): S3 sends them side by side and
-  // hashes them in one pass (md5_many.h: 16 bodies cost about what 3 cost one by one).
-  static constexpr uint64_t kFetchBatchBlocks = 16;
-  // How far out of order the reads of one sequential run may come (NoteRead).
-  static constexpr int64_t kReorderBlocks = 8;
-  uint64_t read_ahead_max_blocks() const { return read_ahead_max_; }
+  uint64_t read_ahead_max_blocks();
 
  private:
   enum class State : uint8_t {
@@ -214,6 +210,8 @@ class BlockCache : public ForwardingBlockStore {
   // trim (epoch) or a write (the entry is no longer that fetch's). Counts the read.
   void Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& st, bool zero, BlockBytes own,
                std::span<const uint8_t> data, bool read_ahead) REQUIRES(mu_);
+  // Asks the read-ahead policy about a read of block n and queues the blocks it names that are
+  // not cached, waking a worker per batch.
   void NoteRead(BlockNum n) REQUIRES(mu_);
 
   // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
@@ -270,7 +268,6 @@ class BlockCache : public ForwardingBlockStore {
   const uint32_t block_size_;
   const uint64_t num_blocks_;
   const uint64_t max_dirty_;
-  const uint64_t read_ahead_max_;
 
   Mutex mu_;
   CondVar cv_;        // state changes: fetch, upload and trim waiters re-check
@@ -279,7 +276,8 @@ class BlockCache : public ForwardingBlockStore {
   std::map<BlockNum, Entry> entries_ GUARDED_BY(mu_);
   std::list<BlockNum> lru_ GUARDED_BY(mu_);  // clean blocks, least recent first
   std::set<std::pair<int64_t, BlockNum>> dirty_ GUARDED_BY(mu_);  // kDirty by due time
-  std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);
+  ReadAheadPolicy read_ahead_ GUARDED_BY(mu_);
+  std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);  // blocks the workers fetch ahead
   std::vector<int> free_slots_ GUARDED_BY(mu_);
   std::vector<FileOp> file_ops_ GUARDED_BY(mu_);  // queued; empty whenever mu_ is free
   uint64_t next_file_ticket_ GUARDED_BY(mu_) = 1;
@@ -293,10 +291,7 @@ class BlockCache : public ForwardingBlockStore {
   uint32_t idle_workers_ GUARDED_BY(mu_) = 0;        // workers waiting on work_cv_
   uint32_t timed_idle_workers_ GUARDED_BY(mu_) = 0;  // of those, waiting for a due time
   uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;          // bumped at every trim start and end
-  int64_t last_read_ GUARDED_BY(mu_) = -2;
-  uint32_t run_length_ GUARDED_BY(mu_) = 0;
-  uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;   // first block not yet scheduled
-  uint64_t read_ahead_batch_ GUARDED_BY(mu_) = 1;  // blocks a read-ahead job takes
+  uint64_t read_ahead_batch_ GUARDED_BY(mu_) = 1;    // blocks a read-ahead job takes
   bool stopping_ GUARDED_BY(mu_) = false;
   bool started_ GUARDED_BY(mu_) = false;
   Counters c_ GUARDED_BY(mu_);

@@ -108,7 +108,7 @@ TEST_CASE("block_cache: the read-ahead window widens with the run, up to readAhe
 }
 
 TEST_CASE("block_cache: a wide read-ahead window is fetched in batches of kFetchBatchBlocks") {
-  static_assert(BlockCache::kFetchBatchBlocks == 16);
+  static_assert(ReadAheadPolicy::kFetchBatchBlocks == 16);
   Fixture f(Fixture::ReadAhead(32, 64));
   f.FillBelow(40);
   f.Read(0);
@@ -169,7 +169,7 @@ TEST_CASE("block_cache: the read-ahead window's default limit: a fetch per worke
   few.threads = 6;
   few.cache_size_blocks = 200;
   Fixture h(std::move(few));
-  CHECK(h.cache->read_ahead_max_blocks() == 2 * BlockCache::kFetchBatchBlocks);
+  CHECK(h.cache->read_ahead_max_blocks() == 2 * ReadAheadPolicy::kFetchBatchBlocks);
   BlockCacheOptions small = Fixture::Defaults();
   small.threads = 20;
   small.cache_size_blocks = 40;

@@ -248,7 +248,7 @@ TEST_CASE(
 }
 
 TEST_CASE("block_store: the cache's read-ahead reaches the object store as one GetMany per batch") {
-  static_assert(BlockCache::kFetchBatchBlocks == 16);
+  static_assert(ReadAheadPolicy::kFetchBatchBlocks == 16);
   Stack s({});
   for (BlockNum n = 1; n < 40; n++) s.objects->SetObject(Key(n), Fill(static_cast<uint8_t>(n)));
   s.Start();
