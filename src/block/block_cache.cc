@@ -48,15 +48,15 @@
 //
 // Cache file (cache_file.h): an entry with a slot has its data and state there: written at
 // each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
-// goes. Under mu_ these are only queued as FileOps (a copy of the data, and a ticket taken in
-// mu_ order); the MD5 and the pwrites run with mu_ dropped, each op waiting for its slot's
-// previous ticket, so the file sees each slot's updates in the order mu_ decided them. The
-// fdatasync in Flush also runs outside mu_.
-//   | cache file I/O and MD5 never run under mu_          | FileOps, ApplyFileOps            |
-//   | a slot's file updates land in mu_ order             | per-slot tickets (prev/applied)  |
-//   | file_ops_ is empty whenever mu_ is free, so a write | every queuing path calls         |
-//   |   is in the file before it is acknowledged, and a   |   DrainFileOps or TakeFileOps    |
-//   |   waiting op's predecessor is always being applied  |   before it releases mu_         |
+// goes. Under mu_ these are only queued in file_queue_ (cache_file_writer.h: a copy of the
+// data, and a ticket taken in mu_ order); file_writer_ runs the MD5 and the pwrites with mu_
+// dropped, each op after its slot's previous one, so the file sees each slot's updates in the
+// order mu_ decided them. The fdatasync in Flush also runs outside mu_.
+//   | cache file I/O and MD5 never run under mu_          | file_queue_, ApplyFileOps        |
+//   | a slot's file updates land in mu_ order             | queued under mu_ (tickets)       |
+//   | file_queue_ is empty whenever mu_ is free, so a     | every queuing path calls         |
+//   |   write is in the file before it is acknowledged,   |   DrainFileOps or TakeFileOps    |
+//   |   and a waiting op's predecessor is being applied   |   before it releases mu_         |
 #include "block/block_cache.h"
 
 #include <algorithm>
@@ -120,11 +120,11 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
       read_ahead_(options_.read_ahead_blocks, options_.read_ahead_trigger,
                   ReadAheadPolicy::MaxBlocks(options_.read_ahead_max_blocks, options_.threads,
                                              options_.cache_size_blocks),
-                  num_blocks_) {
+                  num_blocks_),
+      file_queue_(options_.file != nullptr ? options_.file->slots() : 0) {
   if (options_.file != nullptr) {
     for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
-    slot_last_ticket_.assign(options_.file->slots(), 0);
-    slot_applied_.assign(options_.file->slots(), 0);
+    file_writer_ = std::make_unique<CacheFileWriter>(*options_.file);
   }
 }
 
@@ -381,7 +381,7 @@ bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
     work_cv_.notify_one();
   }
   c_.uploads_in_flight++;
-  std::vector<FileOp> ops = TakeFileOps();
+  std::vector<CacheFileOp> ops = TakeFileOps();
 
   Status st;
   int attempts = 0;
@@ -566,7 +566,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     FilePut(&e);
   });
   cv_.notify_all();  // writers waiting for an entry to evict (Transition woke those at the limit)
-  std::vector<FileOp> ops = TakeFileOps();  // the zeroed entries' file records first
+  std::vector<CacheFileOp> ops = TakeFileOps();  // the zeroed entries' file records first
   Status st;
   {
     MutexUnlock unlocked(mu_);

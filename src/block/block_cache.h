@@ -51,6 +51,7 @@
 #include "base/sync.h"
 #include "block/block_store.h"
 #include "block/cache_file.h"
+#include "block/cache_file_writer.h"
 #include "block/read_ahead.h"
 
 namespace s3disk {
@@ -230,37 +231,21 @@ class BlockCache : public ForwardingBlockStore {
   // Start(): checks the file's clean blocks against below with verify_clean, in parallel
   // (up to `threads` at once). Result per found() record: true if it may be reused.
   std::vector<bool> VerifyClean();
-  // Cache file writes. Under mu_ they are only queued (with a copy of the data and a ticket
-  // that fixes their order per slot); the file I/O and MD5 run outside mu_, in
-  // ApplyFileOps, in ticket order per slot. Every path that queues one applies the queue
-  // as it releases mu_ (DrainFileOps, or TakeFileOps and then ApplyFileOps first thing in a
-  // MutexUnlock scope), so a write is in the file before it is acknowledged and no queued op
-  // outlives its producer's critical section.
-  struct FileOp {
-    enum class Kind : uint8_t { kPut, kMarkClean, kClear };
-    Kind kind = Kind::kPut;
-    int slot = -1;
-    uint64_t ticket = 0;  // order of all file ops (under mu_)
-    uint64_t prev = 0;    // ticket of the slot's previous op (0: none): runs after it
-    BlockNum n = 0;
-    bool dirty = false;
-    bool zero = false;
-    uint64_t seq = 0;
-    BlockBytes data;
-    std::optional<Md5Digest> md5;  // data's, if known
-  };
+  // Cache file writes (cache_file_writer.h). Under mu_ they are only queued in file_queue_
+  // (with a copy of the data); the file I/O and MD5 run outside mu_, in ApplyFileOps. Every
+  // path that queues one applies the queue as it releases mu_ (DrainFileOps, or TakeFileOps
+  // and then ApplyFileOps first thing in a MutexUnlock scope), so a write is in the file
+  // before it is acknowledged and no queued op outlives its producer's critical section.
   void FilePut(Entry* e) REQUIRES(mu_);
   void FileMarkClean(Entry* e) REQUIRES(mu_);
   void FileClear(int slot) REQUIRES(mu_);
-  void QueueFileOp(FileOp op) REQUIRES(mu_);
   // Applies the queued file ops with mu_ dropped, then takes it again.
   void DrainFileOps() REQUIRES(mu_);
   // For a call below: takes the queued file ops, which the caller applies first thing in its
   // MutexUnlock scope.
-  std::vector<FileOp> TakeFileOps() REQUIRES(mu_);
-  // Runs ops (taken from file_ops_) without mu_, each after its slot's previous op, and
-  // empties ops.
-  void ApplyFileOps(std::vector<FileOp>& ops);
+  std::vector<CacheFileOp> TakeFileOps() REQUIRES(mu_);
+  // Applies ops (taken from file_queue_) without mu_, and empties them.
+  void ApplyFileOps(std::vector<CacheFileOp>& ops);
 
   Clock& clock_;
   BufferPool& pool_;
@@ -279,12 +264,8 @@ class BlockCache : public ForwardingBlockStore {
   ReadAheadPolicy read_ahead_ GUARDED_BY(mu_);
   std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);  // blocks the workers fetch ahead
   std::vector<int> free_slots_ GUARDED_BY(mu_);
-  std::vector<FileOp> file_ops_ GUARDED_BY(mu_);  // queued; empty whenever mu_ is free
-  uint64_t next_file_ticket_ GUARDED_BY(mu_) = 1;
-  std::vector<uint64_t> slot_last_ticket_ GUARDED_BY(mu_);  // per slot: last ticket queued
-  Mutex file_mu_;                                           // guards slot_applied_ only
-  CondVar file_cv_;
-  std::vector<uint64_t> slot_applied_ GUARDED_BY(file_mu_);  // per slot: last ticket applied
+  CacheFileQueue file_queue_ GUARDED_BY(mu_);     // empty whenever mu_ is free
+  std::unique_ptr<CacheFileWriter> file_writer_;  // with a cache file only
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t dirty_count_ GUARDED_BY(mu_) = 0;         // kDirty + kWriting + kRedirtied

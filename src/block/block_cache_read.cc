@@ -65,7 +65,7 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
     // Full of blocks that cannot be evicted: serve the read without caching it.
     if (read_ahead) return Status::Ok();
     c_.bypassed_reads++;
-    std::vector<FileOp> ops = TakeFileOps();
+    std::vector<CacheFileOp> ops = TakeFileOps();
     Status st;
     {
       MutexUnlock unlocked(mu_);
@@ -79,7 +79,8 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   Entry* e = NewEntry(n);
   const uint64_t id = e->id;
   const uint64_t epoch = trim_epoch_;
-  std::vector<FileOp> ops = TakeFileOps();  // with the Clear of an evicted block's slot, if any
+  std::vector<CacheFileOp> ops =
+      TakeFileOps();  // with the Clear of an evicted block's slot, if any
   Status st;
   bool zero = false;
   {
@@ -108,7 +109,7 @@ void BlockCache::FetchMany(const std::vector<BlockNum>& wanted) {
   }
   if (ns.empty()) return;
   const uint64_t epoch = trim_epoch_;
-  std::vector<FileOp> ops = TakeFileOps();
+  std::vector<CacheFileOp> ops = TakeFileOps();
   std::vector<std::span<uint8_t>> spans(bufs.begin(), bufs.end());
   std::vector<Status> sts;
   std::vector<bool> zero(ns.size());
