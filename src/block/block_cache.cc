@@ -1,4 +1,9 @@
-// BlockCache block states (one Entry per cached block in entries_):
+// BlockCache's state machine (block_cache.h): the entries, their states and the LRU; writes,
+// trims, flush, start and shutdown; the stats. Its reads are in block_cache_read.cc, its upload
+// workers in block_cache_upload.cc, its side of the cache file in block_cache_file.cc; the
+// states and invariants of all of them are here.
+//
+// Block states (one Entry per cached block in entries_):
 //   (absent)   -- not cached: a read fetches it, a write creates it
 //   READING    -- a fetch from below is in flight (by a reader or read-ahead); no data yet.
 //                 Other readers wait for it (one shared fetch); a whole-block write takes it over
@@ -40,11 +45,34 @@
 //   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
 //   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
 //   |                                                     |   a wake-up that was not used    |
+//
+// Wake-ups (work_cv_: the workers; cv_: everyone waiting for a state change; space_cv_: the
+// writers at the dirty limit)
 //   | a due block never waits while a worker is idle, and | Write wakes one for a block due  |
 //   |   some idle worker keeps time for the first due     |   now or first due; UploadOne    |
 //   |   block (timed_idle_workers_)                       |   hands due work and the timing  |
-//   |                                                     |   on; the first writer at the    |
-//   |                                                     |   limit wakes all (IsDue)        |
+//   |                                                     |   on when it claims, and wakes   |
+//   |                                                     |   one for a block back to DIRTY  |
+//   |                                                     |   when it ends; the first writer |
+//   |                                                     |   at the limit wakes all (every  |
+//   |                                                     |   dirty block is then due:       |
+//   |                                                     |   IsDue); WaitStored wakes all   |
+//   |                                                     |   for the blocks it made urgent  |
+//   | an idle worker sleeps without a timeout only while  | WorkerLoop: else it waits until  |
+//   |   no block is dirty                                 |   the first due time (at most    |
+//   |                                                     |   kMaxWorkerWaitMs)              |
+//   | queued read-ahead never waits while a worker is     | NoteRead wakes one per batch it  |
+//   |   idle                                              |   queues; a worker looks at the  |
+//   |                                                     |   queue before it sleeps         |
+//   | the workers end once stopping_ is set               | Shutdown and ~BlockCache wake    |
+//   |                                                     |   all                            |
+//   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
+//   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
+//   |                                                     |   a wake-up that was not used    |
+//   | a waiter on cv_ (a shared fetch, a partial write    | the end of every fetch and       |
+//   |   waiting for a fetch, a write waiting for an       |   upload, a trim zeroing its     |
+//   |   evictable entry, a trim, WaitStored) sees every   |   range, and a write that takes  |
+//   |   change it waits for                               |   a fetch over notify all        |
 //
 // Cache file (cache_file.h): an entry with a slot has its data and state there: written at
 // each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
@@ -60,7 +88,6 @@
 #include "block/block_cache.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "base/crypto.h"
@@ -69,11 +96,6 @@
 #include "block/cache_file.h"
 
 namespace s3disk {
-namespace {
-
-constexpr int64_t kMaxWorkerWaitMs = 1000;
-
-}  // namespace
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStore> below,
                                                        BlockCacheOptions options, BufferPool& pool,
@@ -342,160 +364,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   return WaitStored({{n, seq}}, true).WithContext("cache: write-through");
 }
 
-// ---- uploads ----
-
-bool BlockCache::IsDue(const Entry& e, int64_t now_ms) const {
-  return e.due_ms <= now_ms || c_.writers_waiting > 0;
-}
-
-bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
-  Entry* e = nullptr;
-  if (only != nullptr) {
-    auto it = entries_.find(*only);
-    if (it == entries_.end() || it->second.state != State::kDirty) return false;
-    e = &it->second;
-  } else {
-    if (dirty_.empty()) return false;
-    e = &entries_.at(dirty_.begin()->second);
-    if (only_urgent ? e->due_ms != kUrgentDue : !IsDue(*e, clock_.NowMs())) return false;
-  }
-  const BlockNum n = e->n;
-  const bool zero = e->zero;
-  // The upload reads the entry's buffer itself: writes meanwhile replace it (Unlend).
-  std::span<const uint8_t> body;
-  std::optional<Md5Digest> md5;
-  if (!zero) {
-    body = e->data;
-    md5 = e->md5;
-    e->data_lent = true;
-  }
-  const uint64_t seq = e->seq;
-  e->urgent = false;
-  e->upload_started_ms = clock_.NowMs();
-  Transition(e, State::kWriting);
-  // Blocks that became due since (their delay ran out, or writers wait at the limit) woke
-  // nobody, and this worker may have been the one keeping time for the next: it passes the
-  // work on to an idle worker, which takes it or keeps that time.
-  if (idle_workers_ > 0 && !dirty_.empty() &&
-      (timed_idle_workers_ == 0 || IsDue(entries_.at(dirty_.begin()->second), clock_.NowMs()))) {
-    work_cv_.notify_one();
-  }
-  c_.uploads_in_flight++;
-  std::vector<CacheFileOp> ops = TakeFileOps();
-
-  Status st;
-  int attempts = 0;
-  {
-    MutexUnlock unlocked(mu_);
-    ApplyFileOps(ops);
-    const WriteHints hints{.md5 = md5.has_value() ? &*md5 : nullptr};
-    int64_t backoff_ms = options_.retry_initial_ms;
-    for (;;) {
-      attempts++;
-      st = below().WriteBlock(n, body, hints);
-      if (st.ok() || attempts >= options_.upload_attempts) break;
-      LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
-               st.ToString().c_str(), static_cast<long long>(backoff_ms));
-      clock_.SleepMs(backoff_ms);
-      backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
-    }
-  }
-
-  c_.uploads_in_flight--;
-  c_.writes_below += attempts;
-  c_.retries += attempts - 1;
-  Entry& after = entries_.at(n);  // WRITING/REDIRTIED entries are never erased
-  after.data_lent = false;
-  after.lent = BlockBytes();
-  if (st.ok()) {
-    c_.uploads++;
-    if (!zero) c_.bytes_up += block_size_;
-    after.stored_seq = std::max(after.stored_seq, seq);
-    if (after.state == State::kWriting) {
-      Transition(&after, State::kClean);
-      FileMarkClean(&after);
-    } else {
-      Transition(&after, State::kDirty,
-                 after.urgent ? kUrgentDue : after.dirty_since_ms + options_.write_delay_ms);
-    }
-  } else {
-    c_.upload_failures++;
-    after.failures++;
-    after.last_error = st;
-    LOG_ERROR("cache: upload of block " S3DISK_BLOCK_FMT
-              " failed %d times (%s); keeping it "
-              "dirty, next try in %lld ms",
-              n, attempts, st.ToString().c_str(), static_cast<long long>(options_.retry_max_ms));
-    Transition(&after, State::kDirty, clock_.NowMs() + options_.retry_max_ms);
-  }
-  cv_.notify_all();
-  if (after.state == State::kDirty) work_cv_.notify_one();
-  DrainFileOps();  // the MarkClean (after may be evicted meanwhile: not used below)
-  return true;
-}
-
-Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets,
-                              bool upload_here) {
-  std::vector<uint64_t> failures0(targets.size());
-  for (size_t i = 0; i < targets.size(); i++) {
-    auto it = entries_.find(targets[i].first);
-    if (it == entries_.end()) continue;
-    failures0[i] = it->second.failures;
-    MarkUrgent(&it->second);
-  }
-  work_cv_.notify_all();
-  // The targets are checked in order, each wait for the first one not yet below: a flush of
-  // n blocks costs O(n) checks in all, not O(n) at every upload that completes. A target
-  // found failed is reported when the walk reaches it (the others are uploaded meanwhile).
-  for (size_t i = 0; i < targets.size();) {
-    auto it = entries_.find(targets[i].first);
-    if (it == entries_.end()) {
-      i++;
-      continue;
-    }
-    const Entry& e = it->second;
-    if (!Dirtyish(e) || e.stored_seq >= targets[i].second) {
-      i++;
-      continue;
-    }
-    if (e.failures > failures0[i]) {
-      return e.last_error.WithContext("cache: block " + BlockHex(e.n) + " not written");
-    }
-    if (upload_here && e.state == State::kDirty) {
-      UploadOne(false, &targets[i].first);  // drops the lock: look again
-      continue;
-    }
-    cv_.wait(mu_);
-  }
-  return Status::Ok();
-}
-
-int BlockCache::Pump() {
-  Lock lock(mu_);
-  int jobs = 0;
-  while (RunReadAhead() || UploadOne(false, nullptr)) jobs++;
-  return jobs;
-}
-
-void BlockCache::WorkerLoop() {
-  Lock lock(mu_);
-  for (;;) {
-    if (stopping_) break;
-    if (RunReadAhead() || UploadOne(false, nullptr)) continue;
-    idle_workers_++;
-    if (dirty_.empty()) {
-      work_cv_.wait(mu_);
-    } else {
-      const int64_t due = dirty_.begin()->first;
-      const int64_t now = clock_.NowMs();
-      const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
-      timed_idle_workers_++;
-      work_cv_.wait_for(mu_, std::chrono::milliseconds(wait_ms));
-      timed_idle_workers_--;
-    }
-    idle_workers_--;
-  }
-}
+// ---- flush ----
 
 Status BlockCache::Flush() {
   Status st;
