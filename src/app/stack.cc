@@ -73,24 +73,26 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
   o.read_ahead_trigger = config.read_ahead_trigger;
   o.read_ahead_max_blocks = config.read_ahead_max;
   o.no_verify = config.block_cache_no_verify;
+  BlockCacheFile file;
   if (!config.block_cache_file.empty()) {
     // The only local I/O of BuildStack: opening (or making) the cache file. Its dirty blocks
     // are uploaded in Start().
-    Result<std::unique_ptr<CacheFile>> file =
+    Result<std::unique_ptr<CacheFile>> opened =
         CacheFile::Open(config.block_cache_file, BucketAndPrefix(config), g.block_size,
                         g.size_bytes / g.block_size, static_cast<uint32_t>(o.cache_size_blocks));
-    if (!file.ok()) return file.status();
-    *file_out = file->get();  // owned by the cache, which lives as long as the stack
-    o.file = std::move(*file);
+    if (!opened.ok()) return opened.status();
+    *file_out = opened->get();  // owned by the cache, which lives as long as the stack
+    file.file = std::move(*opened);
     const std::string prefix = config.prefix;
     const bool hash_prefix = config.hash_prefix;
     const uint32_t block_size = g.block_size;
-    o.verify_clean = [store, prefix, hash_prefix, block_size](BlockNum n, const std::string& md5) {
+    file.verify_clean = [store, prefix, hash_prefix, block_size](BlockNum n,
+                                                                 const std::string& md5) {
       return VerifyCachedBlock(*store, BlockKey(prefix, hash_prefix, n), block_size, md5);
     };
   }
   Result<std::unique_ptr<BlockCache>> cache =
-      BlockCache::Create(std::move(below), std::move(o), pool, Clock::Real());
+      BlockCache::Create(std::move(below), std::move(o), pool, Clock::Real(), std::move(file));
   if (!cache.ok()) return cache.status();
   return std::unique_ptr<BlockStore>(std::move(*cache));
 }

@@ -99,7 +99,7 @@ namespace s3disk {
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStore> below,
                                                        BlockCacheOptions options, BufferPool& pool,
-                                                       Clock& clock) {
+                                                       Clock& clock, BlockCacheFile file) {
   if (options.cache_size_blocks < 2) {
     return Status(EINVAL, "cache: blockCacheSize must be at least 2 blocks");
   }
@@ -120,20 +120,22 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStor
     return Status(EINVAL, "cache: readAhead and readAheadMax must be less than blockCacheSize");
   }
   if (options.upload_attempts < 1) options.upload_attempts = 1;
-  if (options.file != nullptr && (options.file->slots() != options.cache_size_blocks ||
-                                  options.file->block_size() != below->block_size())) {
+  if (file.file != nullptr && (file.file->slots() != options.cache_size_blocks ||
+                               file.file->block_size() != below->block_size())) {
     return Status(EINVAL, "cache: the cache file's geometry does not match the cache");
   }
   return std::unique_ptr<BlockCache>(
-      new BlockCache(std::move(below), std::move(options), pool, clock));
+      new BlockCache(std::move(below), std::move(options), pool, clock, std::move(file)));
 }
 
 BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options,
-                       BufferPool& pool, Clock& clock)
+                       BufferPool& pool, Clock& clock, BlockCacheFile file)
     : ForwardingBlockStore(std::move(below)),
       clock_(clock),
       pool_(pool),
       options_(std::move(options)),
+      file_(std::move(file.file)),
+      verify_clean_(std::move(file.verify_clean)),
       block_size_(this->below().block_size()),
       num_blocks_(this->below().num_blocks()),
       max_dirty_(options_.max_dirty_blocks != 0
@@ -143,10 +145,10 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
                   ReadAheadPolicy::MaxBlocks(options_.read_ahead_max_blocks, options_.threads,
                                              options_.cache_size_blocks),
                   num_blocks_),
-      file_queue_(options_.file != nullptr ? options_.file->slots() : 0) {
-  if (options_.file != nullptr) {
-    for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
-    file_writer_ = std::make_unique<CacheFileWriter>(*options_.file);
+      file_queue_(file_ != nullptr ? file_->slots() : 0) {
+  if (file_ != nullptr) {
+    for (uint32_t s = file_->slots(); s > 0; s--) free_slots_.push_back(s - 1);
+    file_writer_ = std::make_unique<CacheFileWriter>(*file_);
   }
 }
 
@@ -378,8 +380,8 @@ Status BlockCache::Flush() {
     st = WaitStored(targets, workers_.empty());
   }
   if (!st.ok()) return st.WithContext("cache: flush");
-  if (options_.file != nullptr) {
-    S3DISK_RETURN_IF_ERROR(options_.file->Sync().WithContext("cache: flush"));
+  if (file_ != nullptr) {
+    S3DISK_RETURN_IF_ERROR(file_->Sync().WithContext("cache: flush"));
   }
   return below().Flush();
 }
@@ -466,7 +468,7 @@ Status BlockCache::Start() {
     if (started_) return Status(EINVAL, "cache: started twice");
     started_ = true;
   }
-  if (options_.file != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
+  if (file_ != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
   // The recovered dirty blocks are counted before the workers start taking them.
   std::vector<std::pair<BlockNum, uint64_t>> targets;
   {
@@ -479,7 +481,7 @@ Status BlockCache::Start() {
   Lock lock(mu_);
   if (targets.empty()) return Status::Ok();
   LOG_INFO("cache: recovered %zu dirty blocks from %s; uploading them", targets.size(),
-           options_.file->path().c_str());
+           file_->path().c_str());
   Status st = WaitStored(targets, workers_.empty());
   if (!st.ok()) return st.WithContext("cache: uploading recovered blocks");
   LOG_INFO("cache: %zu recovered blocks uploaded", targets.size());
@@ -500,10 +502,10 @@ Status BlockCache::Shutdown() {
   if (!st.ok()) {
     LOG_ERROR("cache: shutdown: %s; %llu dirty blocks not written%s", st.ToString().c_str(),
               static_cast<unsigned long long>(left),
-              options_.file != nullptr ? " (kept in the cache file for the next mount)" : "");
+              file_ != nullptr ? " (kept in the cache file for the next mount)" : "");
   }
-  if (options_.file != nullptr) {
-    Status sync = options_.file->Sync();
+  if (file_ != nullptr) {
+    Status sync = file_->Sync();
     if (st.ok()) st = sync;
   }
   Status below_st = below().Shutdown();

@@ -78,21 +78,25 @@ struct BlockCacheOptions {
   int upload_attempts = 4;
   int64_t retry_initial_ms = 200;
   int64_t retry_max_ms = 5000;
-  // Optional: the cache file (--blockCacheFile). The cache takes ownership.
-  std::unique_ptr<CacheFile> file;
-  bool no_verify = false;  // --blockCacheNoVerify
-  // Checks a clean block found in the cache file against the bucket: ok if the bucket holds
-  // exactly the data whose MD5 (lowercase hex) is given. Unset: clean blocks are not reused.
+  bool no_verify = false;  // --blockCacheNoVerify: reuse the file's clean blocks unchecked
+};
+
+// The cache file (--blockCacheFile, which stack.cc opens), and how the cache checks the clean
+// blocks it finds there. Empty: no file.
+struct BlockCacheFile {
+  std::unique_ptr<CacheFile> file;  // the cache takes ownership
+  // Checks a clean block found in the file against the bucket: ok if the bucket holds exactly
+  // the data whose MD5 (lowercase hex) is given. Unset: clean blocks are not reused.
   std::function<Status(BlockNum n, const std::string& md5_hex)> verify_clean;
 };
 
 class BlockCache : public ForwardingBlockStore {
  public:
-  // Checks the options (EINVAL). No I/O: the cache file is read in Start(). The cached blocks
-  // are allocated from pool, which must outlive the cache.
+  // Checks the options and the file's geometry (EINVAL). No I/O: the cache file is read in
+  // Start(). The cached blocks are allocated from pool, which must outlive the cache.
   static Result<std::unique_ptr<BlockCache>> Create(std::unique_ptr<BlockStore> below,
                                                     BlockCacheOptions options, BufferPool& pool,
-                                                    Clock& clock);
+                                                    Clock& clock, BlockCacheFile file = {});
   ~BlockCache() override;
 
   // ReadBlocks keeps the default: each block is read through the cache. The cache's own
@@ -165,7 +169,7 @@ class BlockCache : public ForwardingBlockStore {
   using Lock = MutexLock;
 
   BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, BufferPool& pool,
-             Clock& clock);
+             Clock& clock, BlockCacheFile file);
 
   // dirty_ key of a block someone waits for (uploaded before any other).
   static constexpr int64_t kUrgentDue = INT64_MIN;
@@ -250,6 +254,8 @@ class BlockCache : public ForwardingBlockStore {
   Clock& clock_;
   BufferPool& pool_;
   BlockCacheOptions options_;
+  const std::unique_ptr<CacheFile> file_;  // or null
+  const std::function<Status(BlockNum n, const std::string& md5_hex)> verify_clean_;
   const uint32_t block_size_;
   const uint64_t num_blocks_;
   const uint64_t max_dirty_;

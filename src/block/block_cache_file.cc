@@ -41,9 +41,9 @@ void BlockCache::ApplyFileOps(std::vector<CacheFileOp>& ops) {
 }
 
 std::vector<bool> BlockCache::VerifyClean() {
-  const std::vector<CacheFile::Found>& found = options_.file->found();
+  const std::vector<CacheFile::Found>& found = file_->found();
   std::vector<char> agrees(found.size(), 0);
-  if (options_.no_verify || options_.verify_clean == nullptr) {
+  if (options_.no_verify || verify_clean_ == nullptr) {
     return std::vector<bool>(found.size(), false);
   }
   std::vector<size_t> todo;
@@ -57,7 +57,7 @@ std::vector<bool> BlockCache::VerifyClean() {
     for (size_t k = next++; k < todo.size(); k = next++) {
       const CacheFile::Found& f = found[todo[k]];
       try {
-        agrees[todo[k]] = options_.verify_clean(f.n, HexEncode(f.md5)).ok() ? 1 : 0;
+        agrees[todo[k]] = verify_clean_(f.n, HexEncode(f.md5)).ok() ? 1 : 0;
       } catch (...) {
         agrees[todo[k]] = 0;  // unverified: the block is fetched again when read
       }
@@ -72,7 +72,7 @@ std::vector<bool> BlockCache::VerifyClean() {
 }
 
 Status BlockCache::Recover() {
-  CacheFile& file = *options_.file;
+  CacheFile& file = *file_;
   BlockBytes data = BlockBytes::Zeros(pool_, block_size_);
   uint64_t bad = file.bad_records(), stale = 0;
   uint64_t max_seq = 0;

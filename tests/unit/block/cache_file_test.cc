@@ -178,12 +178,13 @@ struct FileCache {
     o.cache_size_blocks = kSlots;
     o.threads = threads;
     o.read_ahead_blocks = 0;
-    o.file = OpenFile(path);
-    o.verify_clean = std::move(verify);
     o.no_verify = no_verify;
+    BlockCacheFile file;
+    file.file = OpenFile(path);
+    file.verify_clean = std::move(verify);
     auto below = std::make_unique<RecordingBlockStore>(kBs, kBlocks);
     *below_out = below.get();
-    made = BlockCache::Create(std::move(below), std::move(o), pool, clock);
+    made = BlockCache::Create(std::move(below), std::move(o), pool, clock, std::move(file));
   }
   BlockCache& cache() { return **made; }
   FakeClock clock;
