@@ -62,17 +62,8 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
                                                const std::shared_ptr<ObjectStore>& store,
                                                const Geometry& g, std::unique_ptr<BlockStore> below,
                                                BufferPool& pool, CacheFile** file_out) {
-  BlockCacheOptions o;
-  o.cache_size_blocks = config.block_cache_size;
-  o.threads = config.block_cache_threads;
-  o.write_delay_ms = config.block_cache_write_delay_ms;
-  o.max_dirty_blocks = config.block_cache_max_dirty;
-  o.sync = config.block_cache_sync;
+  BlockCacheOptions o = config.cache;
   o.read_only = config.read_only;
-  o.read_ahead_blocks = config.read_ahead;
-  o.read_ahead_trigger = config.read_ahead_trigger;
-  o.read_ahead_max_blocks = config.read_ahead_max;
-  o.no_verify = config.block_cache_no_verify;
   BlockCacheFile file;
   if (!config.block_cache_file.empty()) {
     // The only local I/O of BuildStack: opening (or making) the cache file. Its dirty blocks
@@ -217,11 +208,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   // lower map and ObjectBlockStore, only with --md5CacheSize. --blockCacheSize=0: no cache,
   // one map.
   std::unique_ptr<BlockStore> below = std::move(*bottom);
-  if (config.md5_cache_size > 0) {
-    ConsistencyGuardOptions guard;
-    guard.cache_size = config.md5_cache_size;
-    guard.cache_time_ms = config.md5_cache_time_ms;
-    guard.min_write_delay_ms = config.min_write_delay_ms;
+  if (config.guard.cache_size > 0) {
+    ConsistencyGuardOptions guard = config.guard;
     guard.retry_initial_ms = config.s3.options.initial_retry_pause_ms;
     guard.retry_max_ms = config.s3.options.max_retry_pause_ms;
     Result<std::unique_ptr<ConsistencyGuard>> guarded =
@@ -229,7 +217,7 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
     if (!guarded.ok()) return guarded.status();
     below = std::move(*guarded);
   }
-  if (config.block_cache_size > 0) {
+  if (config.cache.cache_size_blocks > 0) {
     // The lower map's counters would repeat the upper map's names: lower_zero_map_*.
     auto lower = std::make_unique<ZeroMap>(std::move(below), config.list_blocks, "lower_zero_map");
     Result<std::unique_ptr<BlockStore>> cache =

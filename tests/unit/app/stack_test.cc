@@ -397,7 +397,7 @@ TEST_CASE("stack: a recovered dirty block 0 is uploaded after Start's zero block
   REQUIRE(mkdtemp(dir) != nullptr);
   Config c = LocalConfig();
   c.block_cache_file = std::string(dir) + "/cache";
-  c.block_cache_write_delay_ms = 60000;  // stays dirty until the crash
+  c.cache.write_delay_ms = 60000;  // stays dirty until the crash
   auto mem = std::make_shared<MemStore>();
   const Geometry g{4096, 16 * 4096};
   {
