@@ -145,10 +145,10 @@ BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions opti
                   ReadAheadPolicy::MaxBlocks(options_.read_ahead_max_blocks, options_.threads,
                                              options_.cache_size_blocks),
                   num_blocks_),
-      file_queue_(file_ != nullptr ? file_->slots() : 0) {
+      file_queue_(file_ != nullptr ? file_->slots() : 0),
+      file_writer_(file_ != nullptr ? std::make_unique<CacheFileWriter>(*file_) : nullptr) {
   if (file_ != nullptr) {
     for (uint32_t s = file_->slots(); s > 0; s--) free_slots_.push_back(s - 1);
-    file_writer_ = std::make_unique<CacheFileWriter>(*file_);
   }
 }
 

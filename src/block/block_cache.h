@@ -185,6 +185,7 @@ class BlockCache : public ForwardingBlockStore {
   // Copies e's data (or a part) into buf.
   static void CopyOut(const Entry& e, uint32_t offset, std::span<uint8_t> buf);
 
+  // ---- block_cache.cc: the states and the LRU, writes
   // Makes room for one more entry by evicting the least recently used clean block. False if
   // the cache is full of blocks that cannot be evicted.
   bool MakeRoom() REQUIRES(mu_);
@@ -196,13 +197,14 @@ class BlockCache : public ForwardingBlockStore {
   void MarkUrgent(Entry* e) REQUIRES(mu_);
   void Touch(Entry* e) REQUIRES(mu_);
   void PassRoomOn() REQUIRES(mu_);
-
-  // The read path: serve buf (a part at offset) from the cache, or fetch block n.
-  Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
   // Stores data (a part at offset, or a whole block; zero = all zeros; md5: a whole block's,
   // or null) into the cache.
   Status Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero,
                const Md5Digest* md5);
+
+  // ---- block_cache_read.cc: reads, fetches, read-ahead
+  // The read path: serve buf (a part at offset) from the cache, or fetch block n.
+  Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
   // Fetches block n from below into a new cache entry, as the reader or as read-ahead.
   // Called with the lock held; drops it around the call below. Returns the fetch status;
   // data (when not null, block_size bytes) receives the block.
@@ -218,19 +220,23 @@ class BlockCache : public ForwardingBlockStore {
   // Asks the read-ahead policy about a read of block n and queues the blocks it names that are
   // not cached, waking a worker per batch.
   void NoteRead(BlockNum n) REQUIRES(mu_);
+  // A worker's read-ahead job: fetches the next batch of the queue. False if it is empty.
+  bool RunReadAhead() REQUIRES(mu_);
 
+  // ---- block_cache_upload.cc: the workers and the uploads
   // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
   // `only` when it is dirty, and uploads it with retries. Drops the lock around the upload.
   // Returns true if it uploaded (or tried to upload) something.
   bool UploadOne(bool only_urgent, const BlockNum* only) REQUIRES(mu_);
   bool IsDue(const Entry& e, int64_t now_ms) const REQUIRES(mu_);
-  bool RunReadAhead() REQUIRES(mu_);
   // Waits until every (block, seq) target is below; uploads them on this thread when
   // upload_here (else the workers do). Fails if one of them failed an upload meanwhile.
   Status WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets, bool upload_here)
       REQUIRES(mu_);
   void WorkerLoop();
-  // Start(): reloads the cache file, uploads its dirty blocks.
+
+  // ---- block_cache_file.cc: the cache file's side
+  // Start(): reloads the cache file (its dirty blocks are then uploaded by Start).
   Status Recover();
   // Start(): checks the file's clean blocks against below with verify_clean, in parallel
   // (up to `threads` at once). Result per found() record: true if it may be reused.
@@ -270,8 +276,8 @@ class BlockCache : public ForwardingBlockStore {
   ReadAheadPolicy read_ahead_ GUARDED_BY(mu_);
   std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);  // blocks the workers fetch ahead
   std::vector<int> free_slots_ GUARDED_BY(mu_);
-  CacheFileQueue file_queue_ GUARDED_BY(mu_);     // empty whenever mu_ is free
-  std::unique_ptr<CacheFileWriter> file_writer_;  // with a cache file only
+  CacheFileQueue file_queue_ GUARDED_BY(mu_);           // empty whenever mu_ is free
+  const std::unique_ptr<CacheFileWriter> file_writer_;  // with a cache file only
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t dirty_count_ GUARDED_BY(mu_) = 0;         // kDirty + kWriting + kRedirtied
