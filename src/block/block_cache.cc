@@ -9,7 +9,7 @@
 //                 Other readers wait for it (one shared fetch); a whole-block write takes it over
 //   CLEAN      -- data equals below; in lru_; the only state that may be evicted
 //   DIRTY      -- data newer than below; in dirty_ keyed by its due time
-//   WRITING    -- one upload of data is in flight (by a worker, Pump or Flush); it reads
+//   WRITING    -- one upload of data is in flight (by a worker, TEST_Pump or Flush); it reads
 //                 data's own buffer, which is lent to it (data_lent) until it ends
 //   REDIRTIED  -- WRITING, and data was rewritten since the upload began: uploaded again after
 //
@@ -512,9 +512,9 @@ Status BlockCache::Shutdown() {
   return st.ok() ? below_st : st;
 }
 
-uint64_t BlockCache::read_ahead_max_blocks() {
+uint64_t BlockCache::TEST_read_ahead_max_blocks() {
   Lock lock(mu_);
-  return read_ahead_.max_blocks();
+  return read_ahead_.TEST_max_blocks();
 }
 
 BlockCache::Counters BlockCache::counters() {

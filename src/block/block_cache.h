@@ -28,7 +28,7 @@
 //   file at Start() are uploaded before Start() returns, clean ones are reused (verified with
 //   verify_clean unless no_verify, up to `threads` checks at once).
 //
-// threads == 0 starts no workers: uploads and read-ahead then run only from Pump() (tests),
+// threads == 0 starts no workers: uploads and read-ahead then run only from TEST_Pump(),
 // Flush() and Shutdown(), on the calling thread.
 #pragma once
 
@@ -58,7 +58,7 @@ namespace s3disk {
 
 struct BlockCacheOptions {
   uint64_t cache_size_blocks = 1000;  // --blockCacheSize
-  uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see Pump)
+  uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see TEST_Pump)
   int64_t write_delay_ms = 250;       // --blockCacheWriteDelay
   // --blockCacheMaxDirty; 0 = default: 90% of the cache size (at least 1). Must be less than
   // cache_size_blocks so that clean blocks can always be evicted for a fetch.
@@ -117,7 +117,7 @@ class BlockCache : public ForwardingBlockStore {
 
   // Test hook: runs, on the calling thread, every job due now (pending read-aheads, then
   // uploads whose delay expired or that someone waits for). Returns the jobs run.
-  int Pump();
+  int TEST_Pump();
 
   // For tests and stats.
   struct Counters {
@@ -131,8 +131,8 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t dirty_limit_waits = 0;  // times a writer waited for the dirty limit, ever
   };
   Counters counters();
-  uint64_t max_dirty_blocks() const { return max_dirty_; }
-  uint64_t read_ahead_max_blocks();
+  uint64_t TEST_max_dirty_blocks() const { return max_dirty_; }
+  uint64_t TEST_read_ahead_max_blocks();
 
  private:
   enum class State : uint8_t {

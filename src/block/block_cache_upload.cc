@@ -1,8 +1,8 @@
-// BlockCache's workers and write-back: the worker loop (and Pump, its stand-in in tests), which
-// takes a read-ahead batch if one is queued, else the first due dirty block; an upload with
-// its retries, handing work and time keeping on to idle workers; and waiting until given
-// blocks are below (Flush, a sync write, Start). The states, invariants and the workers'
-// wake-up rules are described at the top of block_cache.cc.
+// BlockCache's workers and write-back: the worker loop (and TEST_Pump, its stand-in in
+// tests), which takes a read-ahead batch if one is queued, else the first due dirty block; an
+// upload with its retries, handing work and time keeping on to idle workers; and waiting until
+// given blocks are below (Flush, a sync write, Start). The states, invariants and the
+// workers' wake-up rules are described at the top of block_cache.cc.
 #include <algorithm>
 #include <chrono>
 
@@ -143,7 +143,7 @@ Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& 
   return Status::Ok();
 }
 
-int BlockCache::Pump() {
+int BlockCache::TEST_Pump() {
   Lock lock(mu_);
   int jobs = 0;
   while (RunReadAhead() || UploadOne(false, nullptr)) jobs++;

@@ -49,7 +49,7 @@ class ReadAheadPolicy {
   // nothing.
   std::optional<Window> NoteRead(BlockNum n);
 
-  uint64_t max_blocks() const { return max_blocks_; }
+  uint64_t TEST_max_blocks() const { return max_blocks_; }
 
  private:
   const uint32_t first_blocks_;

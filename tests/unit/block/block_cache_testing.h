@@ -1,7 +1,7 @@
 // Shared by the BlockCache unit tests (block_cache_*test.cc): BlockCache on a recording fake
-// below, with a fake clock. Tests run the write-back with threads = 0 and drive it with Pump()
-// (or Flush), so time moves only when a test advances the clock; races are staged with gates
-// in the fake below, never with sleeps.
+// below, with a fake clock. Tests run the write-back with threads = 0 and drive it with
+// TEST_Pump() (or Flush), so time moves only when a test advances the clock; races are staged
+// with gates in the fake below, never with sleeps.
 #pragma once
 
 #include <catch2/catch.hpp>

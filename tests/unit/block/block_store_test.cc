@@ -156,7 +156,7 @@ std::shared_ptr<const Codec> Deflate() {
 
 // The real layers in stack.cc's order, over a BatchRecordingStore: [upper ZeroMap ->
 // BlockCache ->] ZeroMap -> [ConsistencyGuard ->] ObjectBlockStore. The cache has no workers
-// (Pump runs its jobs) and reads ahead a first window of 32 blocks (batches of 16).
+// (TEST_Pump runs its jobs) and reads ahead a first window of 32 blocks (batches of 16).
 struct Stack {
   struct Options {
     bool cache = true;
@@ -254,7 +254,7 @@ TEST_CASE("block_store: the cache's read-ahead reaches the object store as one G
   s.Start();
   CHECK(s.Read(0) == Fill(0));  // block 0: stored zeros (Start)
   CHECK(s.Read(1) == Fill(1));  // the second sequential read: the window is 2..33
-  CHECK(s.cache->Pump() == 2);
+  CHECK(s.cache->TEST_Pump() == 2);
   CHECK(s.objects->batches() ==
         std::vector<std::vector<std::string>>{{Key(0)}, {Key(1)}, Keys(2, 18), Keys(18, 34)});
   s.objects->ClearCalls();

@@ -86,7 +86,7 @@ TEST_CASE("read_ahead: the widest window by default: a fetch per worker, two bat
   CHECK(ReadAheadPolicy::MaxBlocks(0, 40, 200) == 40);
   CHECK(ReadAheadPolicy::MaxBlocks(0, 6, 200) == 2 * ReadAheadPolicy::kFetchBatchBlocks);
   CHECK(ReadAheadPolicy::MaxBlocks(0, 20, 40) == 10);  // a quarter of the cache
-  CHECK(ReadAheadPolicy(4, 2, 7, 1000).max_blocks() == 7);
+  CHECK(ReadAheadPolicy(4, 2, 7, 1000).TEST_max_blocks() == 7);
 }
 
 }  // namespace
