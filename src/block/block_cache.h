@@ -56,6 +56,8 @@
 
 namespace s3disk {
 
+// The cache's settings. Their defaults are written here only: the command line fills the
+// Config's copy (app/config.h), which stack.cc hands to Create.
 struct BlockCacheOptions {
   uint64_t cache_size_blocks = 1000;  // --blockCacheSize
   uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see TEST_Pump)

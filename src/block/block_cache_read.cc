@@ -79,8 +79,8 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   Entry* e = NewEntry(n);
   const uint64_t id = e->id;
   const uint64_t epoch = trim_epoch_;
-  std::vector<CacheFileOp> ops =
-      TakeFileOps();  // with the Clear of an evicted block's slot, if any
+  // (with the Clear of an evicted block's slot, if any)
+  std::vector<CacheFileOp> ops = TakeFileOps();
   Status st;
   bool zero = false;
   {
