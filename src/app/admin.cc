@@ -67,7 +67,7 @@ bool AskOnTerminal(const std::string& question) {
   return answer == "y" || answer == "yes";
 }
 
-uint32_t Workers(const Config& config) { return std::max<uint32_t>(1, config.block_cache_threads); }
+uint32_t Workers(const Config& config) { return std::max<uint32_t>(1, config.cache.threads); }
 
 // Runs work(i) for every i in [0, count) on up to `threads` threads, all joined before it
 // returns. The first failure stops the threads from taking new items and is returned.

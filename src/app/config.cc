@@ -390,32 +390,34 @@ static Status ValidateCache(Config* c) {
         "--uploadStaleDirtyBlocks is about the dirty blocks of --blockCacheFile; "
         "give --blockCacheFile=PATH, or drop it");
   }
-  if (c->block_cache_size == 0) {
+  if (c->cache.cache_size_blocks == 0) {
     if (!c->block_cache_file.empty()) {
       return Usage("--blockCacheFile needs a cache; drop --blockCacheSize=0");
     }
     return Status::Ok();
   }
-  if (c->block_cache_size < 2) {
+  if (c->cache.cache_size_blocks < 2) {
     return Usage("--blockCacheSize=1 is too small; use 0 (no cache) or at least 2");
   }
-  if (c->block_cache_threads == 0) {
+  if (c->cache.threads == 0) {
     return Usage("--blockCacheThreads=0 would never upload; use e.g. --blockCacheThreads=20");
   }
-  if (c->block_cache_max_dirty >= c->block_cache_size) {
+  if (c->cache.max_dirty_blocks >= c->cache.cache_size_blocks) {
     return Usage("--blockCacheMaxDirty=%llu must be less than --blockCacheSize=%llu",
-                 static_cast<unsigned long long>(c->block_cache_max_dirty),
-                 static_cast<unsigned long long>(c->block_cache_size));
+                 static_cast<unsigned long long>(c->cache.max_dirty_blocks),
+                 static_cast<unsigned long long>(c->cache.cache_size_blocks));
   }
-  if (c->read_ahead >= c->block_cache_size) {
-    return Usage("--readAhead=%u must be less than --blockCacheSize=%llu", c->read_ahead,
-                 static_cast<unsigned long long>(c->block_cache_size));
+  if (c->cache.read_ahead_blocks >= c->cache.cache_size_blocks) {
+    return Usage("--readAhead=%u must be less than --blockCacheSize=%llu",
+                 c->cache.read_ahead_blocks,
+                 static_cast<unsigned long long>(c->cache.cache_size_blocks));
   }
-  if (c->read_ahead_max >= c->block_cache_size) {
-    return Usage("--readAheadMax=%u must be less than --blockCacheSize=%llu", c->read_ahead_max,
-                 static_cast<unsigned long long>(c->block_cache_size));
+  if (c->cache.read_ahead_max_blocks >= c->cache.cache_size_blocks) {
+    return Usage("--readAheadMax=%u must be less than --blockCacheSize=%llu",
+                 c->cache.read_ahead_max_blocks,
+                 static_cast<unsigned long long>(c->cache.cache_size_blocks));
   }
-  if (c->read_ahead > 0 && c->read_ahead_trigger == 0) {
+  if (c->cache.read_ahead_blocks > 0 && c->cache.read_ahead_trigger == 0) {
     return Usage("--readAheadTrigger=0: use at least 1, or --readAhead=0 to turn it off");
   }
   return Status::Ok();
@@ -424,18 +426,18 @@ static Status ValidateCache(Config* c) {
 // The consistency guard options, against each other (s3backer's rules). md5CacheTime=0 with a
 // cache means "forever", which BuildStack checks against the number of blocks.
 static Status ValidateGuard(const Config& c) {
-  if (c.md5_cache_size == 0) {
-    if (c.md5_cache_time_ms != 0 || c.min_write_delay_ms != 0) {
+  if (c.guard.cache_size == 0) {
+    if (c.guard.cache_time_ms != 0 || c.guard.min_write_delay_ms != 0) {
       return Usage(
           "--md5CacheTime and --minWriteDelay need the MD5 cache: add --md5CacheSize "
           "(e.g. --md5CacheSize=1000 --md5CacheTime=10000 --minWriteDelay=500)");
     }
     return Status::Ok();
   }
-  if (c.md5_cache_time_ms > 0 && c.min_write_delay_ms > c.md5_cache_time_ms) {
+  if (c.guard.cache_time_ms > 0 && c.guard.min_write_delay_ms > c.guard.cache_time_ms) {
     return Usage("--minWriteDelay=%lld must not be longer than --md5CacheTime=%lld",
-                 static_cast<long long>(c.min_write_delay_ms),
-                 static_cast<long long>(c.md5_cache_time_ms));
+                 static_cast<long long>(c.guard.min_write_delay_ms),
+                 static_cast<long long>(c.guard.cache_time_ms));
   }
   return Status::Ok();
 }

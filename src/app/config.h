@@ -19,7 +19,9 @@
 #include <vector>
 
 #include "base/status.h"
+#include "block/block_cache.h"
 #include "block/codec.h"
+#include "block/consistency_guard.h"
 #include "s3/s3_options.h"
 
 namespace s3disk {
@@ -107,29 +109,24 @@ struct Config {
   // after Validate (password_prompt.h); Validate then checks the cipher with a stand-in.
   bool password_prompt = false;
 
-  // The block cache (block_cache.h). block_cache_size 0: no cache (every I/O goes to the
-  // bucket). Validate checks them against each other.
-  uint64_t block_cache_size = 1000;          // --blockCacheSize, in blocks
-  uint32_t block_cache_threads = 20;         // --blockCacheThreads, upload workers
-  int64_t block_cache_write_delay_ms = 250;  // --blockCacheWriteDelay
-  uint64_t block_cache_max_dirty = 0;        // --blockCacheMaxDirty; 0: 90% of the cache size
-  bool block_cache_sync = false;             // --blockCacheSync: write-through
-  std::string block_cache_file;              // --blockCacheFile (absolute after Validate)
-  bool block_cache_no_verify = false;        // --blockCacheNoVerify
+  // The block cache's options as the command line sets them (--blockCacheSize,
+  // --blockCacheThreads, --blockCacheWriteDelay, --blockCacheMaxDirty, --blockCacheSync,
+  // --blockCacheNoVerify, --readAhead, --readAheadTrigger, --readAheadMax); block_cache.h
+  // has each one's default and meaning. cache_size_blocks 0: no cache (every I/O goes to the
+  // bucket). Validate checks them against each other; BuildStack passes them on with
+  // read_only set from --readOnly.
+  BlockCacheOptions cache;
+  // --blockCacheFile (absolute after Validate): BuildStack opens it for the cache.
+  std::string block_cache_file;
   // --uploadStaleDirtyBlocks: upload the dirty blocks of --blockCacheFile even though the
   // bucket was mounted since they were written (they may overwrite newer data).
   bool upload_stale_dirty_blocks = false;
-  uint32_t read_ahead = 4;          // --readAhead, in blocks (0: off)
-  uint32_t read_ahead_trigger = 2;  // --readAheadTrigger, sequential reads
-  // --readAheadMax: the read-ahead window grows up to this many blocks in a long sequential
-  // run; 0: --blockCacheThreads (one fetch per worker) but at least 32, at most a quarter of
-  // the cache.
-  uint32_t read_ahead_max = 0;
-  // The consistency guard (consistency_guard.h): composed only when md5_cache_size > 0. Off
-  // by default (AWS S3 is strongly consistent); s3backer's defaults are 1000, 10000, 500.
-  uint64_t md5_cache_size = 0;     // --md5CacheSize, entries; 0: no guard
-  int64_t md5_cache_time_ms = 0;   // --md5CacheTime; 0 with a cache: entries kept forever
-  int64_t min_write_delay_ms = 0;  // --minWriteDelay, between two writes of one block
+  // The consistency guard's options as the command line sets them (--md5CacheSize,
+  // --md5CacheTime, --minWriteDelay); consistency_guard.h has the defaults. Composed only
+  // when cache_size > 0: off by default (AWS S3 is strongly consistent); s3backer's defaults
+  // are 1000, 10000, 500. BuildStack passes them on with the retry pauses of the S3 options
+  // (--initialRetryPause, --maxRetryPause).
+  ConsistencyGuardOptions guard;
 
   bool help = false;     // --help, -h
   bool version = false;  // --version

@@ -202,24 +202,24 @@ const std::vector<Option>& Options() {
        }},
       {"--blockCacheSize", "NUM", "blocks kept in the RAM cache; 0: no cache (default: 1000)",
        [](Config* c, const std::string& v) {
-         return SetCount("--blockCacheSize", v, uint64_t{1} << 31, &c->block_cache_size);
+         return SetCount("--blockCacheSize", v, uint64_t{1} << 31, &c->cache.cache_size_blocks);
        }},
       {"--blockCacheThreads", "NUM", "parallel uploads of dirty blocks (default: 20)",
        [](Config* c, const std::string& v) {
-         return SetCount("--blockCacheThreads", v, 1000, &c->block_cache_threads);
+         return SetCount("--blockCacheThreads", v, 1000, &c->cache.threads);
        }},
       {"--blockCacheWriteDelay", "MS",
        "upload a dirty block at most this long after it became dirty (default: 250)",
        [](Config* c, const std::string& v) {
-         return SetCount("--blockCacheWriteDelay", v, 3600000, &c->block_cache_write_delay_ms);
+         return SetCount("--blockCacheWriteDelay", v, 3600000, &c->cache.write_delay_ms);
        }},
       {"--blockCacheMaxDirty", "NUM",
        "at most this many dirty blocks; writers wait beyond (default: 90% of the cache)",
        [](Config* c, const std::string& v) {
-         return SetCount("--blockCacheMaxDirty", v, uint64_t{1} << 31, &c->block_cache_max_dirty);
+         return SetCount("--blockCacheMaxDirty", v, uint64_t{1} << 31, &c->cache.max_dirty_blocks);
        }},
       {"--blockCacheSync", nullptr, "write-through: a write returns once it is in the bucket",
-       [](Config* c, const std::string&) { return SetFlag(&c->block_cache_sync); }},
+       [](Config* c, const std::string&) { return SetFlag(&c->cache.sync); }},
       {"--blockCacheFile", "PATH",
        "keep the cache in this file: it survives restarts and crashes (default: RAM only)",
        [](Config* c, const std::string& v) {
@@ -228,41 +228,41 @@ const std::vector<Option>& Options() {
        }},
       {"--blockCacheNoVerify", nullptr,
        "reuse clean blocks of --blockCacheFile without checking them against the bucket",
-       [](Config* c, const std::string&) { return SetFlag(&c->block_cache_no_verify); }},
+       [](Config* c, const std::string&) { return SetFlag(&c->cache.no_verify); }},
       {"--uploadStaleDirtyBlocks", nullptr,
        "upload the dirty blocks of --blockCacheFile although the bucket was mounted since "
        "they were written: they overwrite whatever that mount wrote to the same blocks",
        [](Config* c, const std::string&) { return SetFlag(&c->upload_stale_dirty_blocks); }},
       {"--readAhead", "NUM", "blocks to fetch ahead of sequential reads; 0: off (default: 4)",
        [](Config* c, const std::string& v) {
-         return SetCount("--readAhead", v, 1u << 20, &c->read_ahead);
+         return SetCount("--readAhead", v, 1u << 20, &c->cache.read_ahead_blocks);
        }},
       {"--readAheadMax", "NUM",
        "the read-ahead window grows up to this many blocks during a long sequential run "
        "(default: --blockCacheThreads but at least 32, at most a quarter of --blockCacheSize)",
        [](Config* c, const std::string& v) {
-         return SetCount("--readAheadMax", v, 1u << 20, &c->read_ahead_max);
+         return SetCount("--readAheadMax", v, 1u << 20, &c->cache.read_ahead_max_blocks);
        }},
       {"--readAheadTrigger", "NUM", "sequential block reads that start read-ahead (default: 2)",
        [](Config* c, const std::string& v) {
-         return SetCount("--readAheadTrigger", v, 1u << 20, &c->read_ahead_trigger);
+         return SetCount("--readAheadTrigger", v, 1u << 20, &c->cache.read_ahead_trigger);
        }},
       {"--md5CacheSize", "NUM",
        "remember the MD5 of this many recently written blocks, to detect stale reads from an "
        "eventually consistent store; 0: off (default: 0)",
        [](Config* c, const std::string& v) {
-         return SetCount("--md5CacheSize", v, uint64_t{1} << 32, &c->md5_cache_size);
+         return SetCount("--md5CacheSize", v, uint64_t{1} << 32, &c->guard.cache_size);
        }},
       {"--md5CacheTime", "MILLIS",
        "how long a written block's MD5 is remembered; 0: forever (default: 0, needs "
        "--md5CacheSize)",
        [](Config* c, const std::string& v) {
-         return SetCount("--md5CacheTime", v, 86400000, &c->md5_cache_time_ms);
+         return SetCount("--md5CacheTime", v, 86400000, &c->guard.cache_time_ms);
        }},
       {"--minWriteDelay", "MILLIS",
        "least time between two writes of one block (default: 0, needs --md5CacheSize)",
        [](Config* c, const std::string& v) {
-         return SetCount("--minWriteDelay", v, 86400000, &c->min_write_delay_ms);
+         return SetCount("--minWriteDelay", v, 86400000, &c->guard.min_write_delay_ms);
        }},
       {"--help", nullptr, "show this help and exit",
        [](Config* c, const std::string&) { return SetFlag(&c->help); }},

@@ -61,36 +61,29 @@ Status VerifyCachedBlock(ObjectStore& store, const std::string& key, uint32_t bl
 Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
                                                const std::shared_ptr<ObjectStore>& store,
                                                const Geometry& g, std::unique_ptr<BlockStore> below,
-                                               CacheFile** file_out) {
-  BlockCacheOptions o;
-  o.cache_size_blocks = config.block_cache_size;
-  o.threads = config.block_cache_threads;
-  o.write_delay_ms = config.block_cache_write_delay_ms;
-  o.max_dirty_blocks = config.block_cache_max_dirty;
-  o.sync = config.block_cache_sync;
+                                               BufferPool& pool, CacheFile** file_out) {
+  BlockCacheOptions o = config.cache;
   o.read_only = config.read_only;
-  o.read_ahead_blocks = config.read_ahead;
-  o.read_ahead_trigger = config.read_ahead_trigger;
-  o.read_ahead_max_blocks = config.read_ahead_max;
-  o.no_verify = config.block_cache_no_verify;
+  BlockCacheFile file;
   if (!config.block_cache_file.empty()) {
     // The only local I/O of BuildStack: opening (or making) the cache file. Its dirty blocks
     // are uploaded in Start().
-    Result<std::unique_ptr<CacheFile>> file =
+    Result<std::unique_ptr<CacheFile>> opened =
         CacheFile::Open(config.block_cache_file, BucketAndPrefix(config), g.block_size,
                         g.size_bytes / g.block_size, static_cast<uint32_t>(o.cache_size_blocks));
-    if (!file.ok()) return file.status();
-    *file_out = file->get();  // owned by the cache, which lives as long as the stack
-    o.file = std::move(*file);
+    if (!opened.ok()) return opened.status();
+    *file_out = opened->get();  // owned by the cache, which lives as long as the stack
+    file.file = std::move(*opened);
     const std::string prefix = config.prefix;
     const bool hash_prefix = config.hash_prefix;
     const uint32_t block_size = g.block_size;
-    o.verify_clean = [store, prefix, hash_prefix, block_size](BlockNum n, const std::string& md5) {
+    file.verify_clean = [store, prefix, hash_prefix, block_size](BlockNum n,
+                                                                 const std::string& md5) {
       return VerifyCachedBlock(*store, BlockKey(prefix, hash_prefix, n), block_size, md5);
     };
   }
   Result<std::unique_ptr<BlockCache>> cache =
-      BlockCache::Create(std::move(below), std::move(o), Clock::Real());
+      BlockCache::Create(std::move(below), std::move(o), pool, Clock::Real(), std::move(file));
   if (!cache.ok()) return cache.status();
   return std::unique_ptr<BlockStore>(std::move(*cache));
 }
@@ -207,6 +200,7 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
 
   Stack stack;
   stack.store = std::move(store);
+  stack.pool = std::make_unique<BufferPool>();
   // Top to bottom (doc/ARCHITECTURE.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
   // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
   // through the cache, which answers from the lower map (no second listing) plus its dirty
@@ -214,11 +208,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   // lower map and ObjectBlockStore, only with --md5CacheSize. --blockCacheSize=0: no cache,
   // one map.
   std::unique_ptr<BlockStore> below = std::move(*bottom);
-  if (config.md5_cache_size > 0) {
-    ConsistencyGuardOptions guard;
-    guard.cache_size = config.md5_cache_size;
-    guard.cache_time_ms = config.md5_cache_time_ms;
-    guard.min_write_delay_ms = config.min_write_delay_ms;
+  if (config.guard.cache_size > 0) {
+    ConsistencyGuardOptions guard = config.guard;
     guard.retry_initial_ms = config.s3.options.initial_retry_pause_ms;
     guard.retry_max_ms = config.s3.options.max_retry_pause_ms;
     Result<std::unique_ptr<ConsistencyGuard>> guarded =
@@ -226,10 +217,11 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
     if (!guarded.ok()) return guarded.status();
     below = std::move(*guarded);
   }
-  if (config.block_cache_size > 0) {
-    Result<std::unique_ptr<BlockStore>> cache = BuildCache(
-        config, stack.store, g, std::make_unique<ZeroMap>(std::move(below), config.list_blocks),
-        &stack.cache_file);
+  if (config.cache.cache_size_blocks > 0) {
+    // The lower map's counters would repeat the upper map's names: lower_zero_map_*.
+    auto lower = std::make_unique<ZeroMap>(std::move(below), config.list_blocks, "lower_zero_map");
+    Result<std::unique_ptr<BlockStore>> cache =
+        BuildCache(config, stack.store, g, std::move(lower), *stack.pool, &stack.cache_file);
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }

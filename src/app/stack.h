@@ -13,6 +13,7 @@
 #include <memory>
 
 #include "app/config.h"
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "base/status.h"
 #include "block/block_store.h"
@@ -27,6 +28,8 @@ namespace s3disk {
 // Call top->Start() after daemonizing, and Flush + Shutdown before dropping it.
 struct Stack {
   std::shared_ptr<ObjectStore> store;
+  // The block buffers of the cache in top (before top: it outlives every block).
+  std::unique_ptr<BufferPool> pool;
   std::unique_ptr<BlockStore> top;
   std::unique_ptr<ByteRange> bytes;
   // True if block n is known to read as zeros (it has no object): the top zero map's view,

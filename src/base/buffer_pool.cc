@@ -14,11 +14,6 @@ BufferPool::~BufferPool() {
   }
 }
 
-BufferPool& BufferPool::Global() {
-  static BufferPool* pool = new BufferPool();
-  return *pool;
-}
-
 void* BufferPool::Allocate(size_t n) {
   if (n < kMinPooledBytes) return ::operator new(n);
   {
@@ -80,24 +75,25 @@ void BufferPool::DumpStats(std::string* out) {
   AppendStat(out, "buffer_pool_unmaps", c.unmaps);
 }
 
-BlockBytes::BlockBytes(size_t n)
-    : p_(n == 0 ? nullptr : static_cast<uint8_t*>(BufferPool::Global().Allocate(n))), n_(n) {}
+BlockBytes::BlockBytes(BufferPool& pool, size_t n)
+    : pool_(&pool), p_(n == 0 ? nullptr : static_cast<uint8_t*>(pool.Allocate(n))), n_(n) {}
 
-BlockBytes BlockBytes::Zeros(size_t n) {
-  BlockBytes b(n);
+BlockBytes BlockBytes::Zeros(BufferPool& pool, size_t n) {
+  BlockBytes b(pool, n);
   if (n != 0) memset(b.p_, 0, n);
   return b;
 }
 
-BlockBytes BlockBytes::Copy(std::span<const uint8_t> from) {
-  BlockBytes b(from.size());
+BlockBytes BlockBytes::Copy(BufferPool& pool, std::span<const uint8_t> from) {
+  BlockBytes b(pool, from.size());
   if (!from.empty()) memcpy(b.p_, from.data(), from.size());
   return b;
 }
 
 BlockBytes& BlockBytes::operator=(BlockBytes&& o) noexcept {
   if (this != &o) {
-    BufferPool::Global().Free(p_, n_);
+    Release();
+    pool_ = std::exchange(o.pool_, nullptr);
     p_ = std::exchange(o.p_, nullptr);
     n_ = std::exchange(o.n_, 0);
   }

@@ -8,6 +8,8 @@
 //
 // Buffers of at least kMinPooledBytes are mapped (mmap) and returned to the system (munmap)
 // when the spare list is full; smaller ones are plain operator new (malloc does well there).
+// There is no global pool: its owner (stack.cc, for the block cache) hands it to whoever
+// allocates, and keeps it alive as long as any BlockBytes of it.
 // Invariants: every buffer on free_ is mapped, unused and of its key's size; spare_bytes_ is
 // the sum of their sizes and never above max_spare_bytes_.
 #pragma once
@@ -36,9 +38,6 @@ class BufferPool {
   BufferPool(const BufferPool&) = delete;
   BufferPool& operator=(const BufferPool&) = delete;
 
-  // The pool behind BlockBytes (never destroyed: buffers may be freed at exit).
-  static BufferPool& Global();
-
   // n bytes (contents unspecified); throws std::bad_alloc like operator new.
   void* Allocate(size_t n);
   void Free(void* p, size_t n) noexcept;
@@ -60,23 +59,26 @@ class BufferPool {
   Counters c_ GUARDED_BY(mu_);
 };
 
-// Block data held for a while (cache entries, upload snapshots, fetch buffers): n bytes from
-// BufferPool::Global(). Move-only, so every copy is written out as Copy, one memcpy (a
-// std::vector with a custom allocator copied these byte by byte, under the cache's lock).
+// Block data held for a while (cache entries, upload snapshots, fetch buffers): n bytes from a
+// BufferPool, which it keeps a pointer to and frees them into. Move-only, so every copy is
+// written out as Copy, one memcpy (a std::vector with a custom allocator copied these byte by
+// byte, under the cache's lock).
 class BlockBytes {
  public:
   BlockBytes() = default;
-  static BlockBytes Zeros(size_t n);
+  static BlockBytes Zeros(BufferPool& pool, size_t n);
   // n bytes whose contents are unspecified (what an earlier user left), for a buffer that is
   // filled whole before it is read: a fetch's (ReadBlock fills its buffer when it succeeds).
-  static BlockBytes ToFill(size_t n) { return BlockBytes(n); }
-  static BlockBytes Copy(std::span<const uint8_t> from);
+  static BlockBytes ToFill(BufferPool& pool, size_t n) { return BlockBytes(pool, n); }
+  static BlockBytes Copy(BufferPool& pool, std::span<const uint8_t> from);
   BlockBytes(BlockBytes&& o) noexcept
-      : p_(std::exchange(o.p_, nullptr)), n_(std::exchange(o.n_, 0)) {}
+      : pool_(std::exchange(o.pool_, nullptr)),
+        p_(std::exchange(o.p_, nullptr)),
+        n_(std::exchange(o.n_, 0)) {}
   BlockBytes& operator=(BlockBytes&& o) noexcept;
   BlockBytes(const BlockBytes&) = delete;
   BlockBytes& operator=(const BlockBytes&) = delete;
-  ~BlockBytes() { BufferPool::Global().Free(p_, n_); }
+  ~BlockBytes() { Release(); }
 
   uint8_t* data() { return p_; }
   const uint8_t* data() const { return p_; }
@@ -89,7 +91,11 @@ class BlockBytes {
   const uint8_t* end() const { return p_ + n_; }
 
  private:
-  explicit BlockBytes(size_t n);  // contents unspecified
+  BlockBytes(BufferPool& pool, size_t n);  // contents unspecified
+  void Release() noexcept {
+    if (pool_ != nullptr) pool_->Free(p_, n_);
+  }
+  BufferPool* pool_ = nullptr;  // null when default-made or moved from
   uint8_t* p_ = nullptr;
   size_t n_ = 0;
 };

@@ -1,10 +1,15 @@
-// BlockCache block states (one Entry per cached block in entries_):
+// BlockCache's state machine (block_cache.h): the entries, their states and the LRU; writes,
+// trims, flush, start and shutdown; the stats. Its reads are in block_cache_read.cc, its upload
+// workers in block_cache_upload.cc, its side of the cache file in block_cache_file.cc; the
+// states and invariants of all of them are here.
+//
+// Block states (one Entry per cached block in entries_):
 //   (absent)   -- not cached: a read fetches it, a write creates it
 //   READING    -- a fetch from below is in flight (by a reader or read-ahead); no data yet.
 //                 Other readers wait for it (one shared fetch); a whole-block write takes it over
 //   CLEAN      -- data equals below; in lru_; the only state that may be evicted
 //   DIRTY      -- data newer than below; in dirty_ keyed by its due time
-//   WRITING    -- one upload of data is in flight (by a worker, Pump or Flush); it reads
+//   WRITING    -- one upload of data is in flight (by a worker, TEST_Pump or Flush); it reads
 //                 data's own buffer, which is lent to it (data_lent) until it ends
 //   REDIRTIED  -- WRITING, and data was rewritten since the upload began: uploaded again after
 //
@@ -40,27 +45,49 @@
 //   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
 //   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
 //   |                                                     |   a wake-up that was not used    |
+//
+// Wake-ups (work_cv_: the workers; cv_: everyone waiting for a state change; space_cv_: the
+// writers at the dirty limit)
 //   | a due block never waits while a worker is idle, and | Write wakes one for a block due  |
 //   |   some idle worker keeps time for the first due     |   now or first due; UploadOne    |
 //   |   block (timed_idle_workers_)                       |   hands due work and the timing  |
-//   |                                                     |   on; the first writer at the    |
-//   |                                                     |   limit wakes all (IsDue)        |
+//   |                                                     |   on when it claims, and wakes   |
+//   |                                                     |   one for a block back to DIRTY  |
+//   |                                                     |   when it ends; the first writer |
+//   |                                                     |   at the limit wakes all (every  |
+//   |                                                     |   dirty block is then due:       |
+//   |                                                     |   IsDue); WaitStored wakes all   |
+//   |                                                     |   for the blocks it made urgent  |
+//   | an idle worker sleeps without a timeout only while  | WorkerLoop: else it waits until  |
+//   |   no block is dirty                                 |   the first due time (at most    |
+//   |                                                     |   kMaxWorkerWaitMs)              |
+//   | queued read-ahead never waits while a worker is     | NoteRead wakes one per batch it  |
+//   |   idle                                              |   queues; a worker looks at the  |
+//   |                                                     |   queue before it sleeps         |
+//   | the workers end once stopping_ is set               | Shutdown and ~BlockCache wake    |
+//   |                                                     |   all                            |
+//   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
+//   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
+//   |                                                     |   a wake-up that was not used    |
+//   | a waiter on cv_ (a shared fetch, a partial write    | the end of every fetch and       |
+//   |   waiting for a fetch, a write waiting for an       |   upload, a trim zeroing its     |
+//   |   evictable entry, a trim, WaitStored) sees every   |   range, and a write that takes  |
+//   |   change it waits for                               |   a fetch over notify all        |
 //
 // Cache file (cache_file.h): an entry with a slot has its data and state there: written at
 // each write (dirty) and fetch (clean), marked clean after its upload, emptied when the entry
-// goes. Under mu_ these are only queued as FileOps (a copy of the data, and a ticket taken in
-// mu_ order); the MD5 and the pwrites run with mu_ dropped, each op waiting for its slot's
-// previous ticket, so the file sees each slot's updates in the order mu_ decided them. The
-// fdatasync in Flush also runs outside mu_.
-//   | cache file I/O and MD5 never run under mu_          | FileOps, ApplyFileOps            |
-//   | a slot's file updates land in mu_ order             | per-slot tickets (prev/applied)  |
-//   | file_ops_ is empty whenever mu_ is free, so a write | every queuing path calls         |
-//   |   is in the file before it is acknowledged, and a   |   DrainFileOps or TakeFileOps    |
-//   |   waiting op's predecessor is always being applied  |   before it releases mu_         |
+// goes. Under mu_ these are only queued in file_queue_ (cache_file_writer.h: a copy of the
+// data, and a ticket taken in mu_ order); file_writer_ runs the MD5 and the pwrites with mu_
+// dropped, each op after its slot's previous one, so the file sees each slot's updates in the
+// order mu_ decided them. The fdatasync in Flush also runs outside mu_.
+//   | cache file I/O and MD5 never run under mu_          | file_queue_, ApplyFileOps        |
+//   | a slot's file updates land in mu_ order             | queued under mu_ (tickets)       |
+//   | file_queue_ is empty whenever mu_ is free, so a     | every queuing path calls         |
+//   |   write is in the file before it is acknowledged,   |   DrainFileOps or TakeFileOps    |
+//   |   and a waiting op's predecessor is being applied   |   before it releases mu_         |
 #include "block/block_cache.h"
 
 #include <algorithm>
-#include <chrono>
 #include <cstring>
 
 #include "base/crypto.h"
@@ -69,14 +96,10 @@
 #include "block/cache_file.h"
 
 namespace s3disk {
-namespace {
-
-constexpr int64_t kMaxWorkerWaitMs = 1000;
-
-}  // namespace
 
 Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStore> below,
-                                                       BlockCacheOptions options, Clock& clock) {
+                                                       BlockCacheOptions options, BufferPool& pool,
+                                                       Clock& clock, BlockCacheFile file) {
   if (options.cache_size_blocks < 2) {
     return Status(EINVAL, "cache: blockCacheSize must be at least 2 blocks");
   }
@@ -97,31 +120,35 @@ Result<std::unique_ptr<BlockCache>> BlockCache::Create(std::unique_ptr<BlockStor
     return Status(EINVAL, "cache: readAhead and readAheadMax must be less than blockCacheSize");
   }
   if (options.upload_attempts < 1) options.upload_attempts = 1;
-  if (options.file != nullptr && (options.file->slots() != options.cache_size_blocks ||
-                                  options.file->block_size() != below->block_size())) {
+  if (file.file != nullptr && (file.file->slots() != options.cache_size_blocks ||
+                               file.file->block_size() != below->block_size())) {
     return Status(EINVAL, "cache: the cache file's geometry does not match the cache");
   }
-  return std::unique_ptr<BlockCache>(new BlockCache(std::move(below), std::move(options), clock));
+  return std::unique_ptr<BlockCache>(
+      new BlockCache(std::move(below), std::move(options), pool, clock, std::move(file)));
 }
 
-BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock)
+BlockCache::BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options,
+                       BufferPool& pool, Clock& clock, BlockCacheFile file)
     : ForwardingBlockStore(std::move(below)),
       clock_(clock),
+      pool_(pool),
       options_(std::move(options)),
+      file_(std::move(file.file)),
+      verify_clean_(std::move(file.verify_clean)),
       block_size_(this->below().block_size()),
       num_blocks_(this->below().num_blocks()),
       max_dirty_(options_.max_dirty_blocks != 0
                      ? options_.max_dirty_blocks
                      : std::max<uint64_t>(1, options_.cache_size_blocks * 9 / 10)),
-      read_ahead_max_(
-          options_.read_ahead_max_blocks != 0
-              ? options_.read_ahead_max_blocks
-              : std::min<uint64_t>(std::max<uint64_t>(options_.threads, 2 * kFetchBatchBlocks),
-                                   options_.cache_size_blocks / 4)) {
-  if (options_.file != nullptr) {
-    for (uint32_t s = options_.file->slots(); s > 0; s--) free_slots_.push_back(s - 1);
-    slot_last_ticket_.assign(options_.file->slots(), 0);
-    slot_applied_.assign(options_.file->slots(), 0);
+      read_ahead_(options_.read_ahead_blocks, options_.read_ahead_trigger,
+                  ReadAheadPolicy::MaxBlocks(options_.read_ahead_max_blocks, options_.threads,
+                                             options_.cache_size_blocks),
+                  num_blocks_),
+      file_queue_(file_ != nullptr ? file_->slots() : 0),
+      file_writer_(file_ != nullptr ? std::make_unique<CacheFileWriter>(*file_) : nullptr) {
+  if (file_ != nullptr) {
+    for (uint32_t s = file_->slots(); s > 0; s--) free_slots_.push_back(s - 1);
   }
 }
 
@@ -288,14 +315,14 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   } else if (whole) {
     Unlend(e);
     e->zero = false;
-    e->data = BlockBytes::Copy(data);
+    e->data = BlockBytes::Copy(pool_, data);
     if (md5 != nullptr) e->md5 = *md5;
   } else {
     if (e->data_lent) {
       Unlend(e);
-      e->data = BlockBytes::Copy(e->lent);  // the upload keeps the old bytes
+      e->data = BlockBytes::Copy(pool_, e->lent);  // the upload keeps the old bytes
     }
-    if (e->zero) e->data = BlockBytes::Zeros(block_size_);
+    if (e->zero) e->data = BlockBytes::Zeros(pool_, block_size_);
     e->zero = false;
     memcpy(e->data.data() + offset, data.data(), data.size());
   }
@@ -339,160 +366,7 @@ Status BlockCache::Write(BlockNum n, uint32_t offset, std::span<const uint8_t> d
   return WaitStored({{n, seq}}, true).WithContext("cache: write-through");
 }
 
-// ---- uploads ----
-
-bool BlockCache::IsDue(const Entry& e, int64_t now_ms) const {
-  return e.due_ms <= now_ms || c_.writers_waiting > 0;
-}
-
-bool BlockCache::UploadOne(bool only_urgent, const BlockNum* only) {
-  Entry* e = nullptr;
-  if (only != nullptr) {
-    auto it = entries_.find(*only);
-    if (it == entries_.end() || it->second.state != State::kDirty) return false;
-    e = &it->second;
-  } else {
-    if (dirty_.empty()) return false;
-    e = &entries_.at(dirty_.begin()->second);
-    if (only_urgent ? e->due_ms != kUrgentDue : !IsDue(*e, clock_.NowMs())) return false;
-  }
-  const BlockNum n = e->n;
-  const bool zero = e->zero;
-  // The upload reads the entry's buffer itself: writes meanwhile replace it (Unlend).
-  std::span<const uint8_t> body;
-  std::optional<Md5Digest> md5;
-  if (!zero) {
-    body = e->data;
-    md5 = e->md5;
-    e->data_lent = true;
-  }
-  const uint64_t seq = e->seq;
-  e->urgent = false;
-  e->upload_started_ms = clock_.NowMs();
-  Transition(e, State::kWriting);
-  // Blocks that became due since (their delay ran out, or writers wait at the limit) woke
-  // nobody, and this worker may have been the one keeping time for the next: it passes the
-  // work on to an idle worker, which takes it or keeps that time.
-  if (idle_workers_ > 0 && !dirty_.empty() &&
-      (timed_idle_workers_ == 0 || IsDue(entries_.at(dirty_.begin()->second), clock_.NowMs()))) {
-    work_cv_.notify_one();
-  }
-  c_.uploads_in_flight++;
-  std::vector<FileOp> ops = TakeFileOps();
-
-  Status st;
-  int attempts = 0;
-  {
-    MutexUnlock unlocked(mu_);
-    ApplyFileOps(ops);
-    const WriteHints hints{.md5 = md5.has_value() ? &*md5 : nullptr};
-    int64_t backoff_ms = options_.retry_initial_ms;
-    for (;;) {
-      attempts++;
-      st = below().WriteBlock(n, body, hints);
-      if (st.ok() || attempts >= options_.upload_attempts) break;
-      LOG_WARN("cache: upload of block " S3DISK_BLOCK_FMT " failed (%s); retrying in %lld ms", n,
-               st.ToString().c_str(), static_cast<long long>(backoff_ms));
-      clock_.SleepMs(backoff_ms);
-      backoff_ms = std::min(backoff_ms * 2, options_.retry_max_ms);
-    }
-  }
-
-  c_.uploads_in_flight--;
-  c_.writes_below += attempts;
-  c_.retries += attempts - 1;
-  Entry& after = entries_.at(n);  // WRITING/REDIRTIED entries are never erased
-  after.data_lent = false;
-  after.lent = BlockBytes();
-  if (st.ok()) {
-    c_.uploads++;
-    if (!zero) c_.bytes_up += block_size_;
-    after.stored_seq = std::max(after.stored_seq, seq);
-    if (after.state == State::kWriting) {
-      Transition(&after, State::kClean);
-      FileMarkClean(&after);
-    } else {
-      Transition(&after, State::kDirty,
-                 after.urgent ? kUrgentDue : after.dirty_since_ms + options_.write_delay_ms);
-    }
-  } else {
-    c_.upload_failures++;
-    after.failures++;
-    after.last_error = st;
-    LOG_ERROR("cache: upload of block " S3DISK_BLOCK_FMT
-              " failed %d times (%s); keeping it "
-              "dirty, next try in %lld ms",
-              n, attempts, st.ToString().c_str(), static_cast<long long>(options_.retry_max_ms));
-    Transition(&after, State::kDirty, clock_.NowMs() + options_.retry_max_ms);
-  }
-  cv_.notify_all();
-  if (after.state == State::kDirty) work_cv_.notify_one();
-  DrainFileOps();  // the MarkClean (after may be evicted meanwhile: not used below)
-  return true;
-}
-
-Status BlockCache::WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets,
-                              bool upload_here) {
-  std::vector<uint64_t> failures0(targets.size());
-  for (size_t i = 0; i < targets.size(); i++) {
-    auto it = entries_.find(targets[i].first);
-    if (it == entries_.end()) continue;
-    failures0[i] = it->second.failures;
-    MarkUrgent(&it->second);
-  }
-  work_cv_.notify_all();
-  // The targets are checked in order, each wait for the first one not yet below: a flush of
-  // n blocks costs O(n) checks in all, not O(n) at every upload that completes. A target
-  // found failed is reported when the walk reaches it (the others are uploaded meanwhile).
-  for (size_t i = 0; i < targets.size();) {
-    auto it = entries_.find(targets[i].first);
-    if (it == entries_.end()) {
-      i++;
-      continue;
-    }
-    const Entry& e = it->second;
-    if (!Dirtyish(e) || e.stored_seq >= targets[i].second) {
-      i++;
-      continue;
-    }
-    if (e.failures > failures0[i]) {
-      return e.last_error.WithContext("cache: block " + BlockHex(e.n) + " not written");
-    }
-    if (upload_here && e.state == State::kDirty) {
-      UploadOne(false, &targets[i].first);  // drops the lock: look again
-      continue;
-    }
-    cv_.wait(mu_);
-  }
-  return Status::Ok();
-}
-
-int BlockCache::Pump() {
-  Lock lock(mu_);
-  int jobs = 0;
-  while (RunReadAhead() || UploadOne(false, nullptr)) jobs++;
-  return jobs;
-}
-
-void BlockCache::WorkerLoop() {
-  Lock lock(mu_);
-  for (;;) {
-    if (stopping_) break;
-    if (RunReadAhead() || UploadOne(false, nullptr)) continue;
-    idle_workers_++;
-    if (dirty_.empty()) {
-      work_cv_.wait(mu_);
-    } else {
-      const int64_t due = dirty_.begin()->first;
-      const int64_t now = clock_.NowMs();
-      const int64_t wait_ms = due <= now ? 1 : std::min(due - now, kMaxWorkerWaitMs);
-      timed_idle_workers_++;
-      work_cv_.wait_for(mu_, std::chrono::milliseconds(wait_ms));
-      timed_idle_workers_--;
-    }
-    idle_workers_--;
-  }
-}
+// ---- flush ----
 
 Status BlockCache::Flush() {
   Status st;
@@ -506,8 +380,8 @@ Status BlockCache::Flush() {
     st = WaitStored(targets, workers_.empty());
   }
   if (!st.ok()) return st.WithContext("cache: flush");
-  if (options_.file != nullptr) {
-    S3DISK_RETURN_IF_ERROR(options_.file->Sync().WithContext("cache: flush"));
+  if (file_ != nullptr) {
+    S3DISK_RETURN_IF_ERROR(file_->Sync().WithContext("cache: flush"));
   }
   return below().Flush();
 }
@@ -563,7 +437,7 @@ Status BlockCache::Trim(BlockNum first, uint64_t count) {
     FilePut(&e);
   });
   cv_.notify_all();  // writers waiting for an entry to evict (Transition woke those at the limit)
-  std::vector<FileOp> ops = TakeFileOps();  // the zeroed entries' file records first
+  std::vector<CacheFileOp> ops = TakeFileOps();  // the zeroed entries' file records first
   Status st;
   {
     MutexUnlock unlocked(mu_);
@@ -594,7 +468,7 @@ Status BlockCache::Start() {
     if (started_) return Status(EINVAL, "cache: started twice");
     started_ = true;
   }
-  if (options_.file != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
+  if (file_ != nullptr) S3DISK_RETURN_IF_ERROR(Recover());
   // The recovered dirty blocks are counted before the workers start taking them.
   std::vector<std::pair<BlockNum, uint64_t>> targets;
   {
@@ -607,7 +481,7 @@ Status BlockCache::Start() {
   Lock lock(mu_);
   if (targets.empty()) return Status::Ok();
   LOG_INFO("cache: recovered %zu dirty blocks from %s; uploading them", targets.size(),
-           options_.file->path().c_str());
+           file_->path().c_str());
   Status st = WaitStored(targets, workers_.empty());
   if (!st.ok()) return st.WithContext("cache: uploading recovered blocks");
   LOG_INFO("cache: %zu recovered blocks uploaded", targets.size());
@@ -628,14 +502,19 @@ Status BlockCache::Shutdown() {
   if (!st.ok()) {
     LOG_ERROR("cache: shutdown: %s; %llu dirty blocks not written%s", st.ToString().c_str(),
               static_cast<unsigned long long>(left),
-              options_.file != nullptr ? " (kept in the cache file for the next mount)" : "");
+              file_ != nullptr ? " (kept in the cache file for the next mount)" : "");
   }
-  if (options_.file != nullptr) {
-    Status sync = options_.file->Sync();
+  if (file_ != nullptr) {
+    Status sync = file_->Sync();
     if (st.ok()) st = sync;
   }
   Status below_st = below().Shutdown();
   return st.ok() ? below_st : st;
+}
+
+uint64_t BlockCache::TEST_read_ahead_max_blocks() {
+  Lock lock(mu_);
+  return read_ahead_.TEST_max_blocks();
 }
 
 BlockCache::Counters BlockCache::counters() {
@@ -672,19 +551,8 @@ void BlockCache::DumpStats(std::string* out) {
   AppendStat(out, "block_cache_writers_waiting", c.writers_waiting);
   AppendStat(out, "block_cache_idle_workers", c.idle_workers);
   AppendStat(out, "block_cache_dirty_limit_waits", c.dirty_limit_waits);
-  BufferPool::Global().DumpStats(out);  // the pool holds the cache's blocks
-  // The cache sits over the lower zero map (doc/ARCHITECTURE.md), whose counters would repeat
-  // the upper map's names: they are shown as lower_zero_map_*.
-  std::string rest;
-  below().DumpStats(&rest);
-  size_t pos = 0;
-  while (pos < rest.size()) {
-    size_t end = rest.find('\n', pos);
-    end = end == std::string::npos ? rest.size() : end + 1;
-    if (rest.compare(pos, 9, "zero_map_") == 0) *out += "lower_";
-    out->append(rest, pos, end - pos);
-    pos = end;
-  }
+  pool_.DumpStats(out);  // the pool holds the cache's blocks
+  below().DumpStats(out);
 }
 
 }  // namespace s3disk

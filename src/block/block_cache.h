@@ -17,10 +17,10 @@
 // - After read_ahead_trigger sequential block reads (a few blocks out of order still count),
 //   the next read_ahead_blocks blocks are fetched by the workers; as the run goes on the
 //   window widens, up to read_ahead_max_blocks (a fetch per worker, and at least two batches,
-//   keeps a cold sequential read at the store's parallel speed). The window is topped up a batch at
-//   a time: one worker fetches up to kFetchBatchBlocks blocks with one ReadBlocks, which S3 sends
-//   side by side and checks in one MD5 pass. Read-ahead only evicts clean blocks and never blocks
-//   the reader.
+//   keeps a cold sequential read at the store's parallel speed). ReadAheadPolicy
+//   (read_ahead.h) decides which blocks, a batch at a time; one worker fetches a batch with
+//   one ReadBlocks, which S3 sends side by side and checks in one MD5 pass. Read-ahead only
+//   evicts clean blocks and never blocks the reader.
 // - Flush() uploads every block dirty at the time of the call (ignoring the write delay),
 //   waits for them, then flushes below. A failed upload is retried with backoff (clock
 //   SleepMs) and then kept dirty for a later retry: dirty data is never dropped.
@@ -28,7 +28,7 @@
 //   file at Start() are uploaded before Start() returns, clean ones are reused (verified with
 //   verify_clean unless no_verify, up to `threads` checks at once).
 //
-// threads == 0 starts no workers: uploads and read-ahead then run only from Pump() (tests),
+// threads == 0 starts no workers: uploads and read-ahead then run only from TEST_Pump(),
 // Flush() and Shutdown(), on the calling thread.
 #pragma once
 
@@ -51,12 +51,16 @@
 #include "base/sync.h"
 #include "block/block_store.h"
 #include "block/cache_file.h"
+#include "block/cache_file_writer.h"
+#include "block/read_ahead.h"
 
 namespace s3disk {
 
+// The cache's settings. Their defaults are written here only: the command line fills the
+// Config's copy (app/config.h), which stack.cc hands to Create.
 struct BlockCacheOptions {
   uint64_t cache_size_blocks = 1000;  // --blockCacheSize
-  uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see Pump)
+  uint32_t threads = 20;              // --blockCacheThreads (0: no workers, see TEST_Pump)
   int64_t write_delay_ms = 250;       // --blockCacheWriteDelay
   // --blockCacheMaxDirty; 0 = default: 90% of the cache size (at least 1). Must be less than
   // cache_size_blocks so that clean blocks can always be evicted for a fetch.
@@ -67,8 +71,8 @@ struct BlockCacheOptions {
   uint32_t read_ahead_trigger = 2;  // --readAheadTrigger
   // --readAheadMax: each further sequential block read widens the window by one block, up to
   // this many (less than read_ahead_blocks: the window stays read_ahead_blocks). 0 = default:
-  // one fetch per worker (threads) and at least two batches (2 * kFetchBatchBlocks), at most
-  // a quarter of the cache.
+  // one fetch per worker (threads) and at least two batches (read_ahead.h), at most a quarter
+  // of the cache.
   uint32_t read_ahead_max_blocks = 0;
   // Upload retries inside one attempt to write a block: attempts, and the first backoff
   // (doubled each time, up to retry_max_ms). After the last attempt the block stays dirty
@@ -76,19 +80,25 @@ struct BlockCacheOptions {
   int upload_attempts = 4;
   int64_t retry_initial_ms = 200;
   int64_t retry_max_ms = 5000;
-  // Optional: the cache file (--blockCacheFile). The cache takes ownership.
-  std::unique_ptr<CacheFile> file;
-  bool no_verify = false;  // --blockCacheNoVerify
-  // Checks a clean block found in the cache file against the bucket: ok if the bucket holds
-  // exactly the data whose MD5 (lowercase hex) is given. Unset: clean blocks are not reused.
+  bool no_verify = false;  // --blockCacheNoVerify: reuse the file's clean blocks unchecked
+};
+
+// The cache file (--blockCacheFile, which stack.cc opens), and how the cache checks the clean
+// blocks it finds there. Empty: no file.
+struct BlockCacheFile {
+  std::unique_ptr<CacheFile> file;  // the cache takes ownership
+  // Checks a clean block found in the file against the bucket: ok if the bucket holds exactly
+  // the data whose MD5 (lowercase hex) is given. Unset: clean blocks are not reused.
   std::function<Status(BlockNum n, const std::string& md5_hex)> verify_clean;
 };
 
 class BlockCache : public ForwardingBlockStore {
  public:
-  // Checks the options (EINVAL). No I/O: the cache file is read in Start().
+  // Checks the options and the file's geometry (EINVAL). No I/O: the cache file is read in
+  // Start(). The cached blocks are allocated from pool, which must outlive the cache.
   static Result<std::unique_ptr<BlockCache>> Create(std::unique_ptr<BlockStore> below,
-                                                    BlockCacheOptions options, Clock& clock);
+                                                    BlockCacheOptions options, BufferPool& pool,
+                                                    Clock& clock, BlockCacheFile file = {});
   ~BlockCache() override;
 
   // ReadBlocks keeps the default: each block is read through the cache. The cache's own
@@ -109,7 +119,7 @@ class BlockCache : public ForwardingBlockStore {
 
   // Test hook: runs, on the calling thread, every job due now (pending read-aheads, then
   // uploads whose delay expired or that someone waits for). Returns the jobs run.
-  int Pump();
+  int TEST_Pump();
 
   // For tests and stats.
   struct Counters {
@@ -123,13 +133,8 @@ class BlockCache : public ForwardingBlockStore {
     uint64_t dirty_limit_waits = 0;  // times a writer waited for the dirty limit, ever
   };
   Counters counters();
-  uint64_t max_dirty_blocks() const { return max_dirty_; }
-  // Read-ahead blocks one worker fetches at once (ReadBlocks): S3 sends them side by side and
-  // hashes them in one pass (md5_many.h: 16 bodies cost about what 3 cost one by one).
-  static constexpr uint64_t kFetchBatchBlocks = 16;
-  // How far out of order the reads of one sequential run may come (NoteRead).
-  static constexpr int64_t kReorderBlocks = 8;
-  uint64_t read_ahead_max_blocks() const { return read_ahead_max_; }
+  uint64_t TEST_max_dirty_blocks() const { return max_dirty_; }
+  uint64_t TEST_read_ahead_max_blocks();
 
  private:
   enum class State : uint8_t {
@@ -165,7 +170,8 @@ class BlockCache : public ForwardingBlockStore {
   };
   using Lock = MutexLock;
 
-  BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, Clock& clock);
+  BlockCache(std::unique_ptr<BlockStore> below, BlockCacheOptions options, BufferPool& pool,
+             Clock& clock, BlockCacheFile file);
 
   // dirty_ key of a block someone waits for (uploaded before any other).
   static constexpr int64_t kUrgentDue = INT64_MIN;
@@ -181,6 +187,7 @@ class BlockCache : public ForwardingBlockStore {
   // Copies e's data (or a part) into buf.
   static void CopyOut(const Entry& e, uint32_t offset, std::span<uint8_t> buf);
 
+  // ---- block_cache.cc: the states and the LRU, writes
   // Makes room for one more entry by evicting the least recently used clean block. False if
   // the cache is full of blocks that cannot be evicted.
   bool MakeRoom() REQUIRES(mu_);
@@ -192,13 +199,14 @@ class BlockCache : public ForwardingBlockStore {
   void MarkUrgent(Entry* e) REQUIRES(mu_);
   void Touch(Entry* e) REQUIRES(mu_);
   void PassRoomOn() REQUIRES(mu_);
-
-  // The read path: serve buf (a part at offset) from the cache, or fetch block n.
-  Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
   // Stores data (a part at offset, or a whole block; zero = all zeros; md5: a whole block's,
   // or null) into the cache.
   Status Write(BlockNum n, uint32_t offset, std::span<const uint8_t> data, bool zero,
                const Md5Digest* md5);
+
+  // ---- block_cache_read.cc: reads, fetches, read-ahead
+  // The read path: serve buf (a part at offset) from the cache, or fetch block n.
+  Status Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf);
   // Fetches block n from below into a new cache entry, as the reader or as read-ahead.
   // Called with the lock held; drops it around the call below. Returns the fetch status;
   // data (when not null, block_size bytes) receives the block.
@@ -211,62 +219,54 @@ class BlockCache : public ForwardingBlockStore {
   // trim (epoch) or a write (the entry is no longer that fetch's). Counts the read.
   void Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& st, bool zero, BlockBytes own,
                std::span<const uint8_t> data, bool read_ahead) REQUIRES(mu_);
+  // Asks the read-ahead policy about a read of block n and queues the blocks it names that are
+  // not cached, waking a worker per batch.
   void NoteRead(BlockNum n) REQUIRES(mu_);
+  // A worker's read-ahead job: fetches the next batch of the queue. False if it is empty.
+  bool RunReadAhead() REQUIRES(mu_);
 
+  // ---- block_cache_upload.cc: the workers and the uploads
   // Claims the first dirty block that is due (only_urgent: that someone waits for), or block
   // `only` when it is dirty, and uploads it with retries. Drops the lock around the upload.
   // Returns true if it uploaded (or tried to upload) something.
   bool UploadOne(bool only_urgent, const BlockNum* only) REQUIRES(mu_);
   bool IsDue(const Entry& e, int64_t now_ms) const REQUIRES(mu_);
-  bool RunReadAhead() REQUIRES(mu_);
   // Waits until every (block, seq) target is below; uploads them on this thread when
   // upload_here (else the workers do). Fails if one of them failed an upload meanwhile.
   Status WaitStored(const std::vector<std::pair<BlockNum, uint64_t>>& targets, bool upload_here)
       REQUIRES(mu_);
   void WorkerLoop();
-  // Start(): reloads the cache file, uploads its dirty blocks.
+
+  // ---- block_cache_file.cc: the cache file's side
+  // Start(): reloads the cache file (its dirty blocks are then uploaded by Start).
   Status Recover();
   // Start(): checks the file's clean blocks against below with verify_clean, in parallel
   // (up to `threads` at once). Result per found() record: true if it may be reused.
   std::vector<bool> VerifyClean();
-  // Cache file writes. Under mu_ they are only queued (with a copy of the data and a ticket
-  // that fixes their order per slot); the file I/O and MD5 run outside mu_, in
-  // ApplyFileOps, in ticket order per slot. Every path that queues one applies the queue
-  // as it releases mu_ (DrainFileOps, or TakeFileOps and then ApplyFileOps first thing in a
-  // MutexUnlock scope), so a write is in the file before it is acknowledged and no queued op
-  // outlives its producer's critical section.
-  struct FileOp {
-    enum class Kind : uint8_t { kPut, kMarkClean, kClear };
-    Kind kind = Kind::kPut;
-    int slot = -1;
-    uint64_t ticket = 0;  // order of all file ops (under mu_)
-    uint64_t prev = 0;    // ticket of the slot's previous op (0: none): runs after it
-    BlockNum n = 0;
-    bool dirty = false;
-    bool zero = false;
-    uint64_t seq = 0;
-    BlockBytes data;
-    std::optional<Md5Digest> md5;  // data's, if known
-  };
+  // Cache file writes (cache_file_writer.h). Under mu_ they are only queued in file_queue_
+  // (with a copy of the data); the file I/O and MD5 run outside mu_, in ApplyFileOps. Every
+  // path that queues one applies the queue as it releases mu_ (DrainFileOps, or TakeFileOps
+  // and then ApplyFileOps first thing in a MutexUnlock scope), so a write is in the file
+  // before it is acknowledged and no queued op outlives its producer's critical section.
   void FilePut(Entry* e) REQUIRES(mu_);
   void FileMarkClean(Entry* e) REQUIRES(mu_);
   void FileClear(int slot) REQUIRES(mu_);
-  void QueueFileOp(FileOp op) REQUIRES(mu_);
   // Applies the queued file ops with mu_ dropped, then takes it again.
   void DrainFileOps() REQUIRES(mu_);
   // For a call below: takes the queued file ops, which the caller applies first thing in its
   // MutexUnlock scope.
-  std::vector<FileOp> TakeFileOps() REQUIRES(mu_);
-  // Runs ops (taken from file_ops_) without mu_, each after its slot's previous op, and
-  // empties ops.
-  void ApplyFileOps(std::vector<FileOp>& ops);
+  std::vector<CacheFileOp> TakeFileOps() REQUIRES(mu_);
+  // Applies ops (taken from file_queue_) without mu_, and empties them.
+  void ApplyFileOps(std::vector<CacheFileOp>& ops);
 
   Clock& clock_;
+  BufferPool& pool_;
   BlockCacheOptions options_;
+  const std::unique_ptr<CacheFile> file_;  // or null
+  const std::function<Status(BlockNum n, const std::string& md5_hex)> verify_clean_;
   const uint32_t block_size_;
   const uint64_t num_blocks_;
   const uint64_t max_dirty_;
-  const uint64_t read_ahead_max_;
 
   Mutex mu_;
   CondVar cv_;        // state changes: fetch, upload and trim waiters re-check
@@ -275,24 +275,18 @@ class BlockCache : public ForwardingBlockStore {
   std::map<BlockNum, Entry> entries_ GUARDED_BY(mu_);
   std::list<BlockNum> lru_ GUARDED_BY(mu_);  // clean blocks, least recent first
   std::set<std::pair<int64_t, BlockNum>> dirty_ GUARDED_BY(mu_);  // kDirty by due time
-  std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);
+  ReadAheadPolicy read_ahead_ GUARDED_BY(mu_);
+  std::deque<BlockNum> read_ahead_queue_ GUARDED_BY(mu_);  // blocks the workers fetch ahead
   std::vector<int> free_slots_ GUARDED_BY(mu_);
-  std::vector<FileOp> file_ops_ GUARDED_BY(mu_);  // queued; empty whenever mu_ is free
-  uint64_t next_file_ticket_ GUARDED_BY(mu_) = 1;
-  std::vector<uint64_t> slot_last_ticket_ GUARDED_BY(mu_);  // per slot: last ticket queued
-  Mutex file_mu_;                                           // guards slot_applied_ only
-  CondVar file_cv_;
-  std::vector<uint64_t> slot_applied_ GUARDED_BY(file_mu_);  // per slot: last ticket applied
+  CacheFileQueue file_queue_ GUARDED_BY(mu_);           // empty whenever mu_ is free
+  const std::unique_ptr<CacheFileWriter> file_writer_;  // with a cache file only
   uint64_t next_id_ GUARDED_BY(mu_) = 1;
   uint64_t next_seq_ GUARDED_BY(mu_) = 1;
   uint64_t dirty_count_ GUARDED_BY(mu_) = 0;         // kDirty + kWriting + kRedirtied
   uint32_t idle_workers_ GUARDED_BY(mu_) = 0;        // workers waiting on work_cv_
   uint32_t timed_idle_workers_ GUARDED_BY(mu_) = 0;  // of those, waiting for a due time
   uint64_t trim_epoch_ GUARDED_BY(mu_) = 0;          // bumped at every trim start and end
-  int64_t last_read_ GUARDED_BY(mu_) = -2;
-  uint32_t run_length_ GUARDED_BY(mu_) = 0;
-  uint64_t read_ahead_next_ GUARDED_BY(mu_) = 0;   // first block not yet scheduled
-  uint64_t read_ahead_batch_ GUARDED_BY(mu_) = 1;  // blocks a read-ahead job takes
+  uint64_t read_ahead_batch_ GUARDED_BY(mu_) = 1;    // blocks a read-ahead job takes
   bool stopping_ GUARDED_BY(mu_) = false;
   bool started_ GUARDED_BY(mu_) = false;
   Counters c_ GUARDED_BY(mu_);

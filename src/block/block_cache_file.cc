@@ -1,6 +1,7 @@
-// BlockCache's cache file side (--blockCacheFile): mirroring entries into the file as they
-// change, and rebuilding the cache from it at Start(). The states, invariants and the file's
-// role are described at the top of block_cache.cc; the file format in cache_file.cc.
+// BlockCache's cache file side (--blockCacheFile): what each entry's slot must hold as it
+// changes (queued for CacheFileWriter, cache_file_writer.h), and rebuilding the cache from
+// the file at Start(). The states, invariants and the file's role are described at the top
+// of block_cache.cc; the file format in cache_file.cc.
 #include <algorithm>
 #include <atomic>
 #include <thread>
@@ -12,93 +13,37 @@
 
 namespace s3disk {
 
-void BlockCache::QueueFileOp(FileOp op) {
-  op.ticket = next_file_ticket_++;
-  op.prev = slot_last_ticket_[op.slot];
-  slot_last_ticket_[op.slot] = op.ticket;
-  file_ops_.push_back(std::move(op));
-}
-
 void BlockCache::FilePut(Entry* e) {
   if (e->slot < 0) return;
-  FileOp op;
-  op.kind = FileOp::Kind::kPut;
-  op.slot = e->slot;
-  op.n = e->n;
-  op.dirty = Dirtyish(*e);
-  op.zero = e->zero;
-  op.seq = e->seq;
-  if (!e->zero) op.data = BlockBytes::Copy(e->data);
-  op.md5 = e->md5;
-  QueueFileOp(std::move(op));
+  file_queue_.Put(e->slot, e->n, Dirtyish(*e), e->seq,
+                  e->zero ? BlockBytes() : BlockBytes::Copy(pool_, e->data), e->zero, e->md5);
 }
 
 void BlockCache::FileMarkClean(Entry* e) {
   if (e->slot < 0) return;
-  FileOp op;
-  op.kind = FileOp::Kind::kMarkClean;
-  op.slot = e->slot;
-  QueueFileOp(std::move(op));
+  file_queue_.MarkClean(e->slot);
 }
 
-void BlockCache::FileClear(int slot) {
-  FileOp op;
-  op.kind = FileOp::Kind::kClear;
-  op.slot = slot;
-  QueueFileOp(std::move(op));
-}
+void BlockCache::FileClear(int slot) { file_queue_.Clear(slot); }
 
 void BlockCache::DrainFileOps() {
-  if (file_ops_.empty()) return;
-  std::vector<FileOp> ops = TakeFileOps();
+  if (file_queue_.empty()) return;
+  std::vector<CacheFileOp> ops = file_queue_.Take();
   MutexUnlock unlocked(mu_);
   ApplyFileOps(ops);
 }
 
-std::vector<BlockCache::FileOp> BlockCache::TakeFileOps() {
-  std::vector<FileOp> ops;
-  ops.swap(file_ops_);
-  return ops;
-}
+std::vector<CacheFileOp> BlockCache::TakeFileOps() { return file_queue_.Take(); }
 
-void BlockCache::ApplyFileOps(std::vector<FileOp>& ops) {
-  // ops are in ticket order. An op waits only for a smaller ticket, held by a thread that
-  // applies its own (also ordered) batch without waiting on mu_: no cycle, no deadlock.
+void BlockCache::ApplyFileOps(std::vector<CacheFileOp>& ops) {
   if (ops.empty()) return;
-  CacheFile& file = *options_.file;
-  for (FileOp& op : ops) {
-    {
-      MutexLock lock(file_mu_);
-      file_cv_.wait(file_mu_,
-                    [&]() REQUIRES(file_mu_) { return slot_applied_[op.slot] == op.prev; });
-    }
-    Status st;
-    switch (op.kind) {
-      case FileOp::Kind::kPut:
-        st = file.Put(op.slot, op.n, op.dirty, op.seq, op.data, op.zero,
-                      op.md5.has_value() ? &*op.md5 : nullptr);
-        break;
-      case FileOp::Kind::kMarkClean:
-        st = file.MarkClean(op.slot);
-        break;
-      case FileOp::Kind::kClear:
-        st = file.Clear(op.slot);
-        break;
-    }
-    if (!st.ok()) LOG_WARN("cache: %s", st.ToString().c_str());
-    {
-      MutexLock lock(file_mu_);
-      slot_applied_[op.slot] = op.ticket;
-    }
-    file_cv_.notify_all();
-  }
-  ops.clear();  // the data copies go now, not at the end of the caller's unlocked call
+  file_writer_->Apply(ops);
 }
 
 std::vector<bool> BlockCache::VerifyClean() {
-  const std::vector<CacheFile::Found>& found = options_.file->found();
+  const std::vector<CacheFile::Found>& found = file_->found();
   std::vector<char> agrees(found.size(), 0);
-  if (options_.no_verify || options_.verify_clean == nullptr) {
+  if (options_.no_verify || verify_clean_ == nullptr) {
     return std::vector<bool>(found.size(), false);
   }
   std::vector<size_t> todo;
@@ -112,7 +57,7 @@ std::vector<bool> BlockCache::VerifyClean() {
     for (size_t k = next++; k < todo.size(); k = next++) {
       const CacheFile::Found& f = found[todo[k]];
       try {
-        agrees[todo[k]] = options_.verify_clean(f.n, HexEncode(f.md5)).ok() ? 1 : 0;
+        agrees[todo[k]] = verify_clean_(f.n, HexEncode(f.md5)).ok() ? 1 : 0;
       } catch (...) {
         agrees[todo[k]] = 0;  // unverified: the block is fetched again when read
       }
@@ -127,8 +72,8 @@ std::vector<bool> BlockCache::VerifyClean() {
 }
 
 Status BlockCache::Recover() {
-  CacheFile& file = *options_.file;
-  BlockBytes data = BlockBytes::Zeros(block_size_);
+  CacheFile& file = *file_;
+  BlockBytes data = BlockBytes::Zeros(pool_, block_size_);
   uint64_t bad = file.bad_records(), stale = 0;
   uint64_t max_seq = 0;
   for (const CacheFile::Found& f : file.found()) max_seq = std::max(max_seq, f.seq);
@@ -161,7 +106,7 @@ Status BlockCache::Recover() {
     e.id = next_id_++;
     e.slot = f.slot;
     e.zero = f.zero;
-    if (!f.zero) e.data = BlockBytes::Copy(data);
+    if (!f.zero) e.data = BlockBytes::Copy(pool_, data);
     e.seq = f.seq;
     if (f.dirty) {
       e.dirty_since_ms = clock_.NowMs();

@@ -1,8 +1,7 @@
 // BlockCache's read side: reads (a hit, a shared fetch or a fetch of its own), fetches from
-// below and installing what they bring, and read-ahead (spotting a sequential run, queueing
-// the window, fetching it a batch at a time). The states and invariants are described at
-// the top of block_cache.cc.
-#include <algorithm>
+// below and installing what they bring, and read-ahead (queueing the blocks ReadAheadPolicy
+// names, fetching them a batch at a time). The states and invariants are described at the
+// top of block_cache.cc.
 #include <cstring>
 
 #include "base/log.h"
@@ -49,7 +48,7 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
     c_.misses++;
     NoteRead(n);
     if (offset == 0 && buf.size() == block_size_) return Fetch(n, buf, false);
-    BlockBytes block = BlockBytes::ToFill(block_size_);
+    BlockBytes block = BlockBytes::ToFill(pool_, block_size_);
     S3DISK_RETURN_IF_ERROR(Fetch(n, block, false));
     memcpy(buf.data(), block.data() + offset, buf.size());
     return Status::Ok();
@@ -59,14 +58,14 @@ Status BlockCache::Read(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   BlockBytes own;
   if (data.empty()) {
-    own = BlockBytes::ToFill(block_size_);  // used only if the read below succeeds
+    own = BlockBytes::ToFill(pool_, block_size_);  // used only if the read below succeeds
     data = own;
   }
   if (!MakeRoom()) {
     // Full of blocks that cannot be evicted: serve the read without caching it.
     if (read_ahead) return Status::Ok();
     c_.bypassed_reads++;
-    std::vector<FileOp> ops = TakeFileOps();
+    std::vector<CacheFileOp> ops = TakeFileOps();
     Status st;
     {
       MutexUnlock unlocked(mu_);
@@ -80,7 +79,8 @@ Status BlockCache::Fetch(BlockNum n, std::span<uint8_t> data, bool read_ahead) {
   Entry* e = NewEntry(n);
   const uint64_t id = e->id;
   const uint64_t epoch = trim_epoch_;
-  std::vector<FileOp> ops = TakeFileOps();  // with the Clear of an evicted block's slot, if any
+  // (with the Clear of an evicted block's slot, if any)
+  std::vector<CacheFileOp> ops = TakeFileOps();
   Status st;
   bool zero = false;
   {
@@ -105,11 +105,11 @@ void BlockCache::FetchMany(const std::vector<BlockNum>& wanted) {
     if (!MakeRoom()) break;  // full of blocks that cannot be evicted: fetch no more
     ns.push_back(n);
     ids.push_back(NewEntry(n)->id);
-    bufs.push_back(BlockBytes::ToFill(block_size_));  // used only where the read succeeds
+    bufs.push_back(BlockBytes::ToFill(pool_, block_size_));  // used only where the read succeeds
   }
   if (ns.empty()) return;
   const uint64_t epoch = trim_epoch_;
-  std::vector<FileOp> ops = TakeFileOps();
+  std::vector<CacheFileOp> ops = TakeFileOps();
   std::vector<std::span<uint8_t>> spans(bufs.begin(), bufs.end());
   std::vector<Status> sts;
   std::vector<bool> zero(ns.size());
@@ -145,7 +145,7 @@ void BlockCache::Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& 
   } else if (!own.empty()) {
     mine.data = std::move(own);  // nobody else reads into it: no copy
   } else {
-    mine.data = BlockBytes::Copy(data);
+    mine.data = BlockBytes::Copy(pool_, data);
   }
   mine.seq = next_seq_++;
   mine.stored_seq = mine.seq;
@@ -154,38 +154,17 @@ void BlockCache::Install(BlockNum n, uint64_t id, uint64_t epoch, const Status& 
 }
 
 void BlockCache::NoteRead(BlockNum n) {
-  if (int64_t{n} == last_read_) return;  // another part of the same block
-  // The kernel sends a sequential reader's reads several at a time, so they may come a few
-  // blocks out of order: a read a little behind the last one is part of the run, and one a
-  // little ahead extends it.
-  const int64_t step = int64_t{n} - last_read_;
-  if (step < 0 && step >= -kReorderBlocks) return;
-  run_length_ = step > 0 && step <= kReorderBlocks ? run_length_ + 1 : 1;
-  last_read_ = n;
-  // A new run: what an earlier run scheduled (elsewhere on the disk) says nothing here.
-  if (run_length_ == 1) read_ahead_next_ = uint64_t{n} + 1;
-  if (options_.read_ahead_blocks == 0 || run_length_ < options_.read_ahead_trigger) return;
-  const uint64_t window = std::max<uint64_t>(
-      options_.read_ahead_blocks,
-      std::min<uint64_t>(read_ahead_max_,
-                         options_.read_ahead_blocks + (run_length_ - options_.read_ahead_trigger)));
-  const uint64_t end = std::min<uint64_t>(uint64_t{n} + 1 + window, num_blocks_);
-  uint64_t from = uint64_t{n} + 1;
-  if (read_ahead_next_ > from && read_ahead_next_ <= end) from = read_ahead_next_;
-  // The window is topped up a batch at a time (one worker fetches a batch side by side), so
-  // it may lag by less than a batch; a small window tops up at half.
-  const uint64_t batch = std::min<uint64_t>(kFetchBatchBlocks, std::max<uint64_t>(1, window / 2));
-  if (end < from + batch && end < num_blocks_) return;
-  read_ahead_batch_ = batch;
+  const std::optional<ReadAheadPolicy::Window> w = read_ahead_.NoteRead(n);
+  if (!w.has_value()) return;
+  read_ahead_batch_ = w->batch;
   uint64_t queued = 0;
-  for (uint64_t b = from; b < end; b++) {
+  for (uint64_t b = w->from; b < w->end; b++) {
     if (entries_.count(static_cast<BlockNum>(b)) != 0) continue;
     read_ahead_queue_.push_back(static_cast<BlockNum>(b));
     // One worker per batch: waking all of them at every read costs more.
-    if (queued++ % batch == 0) work_cv_.notify_one();
+    if (queued++ % w->batch == 0) work_cv_.notify_one();
   }
-  read_ahead_next_ = end;
-  while (read_ahead_queue_.size() > 4 * window) {
+  while (read_ahead_queue_.size() > w->max_queued) {
     read_ahead_queue_.pop_front();
   }
 }

@@ -27,6 +27,8 @@
 
 namespace s3disk {
 
+// The guard's settings. Their defaults are written here only: the command line fills the
+// Config's copy (app/config.h), which stack.cc hands to Create with the S3 retry pauses.
 struct ConsistencyGuardOptions {
   uint64_t cache_size = 0;         // --md5CacheSize: live entries at most; must be > 0
   int64_t cache_time_ms = 0;       // --md5CacheTime: entry lifetime; 0 = forever

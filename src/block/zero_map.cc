@@ -24,10 +24,11 @@
 
 namespace s3disk {
 
-ZeroMap::ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start)
+ZeroMap::ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start, std::string stats_name)
     : ForwardingBlockStore(std::move(below)),
       num_blocks_(this->below().num_blocks()),
       survey_at_start_(survey_at_start),
+      stats_name_(std::move(stats_name)),
       words_(std::make_unique<std::atomic<uint64_t>[]>((num_blocks_ + kBlocksPerWord - 1) /
                                                        kBlocksPerWord)),
       unknown_(num_blocks_) {}
@@ -211,9 +212,9 @@ Status ZeroMap::Start() {
 }
 
 void ZeroMap::DumpStats(std::string* out) {
-  AppendStat(out, "zero_map_known_zero", known_zero_.load());
-  AppendStat(out, "zero_map_reads_elided", reads_elided_.load());
-  AppendStat(out, "zero_map_writes_elided", writes_elided_.load());
+  AppendStat(out, stats_name_ + "_known_zero", known_zero_.load());
+  AppendStat(out, stats_name_ + "_reads_elided", reads_elided_.load());
+  AppendStat(out, stats_name_ + "_writes_elided", writes_elided_.load());
   below().DumpStats(out);
 }
 

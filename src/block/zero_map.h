@@ -14,6 +14,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "block/block_store.h"
 
@@ -22,7 +23,10 @@ namespace s3disk {
 class ZeroMap : public ForwardingBlockStore {
  public:
   // survey_at_start: Start() calls below().SurveyNonZero() to learn every block's state.
-  ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start);
+  // stats_name: the prefix of its counters in DumpStats (NAME_known_zero, ...), so that two
+  // maps in one stack can be told apart.
+  ZeroMap(std::unique_ptr<BlockStore> below, bool survey_at_start,
+          std::string stats_name = "zero_map");
 
   Status ReadBlock(BlockNum n, std::span<uint8_t> buf) override;
   // The blocks not known to be zero go below as one batch.
@@ -67,6 +71,7 @@ class ZeroMap : public ForwardingBlockStore {
 
   const uint64_t num_blocks_;
   const bool survey_at_start_;
+  const std::string stats_name_;
   // Two bits per block, 32 blocks per word; zero-initialized = all unknown.
   std::unique_ptr<std::atomic<uint64_t>[]> words_;
   std::atomic<uint64_t> known_zero_{0};

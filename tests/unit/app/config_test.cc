@@ -251,11 +251,47 @@ TEST_CASE("config: parse errors name the option and the fix") {
 TEST_CASE("config: --readAheadMax is parsed and must fit in the cache") {
   Config c;
   REQUIRE(ParseAndValidate({"--readAheadMax=64", "mem:", "/tmp"}, &c).ok());
-  CHECK(c.read_ahead_max == 64);
+  CHECK(c.cache.read_ahead_max_blocks == 64);
   REQUIRE(ParseAndValidate({"mem:", "/tmp"}, &c).ok());
-  CHECK(c.read_ahead_max == 0);  // the cache's default: one fetch per worker
+  CHECK(c.cache.read_ahead_max_blocks == 0);  // the cache's default: one fetch per worker
   CheckUsageError(ParseAndValidate({"--readAheadMax=1000", "mem:", "/tmp"}),
                   {"--readAheadMax=1000 must be less than --blockCacheSize=1000"});
+}
+
+TEST_CASE("config: the cache and guard flags fill the layers' options, defaults included") {
+  Result<Config> plain = Parse({"mem:", "/m"});
+  REQUIRE(plain.ok());
+  // The layers' own defaults (block_cache.h, consistency_guard.h), as --help states them.
+  CHECK(plain->cache.cache_size_blocks == 1000);
+  CHECK(plain->cache.threads == 20);
+  CHECK(plain->cache.write_delay_ms == 250);
+  CHECK(plain->cache.max_dirty_blocks == 0);
+  CHECK_FALSE(plain->cache.sync);
+  CHECK_FALSE(plain->cache.no_verify);
+  CHECK(plain->cache.read_ahead_blocks == 4);
+  CHECK(plain->cache.read_ahead_trigger == 2);
+  CHECK(plain->cache.read_ahead_max_blocks == 0);
+  CHECK(plain->guard.cache_size == 0);
+  CHECK(plain->guard.cache_time_ms == 0);
+  CHECK(plain->guard.min_write_delay_ms == 0);
+  Result<Config> set =
+      Parse({"--blockCacheSize=64", "--blockCacheThreads=3", "--blockCacheWriteDelay=9",
+             "--blockCacheMaxDirty=7", "--blockCacheSync", "--blockCacheNoVerify", "--readAhead=5",
+             "--readAheadTrigger=6", "--readAheadMax=8", "--md5CacheSize=10", "--md5CacheTime=11",
+             "--minWriteDelay=12", "mem:", "/m"});
+  REQUIRE(set.ok());
+  CHECK(set->cache.cache_size_blocks == 64);
+  CHECK(set->cache.threads == 3);
+  CHECK(set->cache.write_delay_ms == 9);
+  CHECK(set->cache.max_dirty_blocks == 7);
+  CHECK(set->cache.sync);
+  CHECK(set->cache.no_verify);
+  CHECK(set->cache.read_ahead_blocks == 5);
+  CHECK(set->cache.read_ahead_trigger == 6);
+  CHECK(set->cache.read_ahead_max_blocks == 8);
+  CHECK(set->guard.cache_size == 10);
+  CHECK(set->guard.cache_time_ms == 11);
+  CHECK(set->guard.min_write_delay_ms == 12);
 }
 
 TEST_CASE("config: wrong number of arguments") {

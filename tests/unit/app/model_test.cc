@@ -77,7 +77,7 @@ Mounted Mount(const std::shared_ptr<MemStore>& mem, uint64_t seed, double error_
   Config config;
   config.block_cache_file = cache_file;
   // With a cache file (the crash test), writes stay dirty until the crash.
-  if (!cache_file.empty()) config.block_cache_write_delay_ms = 60000;
+  if (!cache_file.empty()) config.cache.write_delay_ms = 60000;
   config.bucket_kind = BucketKind::kMemory;
   config.list_blocks = true;
   FaultOptions options;

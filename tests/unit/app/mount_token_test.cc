@@ -243,7 +243,7 @@ Config CacheFileConfig(const std::string& path) {
   Config c = LocalConfig();
   c.size_bytes = 64 * 4096;
   c.block_size = 4096;
-  c.block_cache_size = 8;
+  c.cache.cache_size_blocks = 8;
   c.block_cache_file = path;
   return c;
 }

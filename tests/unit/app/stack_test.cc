@@ -269,6 +269,26 @@ TEST_CASE("stack: BuildStack reads and writes through ByteRange on a MemStore") 
   CHECK(stats.find("mem_store_puts") != std::string::npos);
 }
 
+TEST_CASE("stack: the lower zero map's stats are named lower_zero_map_*") {
+  Config c = LocalConfig();
+  Result<Stack> built = BuildStack(c, std::make_shared<MemStore>(), Geometry{4096, 64 * 4096});
+  REQUIRE(built.ok());
+  Stack& s = *built;
+  REQUIRE(s.top->Start().ok());
+  std::string stats;
+  s.top->DumpStats(&stats);
+  // From the top: the upper map, the cache and its buffer pool, then the lower map.
+  const size_t cache = stats.find("\nblock_cache_hits ");
+  REQUIRE(cache != std::string::npos);
+  CHECK(stats.starts_with("zero_map_known_zero "));
+  CHECK(stats.find("\nbuffer_pool_unmaps 0\nlower_zero_map_known_zero ", cache) !=
+        std::string::npos);
+  CHECK(stats.find("\nlower_zero_map_known_zero 63\nlower_zero_map_reads_elided 0\n") !=
+        std::string::npos);
+  CHECK(stats.find("\nzero_map_", cache) == std::string::npos);  // one map is zero_map_*
+  REQUIRE(s.top->Shutdown().ok());
+}
+
 TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   Config c = LocalConfig();
   c.prefix = "vol/";
@@ -377,7 +397,7 @@ TEST_CASE("stack: a recovered dirty block 0 is uploaded after Start's zero block
   REQUIRE(mkdtemp(dir) != nullptr);
   Config c = LocalConfig();
   c.block_cache_file = std::string(dir) + "/cache";
-  c.block_cache_write_delay_ms = 60000;  // stays dirty until the crash
+  c.cache.write_delay_ms = 60000;  // stays dirty until the crash
   auto mem = std::make_shared<MemStore>();
   const Geometry g{4096, 16 * 4096};
   {

@@ -56,12 +56,13 @@ TEST_CASE("buffer pool: small buffers bypass the pool", "[buffer_pool]") {
 }
 
 TEST_CASE("buffer pool: BlockBytes copies, moves and frees its pooled buffer", "[buffer_pool]") {
+  BufferPool pool;
   std::vector<uint8_t> bytes(128 * 1024, 1);
   bytes[7] = 9;
-  BlockBytes a = BlockBytes::Copy(bytes);
+  BlockBytes a = BlockBytes::Copy(pool, bytes);
   REQUIRE(a.size() == bytes.size());
   CHECK(std::equal(a.begin(), a.end(), bytes.begin()));
-  BlockBytes b = BlockBytes::Copy(a);
+  BlockBytes b = BlockBytes::Copy(pool, a);
   b.data()[5] = 2;
   CHECK(a.data()[5] == 1);
   const uint8_t* buffer = b.data();
@@ -71,15 +72,15 @@ TEST_CASE("buffer pool: BlockBytes copies, moves and frees its pooled buffer", "
   std::span<const uint8_t> view = c;
   CHECK(view.size() == bytes.size());
   CHECK(view[7] == 9);
-  auto in_use = [] {
-    BufferPool::Counters k = BufferPool::Global().counters();
+  auto in_use = [&pool] {
+    BufferPool::Counters k = pool.counters();
     return k.mapped - k.spare;
   };
   const uint64_t before = in_use();
   c = BlockBytes();
   CHECK(c.empty());
   CHECK(in_use() == before - 1);  // given back to the pool
-  BlockBytes z = BlockBytes::Zeros(4096);
+  BlockBytes z = BlockBytes::Zeros(pool, 4096);
   CHECK(std::all_of(z.begin(), z.end(), [](uint8_t x) { return x == 0; }));
-  CHECK(BlockBytes::Copy({}).empty());
+  CHECK(BlockBytes::Copy(pool, {}).empty());
 }

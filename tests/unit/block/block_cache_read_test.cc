@@ -20,7 +20,7 @@ TEST_CASE("block_cache: reads do not wait behind a stuck upload") {
   f.below->write_gate = &gate;
   f.Write(1, 1);
   f.clock.Advance(250);
-  std::thread pump([&] { f.cache->Pump(); });
+  std::thread pump([&] { f.cache->TEST_Pump(); });
   gate.WaitArrived(1);
   CHECK(f.cache->counters().uploads_in_flight == 1);
   CHECK(f.Read(2) == Fill(9));  // a miss, fetched by this thread
@@ -57,10 +57,10 @@ TEST_CASE("block_cache: sequential reads trigger read-ahead of the next blocks")
   f.FillBelow(12);
   f.Read(10);
   f.Read(0);  // not sequential with 10
-  CHECK(f.cache->Pump() == 0);
+  CHECK(f.cache->TEST_Pump() == 0);
   f.Read(1);  // second sequential read: fetch 2..5, in batches of 2 (half the window)
   CHECK(f.below->CountCalls("read") == 3);
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   CHECK(f.below->CountCalls("batch 2 3") == 1);
   CHECK(f.below->CountCalls("batch 4 5") == 1);
   CHECK(f.below->CountCalls("read") == 7);
@@ -69,7 +69,7 @@ TEST_CASE("block_cache: sequential reads trigger read-ahead of the next blocks")
   for (BlockNum n = 2; n < 6; n++) CHECK(f.Read(n)[0] == static_cast<uint8_t>(n + 1));
   CHECK(f.below->CountCalls("read") == 0);  // all hits
   CHECK(f.cache->counters().read_ahead_blocks == 4);
-  CHECK(f.cache->Pump() == 2);  // and the run goes on: 6..9
+  CHECK(f.cache->TEST_Pump() == 2);  // and the run goes on: 6..9
   CHECK(f.below->CountCalls("read") == 4);
 }
 
@@ -81,39 +81,39 @@ TEST_CASE("block_cache: the read-ahead window widens with the run, up to readAhe
   o.cache_size_blocks = 32;
   Fixture f(std::move(o));
   f.Read(0);
-  CHECK(f.cache->Pump() == 0);
+  CHECK(f.cache->TEST_Pump() == 0);
   // The window is topped up a batch (half the window, at most kFetchBatchBlocks) at a time.
   f.Read(1);  // the trigger: 2..3 (the first window, 2 blocks: batches of 1)
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   f.Read(2);  // a hit, one more in the run: the window is 3: 4..5
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   f.Read(3);  // window 4: 6..7, one batch
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   CHECK(f.below->CountCalls("batch 6 7") == 1);
   f.Read(4);  // window 5 (the most): 8..9
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   f.Read(5);  // window 5: only 10 is missing, less than a batch
-  CHECK(f.cache->Pump() == 0);
+  CHECK(f.cache->TEST_Pump() == 0);
   f.Read(6);  // 10..11
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   auto reads = [&](BlockNum n) { return f.below->CountCalls("read " + GatedBlockStore::Hex(n)); };
   for (BlockNum n = 2; n <= 11; n++) CHECK(reads(n) == 1);
   CHECK(reads(12) == 0);
   f.Read(20);  // a jump ends the run: the window starts again at 2
   f.Read(21);
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   CHECK(reads(22) == 1);
   CHECK(reads(23) == 1);
   CHECK(reads(24) == 0);
 }
 
 TEST_CASE("block_cache: a wide read-ahead window is fetched in batches of kFetchBatchBlocks") {
-  static_assert(BlockCache::kFetchBatchBlocks == 16);
+  static_assert(ReadAheadPolicy::kFetchBatchBlocks == 16);
   Fixture f(Fixture::ReadAhead(32, 64));
   f.FillBelow(40);
   f.Read(0);
   f.Read(1);
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   CHECK(f.below->CountCalls("batch 2 3 4 5 6 7 8 9 a b c d e f 10 11") == 1);
   CHECK(f.below->CountCalls("batch 12 13 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20 21") == 1);
   f.below->ClearCalls();
@@ -128,12 +128,12 @@ TEST_CASE("block_cache: a sequential run after one further on still reads ahead 
   Fixture f(Fixture::ReadAhead(16, 60));  // batches of 8
   f.FillBelow(kBlocks);
   for (BlockNum n = 40; n < 46; n++) f.Read(n);
-  while (f.cache->Pump() > 0) {
+  while (f.cache->TEST_Pump() > 0) {
   }
   f.below->ClearCalls();
   for (BlockNum n = 0; n < 30; n++) {
     f.Read(n);
-    while (f.cache->Pump() > 0) {
+    while (f.cache->TEST_Pump() > 0) {
     }
   }
   const auto calls = f.below->calls();
@@ -150,7 +150,7 @@ TEST_CASE("block_cache: a read-ahead batch caches what it read and drops what fa
   f.Read(0);
   f.Read(1);
   f.below->FailNext(3, EIO);  // blocks 2, 3 and 4 of the first batch
-  CHECK(f.cache->Pump() == 2);
+  CHECK(f.cache->TEST_Pump() == 2);
   CHECK(f.cache->counters().cached_blocks == 2 + 13);  // blocks 0, 1 and 5..17
   f.below->ClearCalls();
   CHECK(f.Read(2)[0] == 3);  // not cached: read now, and fine
@@ -164,17 +164,17 @@ TEST_CASE("block_cache: the read-ahead window's default limit: a fetch per worke
   o.threads = 40;
   o.cache_size_blocks = 200;
   Fixture f(std::move(o));
-  CHECK(f.cache->read_ahead_max_blocks() == 40);
+  CHECK(f.cache->TEST_read_ahead_max_blocks() == 40);
   BlockCacheOptions few = Fixture::Defaults();
   few.threads = 6;
   few.cache_size_blocks = 200;
   Fixture h(std::move(few));
-  CHECK(h.cache->read_ahead_max_blocks() == 2 * BlockCache::kFetchBatchBlocks);
+  CHECK(h.cache->TEST_read_ahead_max_blocks() == 2 * ReadAheadPolicy::kFetchBatchBlocks);
   BlockCacheOptions small = Fixture::Defaults();
   small.threads = 20;
   small.cache_size_blocks = 40;
   Fixture g(std::move(small));
-  CHECK(g.cache->read_ahead_max_blocks() == 10);  // a quarter of the cache
+  CHECK(g.cache->TEST_read_ahead_max_blocks() == 10);  // a quarter of the cache
 }
 
 TEST_CASE("block_cache: read-ahead never evicts dirty blocks") {
@@ -187,7 +187,7 @@ TEST_CASE("block_cache: read-ahead never evicts dirty blocks") {
   const std::vector<uint8_t> part(10, 1);  // partial writes: not due before the delay
   for (BlockNum n : {20, 21, 22}) REQUIRE(f.cache->WritePart(n, 0, part).ok());
   f.Read(0);  // one free slot: block 0 takes it; read-ahead wants 1..3
-  f.cache->Pump();
+  f.cache->TEST_Pump();
   CHECK(f.cache->counters().dirty_blocks == 3);
   CHECK(f.cache->counters().cached_blocks == 4);
   REQUIRE(f.cache->Flush().ok());

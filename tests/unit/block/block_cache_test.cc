@@ -27,10 +27,10 @@ TEST_CASE("block_cache: a partial write is uploaded write-delay after it first b
   f.clock.Advance(200);
   REQUIRE(f.cache->WritePart(1, 100, eight).ok());  // a rewrite does not postpone the upload
   f.clock.Advance(49);
-  CHECK(f.cache->Pump() == 0);
+  CHECK(f.cache->TEST_Pump() == 0);
   CHECK(f.below->CountCalls("write") == 0);
   f.clock.Advance(1);
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   CHECK(f.below->calls() == std::vector<std::string>{"write 1"});
   std::vector<uint8_t> want = Fill(1);
   std::fill(want.begin(), want.begin() + 100, 7);
@@ -46,13 +46,13 @@ TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait 
     Fixture f;
     f.Write(1, 7);
     f.clock.Advance(10);
-    CHECK(f.cache->Pump() == 1);  // upload began at 10
+    CHECK(f.cache->TEST_Pump() == 1);  // upload began at 10
     f.clock.Advance(100);
     f.Write(1, 8);  // at 110: not before 260
     f.clock.Advance(149);
-    CHECK(f.cache->Pump() == 0);
+    CHECK(f.cache->TEST_Pump() == 0);
     f.clock.Advance(1);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->Block(1) == Fill(8));
     CHECK(f.below->CountCalls("write 1") == 2);
   }
@@ -61,14 +61,14 @@ TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait 
     f.Write(1, 7);
     CHECK(f.Read(1) == Fill(7));  // served from the cache
     CHECK(f.below->CountCalls("read") == 0);
-    CHECK(f.cache->Pump() == 1);  // no time has passed
+    CHECK(f.cache->TEST_Pump() == 1);  // no time has passed
     CHECK(f.below->Block(1) == Fill(7));
     CHECK(f.cache->counters().dirty_blocks == 0);
     f.clock.Advance(250);  // a delay after that upload: the next whole write goes at once
     Gate gate;
     f.below->write_gate = &gate;
     f.Write(1, 8);
-    std::thread pump([&] { f.cache->Pump(); });
+    std::thread pump([&] { f.cache->TEST_Pump(); });
     gate.WaitArrived(1);
     f.Write(1, 9);
     gate.Open();
@@ -76,9 +76,9 @@ TEST_CASE("block_cache: a block written whole is due at once; its rewrites wait 
     f.below->write_gate = nullptr;
     CHECK(f.below->Block(1) == Fill(8));
     f.clock.Advance(249);
-    CHECK(f.cache->Pump() == 0);
+    CHECK(f.cache->TEST_Pump() == 0);
     f.clock.Advance(1);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->Block(1) == Fill(9));
   }
 }
@@ -89,7 +89,7 @@ TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploa
   f.below->write_gate = &gate;
   f.Write(5, 1);
   f.clock.Advance(250);
-  std::thread pump([&] { f.cache->Pump(); });
+  std::thread pump([&] { f.cache->TEST_Pump(); });
   gate.WaitArrived(1);  // the upload of version 1 is in flight
   f.Write(5, 2);        // does not wait for it
   CHECK(f.Read(5) == Fill(2));
@@ -97,9 +97,9 @@ TEST_CASE("block_cache: a block rewritten while its upload is in flight is uploa
   pump.join();
   CHECK(f.below->Block(5) == Fill(1));
   CHECK(f.cache->counters().dirty_blocks == 1);  // version 2 is still to go
-  CHECK(f.cache->Pump() == 0);                   // its delay counts from the rewrite
+  CHECK(f.cache->TEST_Pump() == 0);              // its delay counts from the rewrite
   f.clock.Advance(250);
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   CHECK(f.below->Block(5) == Fill(2));
   CHECK(f.below->CountCalls("write 5") == 2);
   CHECK(f.cache->counters().dirty_blocks == 0);
@@ -113,7 +113,7 @@ TEST_CASE("block_cache: an upload in flight sends the data it started with, what
     Gate gate;
     f.below->write_gate = &gate;
     f.Write(5, 1);
-    std::thread pump([&] { f.cache->Pump(); });
+    std::thread pump([&] { f.cache->TEST_Pump(); });
     gate.WaitArrived(1);  // the upload of version 1 is in flight
     std::vector<uint8_t> want = Fill(1);
     if (how == Rewrite::kPart) {
@@ -135,7 +135,7 @@ TEST_CASE("block_cache: an upload in flight sends the data it started with, what
     CHECK(f.below->Block(5) == Fill(1));
     CHECK(f.Read(5) == want);
     f.clock.Advance(250);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->Block(5) == want);
     CHECK(f.cache->counters().dirty_blocks == 0);
   }
@@ -150,7 +150,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
   SECTION("whole: uploaded with it") {
     Fixture f;
     hashed_write(f, 1, 1);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->md5_given() == 1);
     CHECK(f.below->Block(1) == Fill(1));
   }
@@ -159,7 +159,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
     hashed_write(f, 2, 2);
     REQUIRE(f.cache->WritePart(2, 10, std::vector<uint8_t>(5, 9)).ok());
     f.clock.Advance(250);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->md5_given() == 0);
     std::vector<uint8_t> want = Fill(2);
     std::fill(want.begin() + 10, want.begin() + 15, 9);
@@ -171,7 +171,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
     f.Write(3, 4);
     hashed_write(f, 4, 4);
     hashed_write(f, 4, 0);
-    CHECK(f.cache->Pump() == 2);
+    CHECK(f.cache->TEST_Pump() == 2);
     CHECK(f.below->md5_given() == 0);
     CHECK(f.below->Block(3) == Fill(4));
     CHECK(f.below->calls() == std::vector<std::string>{"write 3", "write 4 zero"});
@@ -181,7 +181,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
     Gate gate;
     f.below->write_gate = &gate;
     hashed_write(f, 5, 1);
-    std::thread pump([&] { f.cache->Pump(); });
+    std::thread pump([&] { f.cache->TEST_Pump(); });
     gate.WaitArrived(1);
     hashed_write(f, 5, 2);
     gate.Open();
@@ -189,7 +189,7 @@ TEST_CASE("block_cache: a block's digest goes below with its upload while its da
     f.below->write_gate = nullptr;
     CHECK(f.below->Block(5) == Fill(1));
     f.clock.Advance(250);
-    CHECK(f.cache->Pump() == 1);
+    CHECK(f.cache->TEST_Pump() == 1);
     CHECK(f.below->Block(5) == Fill(2));
     CHECK(f.below->md5_given() == 2);
     CHECK(f.cache->counters().upload_failures == 0);
@@ -241,9 +241,9 @@ TEST_CASE("block_cache: an upload that keeps failing fails flush but keeps the d
   CHECK(f.below->CountCalls("write 3") == 4);
   CHECK(f.cache->counters().dirty_blocks == 1);
   CHECK(f.Read(3) == Fill(3));
-  CHECK(f.cache->Pump() == 0);  // next try only after retry_max_ms
+  CHECK(f.cache->TEST_Pump() == 0);  // next try only after retry_max_ms
   f.clock.Advance(5000);
-  CHECK(f.cache->Pump() == 1);
+  CHECK(f.cache->TEST_Pump() == 1);
   CHECK(f.below->Block(3) == Fill(3));
   CHECK(f.cache->Flush().ok());
 }
@@ -253,7 +253,7 @@ TEST_CASE("block_cache: by default 90% of the cache may be dirty, always less th
     BlockCacheOptions o = Fixture::Defaults();
     o.cache_size_blocks = cache_size;
     o.max_dirty_blocks = given;
-    return Fixture(std::move(o)).cache->max_dirty_blocks();
+    return Fixture(std::move(o)).cache->TEST_max_dirty_blocks();
   };
   CHECK(max_dirty(1000, 0) == 900);
   CHECK(max_dirty(2, 0) == 1);  // the smallest cache
@@ -269,7 +269,7 @@ TEST_CASE("block_cache: trim zeroes cached blocks and waits for an upload in fli
   f.clock.Advance(250);
   Gate gate;
   f.below->write_gate = &gate;
-  std::thread pump([&] { f.cache->Pump(); });  // uploads 1, then 2; stuck on the first
+  std::thread pump([&] { f.cache->TEST_Pump(); });  // uploads 1, then 2; stuck on the first
   gate.WaitArrived(1);
   Status trimmed;
   std::thread trimmer([&] { trimmed = f.cache->Trim(0, 4); });
@@ -333,26 +333,6 @@ TEST_CASE("block_cache: stats name the counters and go on below") {
   CHECK(stats.find("recording_block_store_calls") != std::string::npos);
 }
 
-// Stats of a layer below that name themselves like the upper zero map's.
-class ZeroMapNamedStats : public RecordingBlockStore {
- public:
-  using RecordingBlockStore::RecordingBlockStore;
-  void DumpStats(std::string* out) override {
-    *out += "zero_map_known_zero 3\nzero_map_reads_elided 1\nother 2\n";
-  }
-};
-
-TEST_CASE("block_cache: the lower zero map's stats are renamed lower_zero_map_*") {
-  FakeClock clock;
-  auto made = BlockCache::Create(std::make_unique<ZeroMapNamedStats>(kBs, kBlocks),
-                                 Fixture::Defaults(), clock);
-  REQUIRE(made.ok());
-  std::string stats;
-  (*made)->DumpStats(&stats);
-  CHECK(stats.find("\nlower_zero_map_known_zero 3\nlower_zero_map_reads_elided 1\nother 2\n") !=
-        std::string::npos);
-}
-
 TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
   Fixture f;
   f.below->SetBlock(1, Fill(1));
@@ -368,8 +348,9 @@ TEST_CASE("block_cache: the survey adds the dirty blocks to below's") {
 TEST_CASE("block_cache: bad options are refused") {
   auto make = [](BlockCacheOptions o) {
     FakeClock clock;
+    BufferPool pool;
     return BlockCache::Create(std::make_unique<RecordingBlockStore>(kBs, kBlocks), std::move(o),
-                              clock)
+                              pool, clock)
         .status()
         .code();
   };
@@ -400,8 +381,9 @@ TEST_CASE("block_cache: a huge trim over known-zero blocks sends nothing below, 
   auto bottom_owned = std::make_unique<RecordingBlockStore>(kBs, kHuge);
   RecordingBlockStore* bottom = bottom_owned.get();
   FakeClock clock;
+  BufferPool pool;
   auto lower = std::make_unique<ZeroMap>(std::move(bottom_owned), /*survey_at_start=*/true);
-  auto cache = BlockCache::Create(std::move(lower), Fixture::Defaults(), clock);
+  auto cache = BlockCache::Create(std::move(lower), Fixture::Defaults(), pool, clock);
   REQUIRE(cache.ok());
   auto upper = std::make_unique<ZeroMap>(std::move(*cache), /*survey_at_start=*/true);
   CountingStore top(std::move(upper));

@@ -1,7 +1,7 @@
 // Shared by the BlockCache unit tests (block_cache_*test.cc): BlockCache on a recording fake
-// below, with a fake clock. Tests run the write-back with threads = 0 and drive it with Pump()
-// (or Flush), so time moves only when a test advances the clock; races are staged with gates
-// in the fake below, never with sleeps.
+// below, with a fake clock. Tests run the write-back with threads = 0 and drive it with
+// TEST_Pump() (or Flush), so time moves only when a test advances the clock; races are staged
+// with gates in the fake below, never with sleeps.
 #pragma once
 
 #include <catch2/catch.hpp>
@@ -10,6 +10,7 @@
 #include <thread>
 #include <vector>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "block/block_cache.h"
 #include "fakes.h"
@@ -43,7 +44,7 @@ struct Fixture {
   explicit Fixture(BlockCacheOptions options = Defaults()) {
     auto below_owned = std::make_unique<GatedBlockStore>(kBs, kBlocks);
     below = below_owned.get();
-    auto made = BlockCache::Create(std::move(below_owned), std::move(options), clock);
+    auto made = BlockCache::Create(std::move(below_owned), std::move(options), pool, clock);
     REQUIRE(made.ok());
     cache = std::move(*made);
     REQUIRE(cache->Start().ok());
@@ -77,6 +78,7 @@ struct Fixture {
   }
 
   FakeClock clock;
+  BufferPool pool;  // (before cache: it outlives the cached blocks)
   GatedBlockStore* below = nullptr;
   std::unique_ptr<BlockCache> cache;
 };

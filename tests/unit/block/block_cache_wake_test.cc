@@ -45,7 +45,7 @@ TEST_CASE("block_cache: writers wait beyond max dirty blocks until uploads make 
   CHECK_FALSE(done.load());
   CHECK(f.below->CountCalls("write") == 0);
   // A waiting writer makes the dirty blocks due now, without advancing the clock.
-  CHECK(f.cache->Pump() >= 1);
+  CHECK(f.cache->TEST_Pump() >= 1);
   writer.join();
   CHECK(done.load());
   CHECK(written.ok());

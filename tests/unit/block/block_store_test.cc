@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "base/crypto.h"
 #include "base/md5_many.h"
@@ -155,7 +156,7 @@ std::shared_ptr<const Codec> Deflate() {
 
 // The real layers in stack.cc's order, over a BatchRecordingStore: [upper ZeroMap ->
 // BlockCache ->] ZeroMap -> [ConsistencyGuard ->] ObjectBlockStore. The cache has no workers
-// (Pump runs its jobs) and reads ahead a first window of 32 blocks (batches of 16).
+// (TEST_Pump runs its jobs) and reads ahead a first window of 32 blocks (batches of 16).
 struct Stack {
   struct Options {
     bool cache = true;
@@ -185,7 +186,7 @@ struct Stack {
       c.threads = 0;
       c.read_ahead_blocks = 32;
       c.read_ahead_trigger = 2;
-      auto cached = BlockCache::Create(std::move(below), std::move(c), clock);
+      auto cached = BlockCache::Create(std::move(below), std::move(c), pool, clock);
       REQUIRE(cached.ok());
       cache = cached->get();
       below = std::move(*cached);
@@ -216,6 +217,7 @@ struct Stack {
   }
 
   FakeClock clock;
+  BufferPool pool;  // (before top: it outlives the cached blocks)
   std::shared_ptr<BatchRecordingStore> objects = std::make_shared<BatchRecordingStore>();
   BlockCache* cache = nullptr;
   std::unique_ptr<BlockStore> top;
@@ -246,13 +248,13 @@ TEST_CASE(
 }
 
 TEST_CASE("block_store: the cache's read-ahead reaches the object store as one GetMany per batch") {
-  static_assert(BlockCache::kFetchBatchBlocks == 16);
+  static_assert(ReadAheadPolicy::kFetchBatchBlocks == 16);
   Stack s({});
   for (BlockNum n = 1; n < 40; n++) s.objects->SetObject(Key(n), Fill(static_cast<uint8_t>(n)));
   s.Start();
   CHECK(s.Read(0) == Fill(0));  // block 0: stored zeros (Start)
   CHECK(s.Read(1) == Fill(1));  // the second sequential read: the window is 2..33
-  CHECK(s.cache->Pump() == 2);
+  CHECK(s.cache->TEST_Pump() == 2);
   CHECK(s.objects->batches() ==
         std::vector<std::vector<std::string>>{{Key(0)}, {Key(1)}, Keys(2, 18), Keys(18, 34)});
   s.objects->ClearCalls();

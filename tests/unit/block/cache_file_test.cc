@@ -13,6 +13,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "base/buffer_pool.h"
 #include "base/clock.h"
 #include "block/block_cache.h"
 #include "fakes.h"
@@ -207,15 +208,17 @@ struct FileCache {
     o.cache_size_blocks = kSlots;
     o.threads = threads;
     o.read_ahead_blocks = 0;
-    o.file = OpenFile(path);
-    o.verify_clean = std::move(verify);
     o.no_verify = no_verify;
+    BlockCacheFile file;
+    file.file = OpenFile(path);
+    file.verify_clean = std::move(verify);
     auto below = std::make_unique<RecordingBlockStore>(kBs, kBlocks);
     *below_out = below.get();
-    made = BlockCache::Create(std::move(below), std::move(o), clock);
+    made = BlockCache::Create(std::move(below), std::move(o), pool, clock, std::move(file));
   }
   BlockCache& cache() { return **made; }
   FakeClock clock;
+  BufferPool pool;  // (before made: it outlives the cached blocks)
   Result<std::unique_ptr<BlockCache>> made = Status(EINVAL, "unset");
 };
 

@@ -424,11 +424,11 @@ TEST_CASE("guard: BuildStack composes the guard only with --md5CacheSize") {
     return out;
   };
   CHECK(stats_of(c).find("guard_") == std::string::npos);
-  c.md5_cache_size = 10;
-  c.md5_cache_time_ms = 60000;
-  c.min_write_delay_ms = 10;
+  c.guard.cache_size = 10;
+  c.guard.cache_time_ms = 60000;
+  c.guard.min_write_delay_ms = 10;
   CHECK(stats_of(c).find("guard_entries_live 1\n") != std::string::npos);
-  c.md5_cache_time_ms = 0;  // forever, but fewer entries than the 16 blocks
+  c.guard.cache_time_ms = 0;  // forever, but fewer entries than the 16 blocks
   CHECK(BuildStack(c, std::make_shared<MemStore>(), g).status().code() == EINVAL);
 }
 

@@ -267,5 +267,19 @@ TEST_CASE("zero_map: stats, then the layer below") {
         "recording_block_store_calls 0\n");
 }
 
+TEST_CASE("zero_map: stats under the name it was given") {
+  auto rec = std::make_unique<RecordingBlockStore>(kBlockSize, kBlocks);
+  rec->SetBlock(3, Bytes(kBlockSize, 3));
+  ZeroMap map(std::move(rec), true, "lower_zero_map");
+  REQUIRE(map.Start().ok());
+  std::string stats;
+  map.DumpStats(&stats);
+  CHECK(stats ==
+        "lower_zero_map_known_zero 99\n"
+        "lower_zero_map_reads_elided 0\n"
+        "lower_zero_map_writes_elided 0\n"
+        "recording_block_store_calls 2\n");
+}
+
 }  // namespace
 }  // namespace s3disk
