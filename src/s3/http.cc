@@ -44,7 +44,7 @@ constexpr unsigned long long kMaxBodyReserveBytes = 64ull << 20;
 constexpr long kReceiveBufferBytes = 32 * 1024;
 // Multi handles kept for PerformMany (more than the batches that usually run at once: one
 // freed closes its connections), and the idle connections each keeps: a read-ahead batch
-// (BlockCache::kFetchBatchBlocks). With fewer, every batch closed the rest and opened them
+// (ReadAheadPolicy::kFetchBatchBlocks). With fewer, every batch closed the rest and opened them
 // again (a cold 1 GiB read opened a connection for every other GET).
 constexpr size_t kMaxIdleMultis = 8;
 constexpr long kMultiConnections = 16;
