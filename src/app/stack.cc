@@ -173,6 +173,22 @@ Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored) {
   return g;
 }
 
+Stack& Stack::operator=(Stack&& other) noexcept {
+  if (this == &other) return *this;
+  bytes.reset();
+  known_zero = nullptr;
+  cache_file = nullptr;
+  top.reset();
+  pool = std::move(other.pool);
+  store = std::move(other.store);
+  top = std::move(other.top);
+  bytes = std::move(other.bytes);
+  known_zero = std::move(other.known_zero);
+  cache_file = other.cache_file;
+  other.cache_file = nullptr;
+  return *this;
+}
+
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
                          const Geometry& g) {
   // A GET brings one block at most: a server that sends more (or without end) is cut off

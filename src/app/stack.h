@@ -27,6 +27,12 @@ namespace s3disk {
 // A composed stack. bytes refers to *top; destroy in member order reversed (bytes first).
 // Call top->Start() after daemonizing, and Flush + Shutdown before dropping it.
 struct Stack {
+  Stack() = default;
+  Stack(Stack&&) = default;
+  // Drops this stack in destruction order (bytes, top, then the pool top's blocks go back
+  // to) before taking other's: member-wise assignment would free the pool first.
+  Stack& operator=(Stack&& other) noexcept;
+
   std::shared_ptr<ObjectStore> store;
   // The block buffers of the cache in top (before top: it outlives every block).
   std::unique_ptr<BufferPool> pool;

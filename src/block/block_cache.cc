@@ -42,9 +42,6 @@
 //   | a fetch that raced a trim or a write is not cached  | trim_epoch_ and the entry id     |
 //   | mu_ is never held while calling below()             | unlock around below() calls      |
 //   | each cache file slot belongs to at most one entry   | free_slots_, NewEntry/EraseEntry |
-//   | a writer at the limit sleeps only while there is no | Transition wakes one per block   |
-//   |   room (space_cv_)                                  |   of room; PassRoomOn hands on   |
-//   |                                                     |   a wake-up that was not used    |
 //
 // Wake-ups (work_cv_: the workers; cv_: everyone waiting for a state change; space_cv_: the
 // writers at the dirty limit)

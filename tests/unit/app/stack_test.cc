@@ -289,6 +289,27 @@ TEST_CASE("stack: the lower zero map's stats are named lower_zero_map_*") {
   REQUIRE(s.top->Shutdown().ok());
 }
 
+TEST_CASE("stack: a stack assigned over a live one frees its cached blocks before its pool") {
+  // Blocks of 64 KiB and more come from the pool; the old cache's clean blocks go back to the
+  // old pool when the old top is dropped, so the pool must go after it (ASan checks).
+  Config c = LocalConfig();
+  auto rec = std::make_shared<RecordingObjectStore>();
+  const Geometry big{128 * 1024, 16 * 128 * 1024};
+  Result<Stack> built = BuildStack(c, rec, big);
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  REQUIRE(built->bytes->Write(3 * big.block_size, Pattern(big.block_size, 1)).ok());
+  REQUIRE(built->bytes->Flush().ok());  // block 3 stays cached, clean, in a pooled buffer
+  REQUIRE(built->top->Shutdown().ok());
+  built = BuildStack(c, rec, big);
+  REQUIRE(built.ok());
+  REQUIRE(built->top->Start().ok());
+  std::vector<uint8_t> back(big.block_size);
+  REQUIRE(built->bytes->Read(3 * big.block_size, back).ok());
+  CHECK(back == Pattern(big.block_size, 1));
+  REQUIRE(built->top->Shutdown().ok());
+}
+
 TEST_CASE("stack: BuildStack uses the prefix, the hash prefix and read-only") {
   Config c = LocalConfig();
   c.prefix = "vol/";
