@@ -27,9 +27,9 @@ using fuse_testing::Pattern;
 using fuse_testing::RecordingReply;
 using fuse_testing::Served;
 
-constexpr uint64_t kRoot = FuseFrontend::kRootIno;
-constexpr uint64_t kImage = FuseFrontend::kImageIno;
-constexpr uint64_t kStats = FuseFrontend::kStatsIno;
+using fuse_testing::kImage;
+using fuse_testing::kRoot;
+using fuse_testing::kStats;
 
 std::string Text(const std::vector<uint8_t>& bytes, size_t from, size_t n) {
   return std::string(reinterpret_cast<const char*>(bytes.data()) + from, n);

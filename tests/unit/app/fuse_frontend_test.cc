@@ -23,9 +23,9 @@ using fuse_testing::kSize;
 using fuse_testing::RecordingReply;
 using fuse_testing::Served;
 
-constexpr uint64_t kRoot = FuseFrontend::kRootIno;
-constexpr uint64_t kImage = FuseFrontend::kImageIno;
-constexpr uint64_t kStats = FuseFrontend::kStatsIno;
+using fuse_testing::kImage;
+using fuse_testing::kRoot;
+using fuse_testing::kStats;
 
 TEST_CASE("fuse_frontend: mount options are checked when the session is created") {
   FuseFrontend ok_frontend(FuseFrontendOptions{});

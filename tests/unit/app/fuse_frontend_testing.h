@@ -89,6 +89,10 @@ inline std::string Err(int code) { return "err " + std::to_string(code); }
 constexpr uint32_t kBlockSize = 4096;
 constexpr uint64_t kBlocks = 8;
 constexpr uint64_t kSize = kBlockSize * kBlocks;
+// The three inodes.
+constexpr uint64_t kRoot = FuseFrontend::kRootIno;
+constexpr uint64_t kImage = FuseFrontend::kImageIno;
+constexpr uint64_t kStats = FuseFrontend::kStatsIno;
 
 // A front end serving 8 blocks of 4096 bytes of a RecordingBlockStore through a real ByteRange.
 struct Served {
