@@ -19,7 +19,6 @@
 //   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
 #include "block/object_block_store.h"
 
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
