@@ -306,7 +306,7 @@ Status ObjectBlockStore::Trim(BlockNum first, uint64_t count) {
     for (; i < count && keys.size() < kDeleteBatchKeys; i++) {
       keys.push_back(Key(static_cast<BlockNum>(first + i)));
     }
-    Status st = store_->DeleteMany(keys);
+    Status st = store_->Delete(keys);
     if (!st.ok()) {
       return st.WithContext("object_block_store: trim " + keys.front() + ".." + keys.back());
     }
