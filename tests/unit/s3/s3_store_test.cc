@@ -387,6 +387,16 @@ TEST_CASE("s3_store: a Delete of several keys posts batches of 1000 with Content
   CHECK(f.fake->objects.size() == 1);
   CHECK(f.store->Delete(std::vector<std::string>{}).ok());
   CHECK(f.fake->Count("POST") == 3);
+  // One key is a plain DELETE; 1001 keys are two POSTs, the second of one key.
+  f.fake->objects["one"] = {"x", {}};
+  REQUIRE(f.store->Delete(std::vector<std::string>{"one"}).ok());
+  CHECK(f.fake->Count("DELETE") == 1);
+  CHECK(f.fake->Count("POST") == 3);
+  CHECK(f.fake->objects.count("one") == 0);
+  keys.resize(1001);
+  REQUIRE(f.store->Delete(keys).ok());
+  CHECK(f.fake->Count("POST") == 5);
+  CHECK(f.fake->Count("DELETE") == 1);
 
   // A per-key error in the result fails, naming the key; NoSuchKey does not.
   f.fake->hook = [](const Recorded& r, int) -> std::optional<HttpResult> {
