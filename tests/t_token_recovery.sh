@@ -61,6 +61,7 @@ crash_with_dirty() {
     random_file "$WORK/$1.$off" 3000
     pieces+=("$off:$WORK/$1.$off")
   done
+  rm -f "$WORK/writer.out" # the last writer's "written" must not end the wait below
   perl -e '$| = 1; open(my $f, "+<", shift) or die "open: $!";
     for (@ARGV) { my ($off, $src) = split /:/; open(my $s, "<", $src) or die;
       local $/; my $d = <$s>; sysseek($f, $off, 0); syswrite($f, $d) == length($d) or die; }

@@ -5,7 +5,7 @@
 //   | what                                         | holds because                          |
 //   |----------------------------------------------|----------------------------------------|
 //   | erase deletes nothing before every check     | token, terminal and confirmation are   |
-//   |   passed and the user said yes               |   checked before the first DeleteMany  |
+//   |   passed and the user said yes               |   checked before the first Delete      |
 //   | erase removes the mount token last           | ClearMountToken after all batches      |
 //   | verify reads a block exactly as a mount does | ObjectBlockStore::ReadBlock, the codec |
 //   |                                              |   of MakeCodecOptions (no copy here)   |
@@ -233,7 +233,7 @@ Result<EraseReport> EraseBucket(ObjectStore& store, const Config& config, const 
     size_t end = std::min(keys.size(), begin + kDeleteBatchKeys);
     std::vector<std::string> batch(keys.begin() + static_cast<ptrdiff_t>(begin),
                                    keys.begin() + static_cast<ptrdiff_t>(end));
-    Status deleted = store.DeleteMany(batch);
+    Status deleted = store.Delete(batch);
     if (!deleted.ok()) {
       return deleted.WithContext("erase: delete " + batch.front() + ".." + batch.back());
     }

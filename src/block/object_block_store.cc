@@ -19,7 +19,6 @@
 //   | survey reports only our keys  | ParseBlockKey is strict and n < num_blocks is checked |
 #include "block/object_block_store.h"
 
-
 #include <algorithm>
 #include <cstring>
 #include <mutex>
@@ -307,7 +306,7 @@ Status ObjectBlockStore::Trim(BlockNum first, uint64_t count) {
     for (; i < count && keys.size() < kDeleteBatchKeys; i++) {
       keys.push_back(Key(static_cast<BlockNum>(first + i)));
     }
-    Status st = store_->DeleteMany(keys);
+    Status st = store_->Delete(keys);
     if (!st.ok()) {
       return st.WithContext("object_block_store: trim " + keys.front() + ".." + keys.back());
     }

@@ -40,7 +40,7 @@
 
 #include <cstdio>
 #include <cstring>
-#include <set>
+#include <map>
 #include <string_view>
 #include <vector>
 
@@ -511,28 +511,20 @@ Status DirStore::Unlink(const std::string& key, std::string* parent_dir) {
   return Errno(err, context, "cannot remove " + path);
 }
 
-Status DirStore::Delete(const std::string& key) {
-  std::string parent;
-  S3DISK_RETURN_IF_ERROR(Unlink(key, &parent));
-  if (!parent.empty() && FsyncDir(parent) != 0) {
-    return Errno(errno, "delete " + key, "cannot fsync directory " + parent);
-  }
-  return Status::Ok();
-}
-
-Status DirStore::DeleteMany(const std::vector<std::string>& keys) {
-  std::set<std::string> parents;
+Status DirStore::Delete(const std::vector<std::string>& keys) {
+  // Each directory touched, with the first key removed from it (for the message).
+  std::map<std::string, const std::string*> parents;
   Status result;
   for (const auto& key : keys) {
     std::string parent;
     result = Unlink(key, &parent);
     if (!result.ok()) break;
-    if (!parent.empty()) parents.insert(parent);
+    if (!parent.empty()) parents.emplace(std::move(parent), &key);
   }
   // Make the removals done so far durable even if one failed.
-  for (const auto& parent : parents) {
+  for (const auto& [parent, key] : parents) {
     if (FsyncDir(parent) != 0 && result.ok()) {
-      result = Errno(errno, "delete", "cannot fsync directory " + parent);
+      result = Errno(errno, "delete " + *key, "cannot fsync directory " + parent);
     }
   }
   return result;

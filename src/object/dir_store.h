@@ -64,9 +64,11 @@ class DirStore : public ObjectStore {
   // name with ':', whitespace or control characters; a value with CR, LF or NUL).
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
-  Status Delete(const std::string& key) override;
-  // Unlinks every key, then fsyncs each directory touched once.
-  Status DeleteMany(const std::vector<std::string>& keys) override;
+  // Unlinks the keys in order, stopping at the first that fails, then fsyncs each directory
+  // touched once (so the removals done are durable even then). EROFS when read-only, EINVAL
+  // for a bad key.
+  using ObjectStore::Delete;
+  Status Delete(const std::vector<std::string>& keys) override;
   // Walks the tree with readdir (a stat only for links and unknown d_type), descending only
   // into subdirectories that can hold keys with the prefix, following symlinks. Skips temp
   // files and anything that is not (a link to) a regular file. ELOOP on a symlink loop.

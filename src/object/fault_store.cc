@@ -4,7 +4,7 @@
 // Invariants:
 //   | what                  | rule                                                          |
 //   |-----------------------|---------------------------------------------------------------|
-//   | draws                 | exactly one per operation (per key for DeleteMany, GetMany),   |
+//   | draws                 | exactly one per operation (per key for Delete and GetMany),    |
 //   |                       | in call order, so one seed and one sequence of calls give one  |
 //   |                       | pattern                                                        |
 //   | faults_               | == number of draws that failed                                 |
@@ -75,13 +75,7 @@ Result<std::string> FaultStore::Put(const std::string& key, std::span<const uint
   return Fault("put", key);
 }
 
-Status FaultStore::Delete(const std::string& key) {
-  if (!ShouldFail()) return below_->Delete(key);
-  if (fail_after_) (void)below_->Delete(key);
-  return Fault("delete", key);
-}
-
-Status FaultStore::DeleteMany(const std::vector<std::string>& keys) {
+Status FaultStore::Delete(const std::vector<std::string>& keys) {
   std::vector<std::string> apply;
   const std::string* failed = nullptr;
   for (const auto& key : keys) {
@@ -91,7 +85,7 @@ Status FaultStore::DeleteMany(const std::vector<std::string>& keys) {
     }
     apply.push_back(key);
   }
-  Status st = apply.empty() ? Status::Ok() : below_->DeleteMany(apply);
+  Status st = apply.empty() ? Status::Ok() : below_->Delete(apply);
   if (failed != nullptr) return Fault("delete", *failed);
   return st;
 }

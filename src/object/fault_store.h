@@ -1,9 +1,9 @@
 // FaultStore: wraps an ObjectStore and makes operations fail at a seeded rate, so model tests
 // can check that the layers above survive a flaky bucket and replay a failing run by seed.
 //
-// Each operation (Head, Put, Delete, List, and each key of GetMany and DeleteMany) draws one
-// number from a seeded generator; below error_rate it fails with error_code. A failing read or
-// List never reaches the store below. A failing Put/Delete normally does not reach it either;
+// Each operation (Head, Put, List, and each key of GetMany and Delete) draws one number from
+// a seeded generator; below error_rate it fails with error_code. A failing read or List never
+// reaches the store below. A failing Put/Delete normally does not reach it either;
 // with fail_after it is applied below first and the error is reported afterwards (the request
 // succeeded but its acknowledgement was lost), which is the hard case for the layers above.
 // Bodies are never changed: GetMany returns what the store below returned, checked by it (the
@@ -39,10 +39,10 @@ class FaultStore : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
-  Status Delete(const std::string& key) override;
   // Draws once per key: keys that do not fail (and, with fail_after, those that do) go below
-  // in one DeleteMany; if any key failed, returns the error after that.
-  Status DeleteMany(const std::vector<std::string>& keys) override;
+  // in one Delete; if any key failed, returns the error after that.
+  using ObjectStore::Delete;
+  Status Delete(const std::vector<std::string>& keys) override;
   Status List(const std::string& prefix, const ListOptions& options,
               const ListFound& found) override;
   // "fault_store_faults N", then the store below's lines.

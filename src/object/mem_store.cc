@@ -79,10 +79,12 @@ Result<std::string> MemStore::Put(const std::string& key, std::span<const uint8_
   return etag;
 }
 
-Status MemStore::Delete(const std::string& key) {
+Status MemStore::Delete(const std::vector<std::string>& keys) {
   MutexLock lock(mu_);
-  stats_.deletes++;
-  objects_.erase(key);
+  for (const auto& key : keys) {
+    stats_.deletes++;
+    objects_.erase(key);
+  }
   return Status::Ok();
 }
 

@@ -23,7 +23,8 @@ class MemStore : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
-  Status Delete(const std::string& key) override;
+  using ObjectStore::Delete;
+  Status Delete(const std::vector<std::string>& keys) override;
   // With sizes always; ignores the cuts.
   Status List(const std::string& prefix, const ListOptions& options,
               const ListFound& found) override;

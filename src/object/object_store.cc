@@ -7,12 +7,7 @@ Result<Object> ObjectStore::Get(const std::string& key) {
   return std::move(got[0]);
 }
 
-Status ObjectStore::DeleteMany(const std::vector<std::string>& keys) {
-  for (const auto& key : keys) {
-    S3DISK_RETURN_IF_ERROR(Delete(key));
-  }
-  return Status::Ok();
-}
+Status ObjectStore::Delete(const std::string& key) { return Delete(std::vector<std::string>{key}); }
 
 void ObjectStore::DumpStats(std::string*) {}
 

@@ -98,10 +98,12 @@ class ObjectStore {
   // the Put fails with EEXIST; see PutOptions for how atomic that is per backend.
   virtual Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                                   const Metadata& meta, const PutOptions& options = {}) = 0;
-  // Removes the object; an absent object is success.
-  virtual Status Delete(const std::string& key) = 0;
-  // Removes many objects. Default: Delete each; backends with bulk delete override.
-  virtual Status DeleteMany(const std::vector<std::string>& keys);
+  // Removes the objects at keys; an absent object is success. On an error, some of the keys
+  // may have been removed and others not. S3Store sends one key as a plain DELETE, several as
+  // DeleteObjects requests of up to 1000 keys.
+  virtual Status Delete(const std::vector<std::string>& keys) = 0;
+  // Delete of one key. Backends say `using ObjectStore::Delete;` so that it is not hidden.
+  Status Delete(const std::string& key);
   // Calls found for every key that starts with prefix, in any order; an object deleted while
   // the listing runs may be left out. found may be called from several threads at once by
   // backends that list in parallel.

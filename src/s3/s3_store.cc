@@ -479,7 +479,7 @@ Result<std::string> S3Store::Put(const std::string& key, std::span<const uint8_t
   return md5;
 }
 
-Status S3Store::Delete(const std::string& key) {
+Status S3Store::DeleteOne(const std::string& key) {
   deletes_++;
   Call call;
   call.method = "DELETE";
@@ -490,14 +490,19 @@ Status S3Store::Delete(const std::string& key) {
   return Status::Ok();
 }
 
-Status S3Store::DeleteMany(const std::vector<std::string>& keys) {
+Status S3Store::Delete(const std::vector<std::string>& keys) {
+  if (keys.size() == 1) return DeleteOne(keys[0]);
   for (size_t i = 0; i < keys.size(); i += kMaxDeleteBatch) {
     std::vector<std::string> batch(keys.begin() + i,
                                    keys.begin() + std::min(keys.size(), i + kMaxDeleteBatch));
     Status st = DeleteBatch(batch);
     if (st.code() == EOPNOTSUPP) {
       LOG_INFO("s3: the server has no bulk delete; deleting one key at a time");
-      st = ObjectStore::DeleteMany(batch);
+      st = Status::Ok();
+      for (const auto& key : batch) {
+        st = DeleteOne(key);
+        if (!st.ok()) break;
+      }
     }
     S3DISK_RETURN_IF_ERROR(st);
   }

@@ -16,7 +16,8 @@
 //   first hex digit after the prefix (block keys are PREFIX + 8 hex digits); a part being
 //   listed is split for an idle thread. Each part is exact, whatever keys the bucket holds.
 //   Each key comes with its size.
-// - DeleteMany: DeleteObjects (POST ?delete), 1000 keys a request.
+// - Delete: one key is a plain DELETE; several are DeleteObjects (POST ?delete), 1000 keys a
+//   request, or a DELETE each when the server has no bulk delete.
 #pragma once
 
 #include <atomic>
@@ -53,8 +54,10 @@ class S3Store : public ObjectStore {
   Result<ObjectInfo> Head(const std::string& key) override;
   Result<std::string> Put(const std::string& key, std::span<const uint8_t> data,
                           const Metadata& meta, const PutOptions& options = {}) override;
-  Status Delete(const std::string& key) override;
-  Status DeleteMany(const std::vector<std::string>& keys) override;
+  // The batches go out one after the other; the first that fails ends the Delete (a per-key
+  // error in a DeleteObjects result, NoSuchKey aside, fails its batch, naming the key).
+  using ObjectStore::Delete;
+  Status Delete(const std::vector<std::string>& keys) override;
   // Sizes come with every listing.
   Status List(const std::string& prefix, const ListOptions& options,
               const ListFound& found) override;
@@ -113,6 +116,9 @@ class S3Store : public ObjectStore {
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
                             const std::string& token, int max_keys);
+  // A plain DELETE; a 404 is success.
+  Status DeleteOne(const std::string& key);
+  // One DeleteObjects request; EOPNOTSUPP when the server has no bulk delete.
   Status DeleteBatch(const std::vector<std::string>& keys);
   void CountKeyListed();
 

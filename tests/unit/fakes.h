@@ -3,9 +3,11 @@
 // be told to fail the next N calls.
 //
 // RecordingObjectStore (an ObjectStore) records:
-//   "get KEY" (each key of GetMany), "head KEY", "put KEY", "delete KEY",
-//   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks),
-//   "delete_many KEY1 KEY2 ..." (one entry per DeleteMany call, keys in the order given).
+//   "get KEY" (each key of GetMany), "head KEY", "put KEY",
+//   "delete KEY" (a Delete of one key: a plain DELETE in S3Store),
+//   "delete_many KEY1 KEY2 ..." (a Delete of any other number of keys, in the order given:
+//   DeleteObjects requests in S3Store),
+//   "list PREFIX[ sizes][ CUT CUT ...]" (as ListOptions asks).
 // ETags are Md5Hex of the body, as the ObjectStore contract says; SetObject can plant any.
 // GetMany keeps the contract as a backend must: a planted ETag that is an MD5 (quotes and
 // case aside) is checked against the body (EBADMSG, naming both MD5s, if it is not the
@@ -153,14 +155,9 @@ class RecordingObjectStore : public ObjectStore, public CallRecorder {
     objects_[key] = std::move(obj);
     return etag;
   }
-  Status Delete(const std::string& key) override {
-    S3DISK_RETURN_IF_ERROR(Record("delete " + key));
-    std::lock_guard lock(mu_);
-    objects_.erase(key);
-    return Status::Ok();
-  }
-  Status DeleteMany(const std::vector<std::string>& keys) override {
-    std::string call = "delete_many";
+  using ObjectStore::Delete;
+  Status Delete(const std::vector<std::string>& keys) override {
+    std::string call = keys.size() == 1 ? "delete" : "delete_many";
     for (const auto& key : keys) call += " " + key;
     S3DISK_RETURN_IF_ERROR(Record(std::move(call)));
     std::lock_guard lock(mu_);

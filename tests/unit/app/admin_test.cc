@@ -405,7 +405,7 @@ class FailGetStore : public ObjectStore {
                           const Metadata& meta, const PutOptions& options = {}) override {
     return below_->Put(key, data, meta, options);
   }
-  Status Delete(const std::string& key) override { return below_->Delete(key); }
+  Status Delete(const std::vector<std::string>& keys) override { return below_->Delete(keys); }
   Status List(const std::string& prefix, const ListOptions& options,
               const ListFound& found) override {
     return below_->List(prefix, options, found);

@@ -48,10 +48,7 @@ class SharedBucket : public ObjectStore {
                           const Metadata& meta, const PutOptions& options = {}) override {
     return mem_->Put(key, data, meta, options);
   }
-  Status Delete(const std::string& key) override { return mem_->Delete(key); }
-  Status DeleteMany(const std::vector<std::string>& keys) override {
-    return mem_->DeleteMany(keys);
-  }
+  Status Delete(const std::vector<std::string>& keys) override { return mem_->Delete(keys); }
   Status List(const std::string& prefix, const ListOptions& options,
               const ListFound& found) override {
     return mem_->List(prefix, options, found);

@@ -506,7 +506,7 @@ TEST_CASE("dir_store: read-only rejects writes with EROFS and changes nothing") 
   CHECK(ro->Put("0000002a", Bytes("new"), {}).status().code() == EROFS);
   CHECK(ro->Put("vol1/00000001", Bytes("new"), {}).status().code() == EROFS);
   CHECK(ro->Delete("0000002a").code() == EROFS);
-  CHECK(ro->DeleteMany({"0000002a"}).code() == EROFS);
+  CHECK(ro->Delete(std::vector<std::string>{"0000002a", "0000002b"}).code() == EROFS);
   CHECK(DirEntries(tmp.path()) == std::set<std::string>{"0000002a"});
   CHECK(ReadFile(tmp.path() + "/0000002a") == before);
   auto got = ro->Get("0000002a");
@@ -604,7 +604,7 @@ TEST_CASE("dir_store: DumpStats counts operations and file bytes") {
   REQUIRE(store->Get("a").ok());
   CHECK(store->Get("zz").status().code() == ENOENT);
   CHECK(store->Delete("a").ok());
-  CHECK(store->DeleteMany({"b", "c"}).ok());
+  CHECK(store->Delete(std::vector<std::string>{"b", "c"}).ok());
   ListKeys(*store, "");
   std::string stats;
   store->DumpStats(&stats);

@@ -46,7 +46,7 @@ TEST_CASE("fault_store: rate 0 never fails and forwards everything") {
                      [&](const std::string&, uint64_t) { spread++; })
               .ok());
   CHECK(spread == 10);
-  CHECK(rig.faults->DeleteMany({"k1", "k2"}).ok());
+  CHECK(rig.faults->Delete(std::vector<std::string>{"k1", "k2"}).ok());
   CHECK(rig.faults->Delete("k3").ok());
   CHECK(rig.mem->object_count() == 7);
   CHECK(rig.faults->faults_injected() == 0);
@@ -64,7 +64,7 @@ TEST_CASE("fault_store: rate 1 always fails and nothing reaches the store below"
     CHECK(rig.faults->Delete("old").code() == ENOSPC);
     CHECK(rig.faults->List("", {}, [](const std::string&, uint64_t) {}).code() == ENOSPC);
   }
-  CHECK(rig.faults->DeleteMany({"old", "x"}).code() == ENOSPC);
+  CHECK(rig.faults->Delete(std::vector<std::string>{"old", "x"}).code() == ENOSPC);
   CHECK(rig.faults->faults_injected() == 50 * 5 + 2);
   CHECK(rig.faults->List("", {.sizes = true, .cuts = {}}, [](const std::string&, uint64_t) {})
             .code() == ENOSPC);
@@ -141,7 +141,7 @@ TEST_CASE("fault_store: fail_after applies the write below, then reports the err
 
   REQUIRE(rig.mem->Put("m1", Bytes("1"), {}).ok());
   REQUIRE(rig.mem->Put("m2", Bytes("2"), {}).ok());
-  CHECK(rig.faults->DeleteMany({"m1", "m2"}).code() == EIO);
+  CHECK(rig.faults->Delete(std::vector<std::string>{"m1", "m2"}).code() == EIO);
   CHECK(rig.mem->object_count() == 0);
 
   // Reads are not applied "after": a failing Get does not reach the store below.
@@ -154,7 +154,7 @@ TEST_CASE("fault_store: fail_after applies the write below, then reports the err
   CHECK(after == before);
 }
 
-TEST_CASE("fault_store: without fail_after a failing write is not applied; DeleteMany is per key") {
+TEST_CASE("fault_store: without fail_after a failing write is not applied; Delete is per key") {
   Rig rig(FaultOptions{.error_rate = 0.5, .seed = 11});
   for (int i = 0; i < 100; i++) {
     const std::string key = "k" + std::to_string(i);
@@ -166,7 +166,7 @@ TEST_CASE("fault_store: without fail_after a failing write is not applied; Delet
   std::vector<std::string> all;
   for (int i = 0; i < 100; i++) all.push_back("k" + std::to_string(i));
   uint64_t before = rig.faults->faults_injected();
-  Status st = rig.faults->DeleteMany(all);
+  Status st = rig.faults->Delete(all);
   const uint64_t failed_keys = rig.faults->faults_injected() - before;
   CHECK(failed_keys > 0);
   CHECK(st.code() == EIO);

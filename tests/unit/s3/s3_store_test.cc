@@ -100,8 +100,8 @@ TEST_CASE("s3_store: V2 signing, session tokens, unsigned requests and vhost add
                                        r.headers, "/bucket/a%20b");
   CHECK(r.Header("authorization") ==
         "AWS AKIDTEST:" + SignatureV2("s3-store-test-secret", to_sign));
-  // Bulk delete signs its ?delete subresource.
-  REQUIRE(v2.store->DeleteMany({"a b"}).ok());
+  // Bulk delete (of several keys) signs its ?delete subresource.
+  REQUIRE(v2.store->Delete(std::vector<std::string>{"a b", "c"}).ok());
   const Recorded& d = v2.fake->log.back();
   CHECK(d.url == "http://127.0.0.1:9000/bucket?delete=");
   std::string del_sign = StringToSignV2("POST", d.Header("content-md5"), "application/xml", "",
@@ -372,7 +372,7 @@ TEST_CASE("s3_store: a GET reports an ETag only when it checked the body against
   CHECK(got->info.etag.empty());
 }
 
-TEST_CASE("s3_store: DeleteMany posts batches of 1000 with Content-MD5") {
+TEST_CASE("s3_store: a Delete of several keys posts batches of 1000 with Content-MD5") {
   Fixture f;
   std::vector<std::string> keys;
   for (int i = 0; i < 2500; i++) {
@@ -382,11 +382,21 @@ TEST_CASE("s3_store: DeleteMany posts batches of 1000 with Content-MD5") {
     f.fake->objects[key] = {"x", {}};
   }
   f.fake->objects["keep"] = {"x", {}};
-  REQUIRE(f.store->DeleteMany(keys).ok());
+  REQUIRE(f.store->Delete(keys).ok());
   CHECK(f.fake->Count("POST") == 3);
   CHECK(f.fake->objects.size() == 1);
-  CHECK(f.store->DeleteMany({}).ok());
+  CHECK(f.store->Delete(std::vector<std::string>{}).ok());
   CHECK(f.fake->Count("POST") == 3);
+  // One key is a plain DELETE; 1001 keys are two POSTs, the second of one key.
+  f.fake->objects["one"] = {"x", {}};
+  REQUIRE(f.store->Delete(std::vector<std::string>{"one"}).ok());
+  CHECK(f.fake->Count("DELETE") == 1);
+  CHECK(f.fake->Count("POST") == 3);
+  CHECK(f.fake->objects.count("one") == 0);
+  keys.resize(1001);
+  REQUIRE(f.store->Delete(keys).ok());
+  CHECK(f.fake->Count("POST") == 5);
+  CHECK(f.fake->Count("DELETE") == 1);
 
   // A per-key error in the result fails, naming the key; NoSuchKey does not.
   f.fake->hook = [](const Recorded& r, int) -> std::optional<HttpResult> {
@@ -396,7 +406,7 @@ TEST_CASE("s3_store: DeleteMany posts batches of 1000 with Content-MD5") {
                    "<Error><Key>locked</Key><Code>AccessDenied</Code><Message>no</Message>"
                    "</Error></DeleteResult>");
   };
-  Status st = f.store->DeleteMany({"gone", "locked"});
+  Status st = f.store->Delete(std::vector<std::string>{"gone", "locked"});
   CHECK(st.code() == EIO);
   CHECK(st.message().find("locked") != std::string::npos);
 
@@ -407,7 +417,7 @@ TEST_CASE("s3_store: DeleteMany posts batches of 1000 with Content-MD5") {
   };
   f.fake->objects["a"] = {"x", {}};
   size_t deletes = f.fake->Count("DELETE");
-  CHECK(f.store->DeleteMany({"a", "b"}).ok());
+  CHECK(f.store->Delete(std::vector<std::string>{"a", "b"}).ok());
   CHECK(f.fake->Count("DELETE") == deletes + 2);
   CHECK(f.fake->objects.count("a") == 0);
 }
