@@ -3,6 +3,7 @@
 // token's (AcquireMountToken, ReleaseMountToken, ResetMountedFlag).
 #include "app/stack.h"
 
+#include <memory>
 #include <utility>
 
 #include "base/crypto.h"
@@ -174,18 +175,12 @@ Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored) {
 }
 
 Stack& Stack::operator=(Stack&& other) noexcept {
-  if (this == &other) return *this;
-  bytes.reset();
-  known_zero = nullptr;
-  cache_file = nullptr;
-  top.reset();
-  pool = std::move(other.pool);
-  store = std::move(other.store);
-  top = std::move(other.top);
-  bytes = std::move(other.bytes);
-  known_zero = std::move(other.known_zero);
-  cache_file = other.cache_file;
-  other.cache_file = nullptr;
+  if (this != &other) {
+    // The destructor's order (bytes, top, then the pool), then other's members: every member,
+    // present and future, without listing them.
+    std::destroy_at(this);
+    std::construct_at(this, std::move(other));
+  }
   return *this;
 }
 
