@@ -154,9 +154,10 @@ class FuseLogCapture {
 // a dirty block without data). Answering EIO and serving on would trade a clear stop for a
 // hang or garbage later, so the process ends here, with the operation named in the log,
 // before unwinding into libfuse's C frames; the next mount takes over the dirty blocks of a
-// cache file (doc/ARCHITECTURE.md, "Conventions").
+// cache file (doc/ARCHITECTURE.md, "Conventions"). noexcept: an exception from the logging
+// itself (memory is short) ends the process too, never unwinding into C.
 template <typename F>
-void Guarded(const char* op, F body) {
+void Guarded(const char* op, F body) noexcept {
   try {
     body();
   } catch (const std::exception& e) {

@@ -189,7 +189,7 @@ void Stop() {
 // so the process ends here with the callback named in the log (as the FUSE front end does;
 // the next mount takes over the dirty blocks of a cache file).
 template <typename F>
-int Guarded(const char* op, F f) {
+int Guarded(const char* op, F f) noexcept {
   try {
     return f();
   } catch (const std::exception& e) {

@@ -180,6 +180,7 @@ Stack& Stack::operator=(Stack&& other) noexcept {
     // present and future, without listing them.
     std::destroy_at(this);
     std::construct_at(this, std::move(other));
+    other.cache_file = nullptr;  // it belongs to the cache now in *this
   }
   return *this;
 }

@@ -37,8 +37,9 @@
 //   |   (else ReadData says EBADMSG)                     |   MarkClean keeps the data MD5   |
 //   | records from an earlier incarnation are invalid    | file id in header and records    |
 //   | a file with dirty blocks is never reset silently   | Open refuses a mismatch (EINVAL) |
-//   | a file whose header is not ours is never touched   | Open refuses it unless the header|
-//   |   (a damaged header, another program's file)       |   is all zeros (a new file)      |
+//   | a file whose header is not ours is never touched   | Open and ReadClaim refuse it     |
+//   |   (a damaged header, another program's file)       |   unless it holds no data        |
+//   |                                                    |   (CheckUnused)                  |
 //   | one process uses the file at a time                | flock(LOCK_EX) held while open   |
 #include "block/cache_file.h"
 
@@ -179,6 +180,23 @@ uint64_t CountDirty(const std::vector<CacheFile::Found>& found) {
   return dirty;
 }
 
+// For a file without a valid header: ok if it holds no data at all (a new file, or one whose
+// creation stopped before its header: it is made sparse and the header written last, so no
+// record can precede the header); else EINVAL. The file may be someone else's, or hold the
+// dirty blocks of a crashed mount behind a damaged header: it is never overwritten.
+Status CheckUnused(int fd, const std::string& path) {
+  struct stat sb;
+  if (fstat(fd, &sb) != 0) return Status::Errorf(errno, "cache_file: stat %s", path.c_str());
+  if (sb.st_size == 0) return Status::Ok();
+  // Only holes: SEEK_DATA finds no data (a file system without holes reports data at 0).
+  if (lseek(fd, 0, SEEK_DATA) < 0 && errno == ENXIO) return Status::Ok();
+  return Status::Errorf(EINVAL,
+                        "cache_file: %s is not a cache file this s3disk can read (a damaged "
+                        "header, another version, or another program's file); it was left as "
+                        "it is: move it aside or give another --blockCacheFile",
+                        path.c_str());
+}
+
 // Opens path and takes its lock (EBUSY when another process holds it). Without create, a
 // missing file gives -1.
 Result<int> OpenLocked(const std::string& path, bool create) {
@@ -231,17 +249,9 @@ Result<std::unique_ptr<CacheFile>> CacheFile::Open(const std::string& path,
   const bool same = valid && h.block_size == block_size && h.num_blocks == num_blocks &&
                     h.slots == slots && memcmp(h.identity_md5, identity_md5.data(), 16) == 0;
 
-  if (!valid &&
-      !IsAllZero(std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(&h), sizeof h))) {
-    // Not a header we wrote (or one damaged since): the file may be someone else's, or hold
-    // the dirty blocks of a crashed mount behind a damaged header. Never overwrite it. (A new
-    // file's header is all zeros until its creation ends: no record can precede it.)
-    return fail(Status::Errorf(
-        EINVAL,
-        "cache_file: %s is not a cache file this s3disk can read (a damaged header, another "
-        "version, or another program's file); it was left as it is: move it aside or give "
-        "another --blockCacheFile",
-        path.c_str()));
+  if (!valid) {
+    st = CheckUnused(fd, path);
+    if (!st.ok()) return fail(st);
   }
 
   std::unique_ptr<CacheFile> file;
@@ -315,6 +325,7 @@ Result<CacheClaim> CacheFile::ReadClaim(const std::string& path, const std::stri
   Header h{};
   bool valid = false;
   Status st = ReadHeader(fd, path, &h, &valid);
+  if (st.ok() && !valid) st = CheckUnused(fd, path);  // refused here as Open refuses it
   const Md5Digest identity_md5 = Md5(AsBytes(identity));
   CacheClaim claim;
   if (st.ok() && valid && memcmp(h.identity_md5, identity_md5.data(), 16) == 0) {

@@ -41,7 +41,9 @@ class CacheFile {
   // Opens path, creating it when absent. identity names the bucket and prefix the blocks
   // belong to. A file made for another identity, block size, block count or slot count is
   // started afresh when it holds no dirty block, and refused (EINVAL) when it does: its
-  // dirty blocks belong to the bucket it was made for. Scans every slot's record.
+  // dirty blocks belong to the bucket it was made for. A file with data but no valid header
+  // (another program's, or damaged) is refused (EINVAL) and left as it is. Scans every slot's
+  // record.
   static Result<std::unique_ptr<CacheFile>> Open(const std::string& path,
                                                  const std::string& identity, uint32_t block_size,
                                                  uint64_t num_blocks, uint32_t slots);
@@ -81,7 +83,8 @@ class CacheFile {
   Status SetMountToken(uint32_t token);
   // The claim of the file at path, read with the file's own geometry, for decisions taken
   // before the mount's geometry is known (stack.cc). {} when there is no file, or it is not a
-  // cache file of identity (Open decides about those). EBUSY when a process has it open.
+  // cache file of identity (Open decides about those). EBUSY when a process has it open;
+  // EINVAL, as Open, for a file with data but no valid header (not ours, or damaged).
   static Result<CacheClaim> ReadClaim(const std::string& path, const std::string& identity);
 
  private:

@@ -151,9 +151,18 @@ TEST_CASE("cache_file: a file whose header is not ours is refused and left untou
   { std::ofstream(other) << "my notes\n"; }
   CHECK(CacheFile::Open(other, "bucket/prefix", kBs, kBlocks, kSlots).status().code() == EINVAL);
   CHECK(std::filesystem::file_size(other) == 9);
-  const std::string zeros = dir.path + "/zeros";
-  { std::ofstream(zeros) << std::string(8192, '\0'); }
-  auto fresh = CacheFile::Open(zeros, "bucket/prefix", kBs, kBlocks, kSlots);
+  // Nor one that starts with zeros (a disk image: its first sectors are often empty).
+  const std::string image = dir.path + "/disk.img";
+  { std::ofstream(image) << std::string(8192, '\0') << "superblock"; }
+  CHECK(CacheFile::Open(image, "bucket/prefix", kBs, kBlocks, kSlots).status().code() == EINVAL);
+  CHECK(std::filesystem::file_size(image) == 8202);
+  // ReadClaim, which decides about the mount token before Open, refuses it the same way.
+  CHECK(CacheFile::ReadClaim(image, "bucket/prefix").status().code() == EINVAL);
+  // A file of holes only (a creation that stopped before its header) is a new cache file.
+  const std::string holes = dir.path + "/holes";
+  { std::ofstream created{holes}; }
+  std::filesystem::resize_file(holes, 1 << 20);
+  auto fresh = CacheFile::Open(holes, "bucket/prefix", kBs, kBlocks, kSlots);
   REQUIRE(fresh.ok());
   CHECK((*fresh)->fresh());
 }
