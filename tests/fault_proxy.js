@@ -16,6 +16,13 @@
 //             the client must notice that the body does not match the ETag
 // The random choices come from SEED, so a run can be replayed (timing aside).
 // MODE "403" answers every request with 403 AccessDenied instead (RATE is ignored).
+// MODE "control=FILE" adds a state the test changes while the proxy runs, by writing one line
+// to FILE (read every 50 ms; a missing or empty file is "pass"):
+//   pass      requests go on as above
+//   delay MS  every request that arrives is held MS ms first (an S3 server far away)
+//   down      the proxy stops listening and drops its open connections, as a stopped server
+//             would (connections are refused); another state listens again on the same port
+// Each change is printed on stdout once it is in force ("state down").
 // LISTEN_PORT 0 picks a free port. Prints "listening PORT" on stdout once ready. On SIGTERM
 // or SIGINT prints the counts of what it did on stderr ("fault_proxy: pass=N 500=N ...") and
 // exits 0.
@@ -25,29 +32,39 @@ const http = require('http');
 
 const args = process.argv.slice(2);
 if (args.length < 4) {
-  process.stderr.write('usage: fault_proxy.js LISTEN_PORT TARGET_PORT RATE SEED [403]\n');
+  process.stderr.write('usage: fault_proxy.js LISTEN_PORT TARGET_PORT RATE SEED [403|control=FILE]\n');
   process.exit(2);
 }
 const listenPort = Number(args[0]);
 const targetPort = Number(args[1]);
 const rate = Number(args[2]);
 const seed = Number(args[3]) >>> 0;
-const mode = args[4] || 'faults';
+let mode = args[4] || 'faults';
+let controlFile = null;
+if (mode.startsWith('control=')) {
+  controlFile = mode.slice('control='.length);
+  mode = 'faults';
+}
 if (!(rate >= 0 && rate <= 1) || !(targetPort > 0) || !(listenPort >= 0)) {
   process.stderr.write('fault_proxy: bad arguments\n');
   process.exit(2);
 }
 
 // mulberry32: a small seeded generator, uniform in [0, 1).
-let state = seed;
+let rngState = seed;
 function random() {
-  state = (state + 0x6d2b79f5) | 0;
-  let t = Math.imul(state ^ (state >>> 15), 1 | state);
+  rngState = (rngState + 0x6d2b79f5) | 0;
+  let t = Math.imul(rngState ^ (rngState >>> 15), 1 | rngState);
   t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
   return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
 }
 
-const counts = { pass: 0, 500: 0, 503: 0, delay: 0, reset: 0, truncate: 0, corrupt: 0, 403: 0 };
+const counts = {
+  pass: 0, 500: 0, 503: 0, delay: 0, reset: 0, truncate: 0, corrupt: 0, 403: 0, held: 0, dropped: 0,
+};
+// The control state (MODE control=FILE): 'pass', 'delay' (holdMs) or 'down'.
+let state = 'pass';
+let holdMs = 0;
 const upstream = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
 function errorXml(code, message) {
@@ -89,6 +106,16 @@ function relay(res, upRes, upBody) {
 }
 
 function handle(req, res, body) {
+  if (state === 'delay') {
+    counts.held++;
+    const ms = holdMs;
+    setTimeout(() => handleNow(req, res, body), ms);
+    return;
+  }
+  handleNow(req, res, body);
+}
+
+function handleNow(req, res, body) {
   if (mode === '403') {
     counts[403]++;
     sendError(res, 403, 'AccessDenied', 'Access Denied (fault_proxy 403 mode)');
@@ -148,6 +175,47 @@ const server = http.createServer((req, res) => {
   req.on('error', () => req.socket.destroy());
 });
 server.keepAliveTimeout = 30000;
+const sockets = new Set();
+server.on('connection', (s) => {
+  sockets.add(s);
+  s.on('close', () => sockets.delete(s));
+});
+let port = listenPort;
+
+// Applies the control file's line, if it changed.
+function pollControl() {
+  let line = '';
+  try {
+    line = require('fs').readFileSync(controlFile, 'utf8').trim();
+  } catch (e) {
+    if (e.code !== 'ENOENT') throw e;
+  }
+  if (line === '') line = 'pass';
+  const [want, arg] = line.split(/\s+/);
+  const wantMs = want === 'delay' ? Number(arg) : 0;
+  if (!['pass', 'delay', 'down'].includes(want) || !(wantMs >= 0)) {
+    process.stderr.write(`fault_proxy: bad control line '${line}'\n`);
+    process.exit(2);
+  }
+  if (want === state && wantMs === holdMs) return setTimeout(pollControl, 50);
+  const announce = () => {
+    state = want;
+    holdMs = wantMs;
+    process.stdout.write(`state ${line}\n`);
+    setTimeout(pollControl, 50);
+  };
+  if (want === 'down') {
+    server.close();
+    counts.dropped += sockets.size;
+    for (const s of sockets) s.destroy();
+    sockets.clear();
+    announce();
+  } else if (state === 'down') {
+    server.listen(port, '127.0.0.1', announce);
+  } else {
+    announce();
+  }
+}
 
 function stop() {
   const line = Object.entries(counts).map(([k, v]) => `${k}=${v}`).join(' ');
@@ -158,5 +226,7 @@ process.on('SIGTERM', stop);
 process.on('SIGINT', stop);
 
 server.listen(listenPort, '127.0.0.1', () => {
-  process.stdout.write(`listening ${server.address().port}\n`);
+  port = server.address().port;
+  process.stdout.write(`listening ${port}\n`);
+  if (controlFile !== null) pollControl();
 });

@@ -5,6 +5,8 @@
 #   . "$TESTS_DIR/s3rver/s3rver.sh"
 #   s3rver_start BUCKET [--tls KEY CERT]  # sets S3RVER_PORT, S3RVER_URL (http[s]://...:PORT/)
 #   fault_proxy_start RATE SEED [403]   # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
+#   fault_proxy_controlled         # a proxy without faults whose state the test sets:
+#   fault_proxy_state pass|'delay MS'|down   # (see fault_proxy.js), in force when it returns
 #   fault_proxy_stop               # sets FAULT_PROXY_COUNTS (see fault_proxy.js)
 #
 # Everything started here is stopped by functions.sh's cleanup, after the mounts are gone.
@@ -93,6 +95,30 @@ fault_proxy_start() {
   [ -n "$FAULT_PROXY_PORT" ] || fail "fault_proxy did not start: $(cat "$FAULT_PROXY_LOG")"
   FAULT_PROXY_URL=http://127.0.0.1:$FAULT_PROXY_PORT/
   log "fault_proxy on port $FAULT_PROXY_PORT (rate $1, seed $2, mode ${3:-faults})"
+}
+
+# fault_proxy_controlled: a fault_proxy.js in front of s3rver that injects no faults and
+# takes its state from $WORK/fault_proxy.state (fault_proxy_state), starting with "pass".
+fault_proxy_controlled() {
+  FAULT_PROXY_STATE_FILE=$WORK/fault_proxy.state
+  printf 'pass\n' >"$FAULT_PROXY_STATE_FILE"
+  fault_proxy_start 0 1 "control=$FAULT_PROXY_STATE_FILE" || fail "the controlled proxy did not start"
+}
+
+# fault_proxy_state STATE: sets the controlled proxy's state and waits (10 s) until the proxy
+# says it is in force.
+fault_proxy_state() {
+  local i
+  printf '%s\n' "$1" >"$FAULT_PROXY_STATE_FILE.tmp"
+  mv "$FAULT_PROXY_STATE_FILE.tmp" "$FAULT_PROXY_STATE_FILE"
+  for i in $(seq 200); do
+    [ "$(sed -n 's/^state //p' "$FAULT_PROXY_LOG" | tail -n 1)" = "$1" ] && return 0
+    # Still "pass" from the start (the proxy announces changes only).
+    [ "$1" = pass ] && ! grep -q '^state ' "$FAULT_PROXY_LOG" && return 0
+    proc_alive "$FAULT_PROXY_PID" || fail "fault_proxy died: $(tail -3 "$FAULT_PROXY_LOG")"
+    sleep 0.05
+  done
+  fail "fault_proxy did not take the state '$1' within 10 s"
 }
 
 # fault_proxy_stop: stops the proxy; sets FAULT_PROXY_COUNTS to its counts line. (Not in a
