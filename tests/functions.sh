@@ -172,6 +172,26 @@ fsck_clean() {
   }
 }
 
+# What the journal's counters are called (the regexes journal_stat takes): closed epochs not
+# yet in the bucket; the times a writer waited for room in the ring; fsyncs (flushes) served.
+JOURNAL_PENDING='epochs.*pending|pending.*epochs'
+JOURNAL_FULL_WAITS='full.*wait|wait.*full'
+JOURNAL_FSYNCS='^journal_(fsyncs|fsync_count|flushes)$'
+
+# journal_stat FILE REGEX: the value of the one line of the stats FILE whose name starts with
+# journal_ and matches REGEX (awk). Fails, listing the journal's lines, unless exactly one
+# matches: the names are matched loosely, so each test says what it needs from a counter.
+journal_stat() {
+  local lines found
+  lines=$(awk '$1 ~ /^journal_/' "$1") || fail "cannot read the stats file $1"
+  found=$(printf '%s\n' "$lines" | awk -v re="$2" '$1 ~ re')
+  if [ -z "$found" ] || [ "$(printf '%s\n' "$found" | wc -l)" -ne 1 ]; then
+    printf '%s\n' "${lines:-(no journal_ lines)}" | sed 's/^/  | /' >&2
+    fail "not exactly one journal_ stats line of $1 matches /$2/"
+  fi
+  printf '%s\n' "$found" | awk '{ print $2 }'
+}
+
 # expect_log PATTERN: an ERROR/WARNING line matching PATTERN (grep -E) is expected.
 expect_log() { EXPECTED_LOG_PATTERNS+=("$1"); }
 
