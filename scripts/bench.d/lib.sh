@@ -5,6 +5,7 @@
 # time; their state is in the SRV_* and D_* globals. cleanup (the EXIT trap) undoes all of it.
 
 SRV_PID='' SRV_PORT='' SRV_COUNTS='' SRV_OUT=''
+JOURNAL_CACHE=$WORK/journal.cache # the journal target's --blockCacheFile (and .journal)
 D_PID="" D_TPID="" D_MNT="" D_LOG="" D_CPUFILE="" D_CPU_TOTAL="" D_READY_S=""
 LOOP='' DISK='' IMG=''
 CLK_TCK=$(getconf CLK_TCK)
@@ -87,7 +88,9 @@ server_stop() {
 # ---- the daemon -----------------------------------------------------------------------------
 
 # daemon_cmd TARGET MNT ARGS...: the command line of the daemon for TARGET, into DCMD.
-#   s3disk, reference: s3disk / s3backer against the running server; mem, file: s3disk alone.
+#   s3disk, reference: s3disk / s3backer against the running server; journal: s3disk there
+#   with its fsyncs durable in a journal next to a cache file in the work directory; mem,
+#   file: s3disk alone.
 daemon_cmd() {
   local target=$1 mnt=$2
   shift 2
@@ -98,6 +101,8 @@ daemon_cmd() {
     # Upstream s3backer 2.x takes --size only with a unit suffix ("--size=5520512k").
     reference) DCMD=("$REF_BIN" -f "${s3[@]}" "${CACHE_REF[@]}" "${@/#--size=*/--size=$(ref_size "$@")}" "$BUCKET" "$mnt") ;;
     s3disk) DCMD=("$S3DISK_BIN" -f "${s3[@]}" --region=us-east-1 "${CACHE_S3DISK[@]}" "$@" "$BUCKET" "$mnt") ;;
+    journal) DCMD=("$S3DISK_BIN" -f "${s3[@]}" --region=us-east-1 "${CACHE_S3DISK[@]}" \
+      --blockCacheFile="$JOURNAL_CACHE" --fsyncTo=journal "$@" "$BUCKET" "$mnt") ;;
     mem) DCMD=("$S3DISK_BIN" -f "${CACHE_S3DISK[@]}" "$@" mem: "$mnt") ;;
     file) DCMD=("$S3DISK_BIN" -f "${CACHE_S3DISK[@]}" "$@" "file://$WORK/file-bucket" "$mnt") ;;
     *) die "unknown target $target" ;;
@@ -121,6 +126,9 @@ daemon_start() {
   shift 2
   D_MNT=$WORK/fuse D_LOG=$LOGDIR/$name.daemon.log D_CPUFILE=$LOGDIR/$name.cpu
   mkdir -p "$D_MNT"
+  # Each journal daemon starts without a cache file: the last one stopped cleanly (its journal
+  # is empty), and a kept file would serve B2's "cold" reads from local disk.
+  [ "$target" != journal ] || rm -f "$JOURNAL_CACHE" "$JOURNAL_CACHE.journal"
   daemon_cmd "$target" "$D_MNT" "$@"
   printf '%s\n' "${DCMD[*]}" >"$D_LOG"
   t0=$(now)

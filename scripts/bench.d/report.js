@@ -4,9 +4,10 @@
 //   node scripts/bench.d/report.js RAW_TSV META_FILE
 //
 // RAW_TSV: one figure a line, "TARGET<TAB>RUN<TAB>METRIC<TAB>VALUE"; TARGET is s3disk,
-// reference, mem, file, local or ceiling. META_FILE: "key=value" lines describing the run (sizes,
-// counts), used in the row labels. Prints the main table (s3disk against the reference, each
-// the median of the runs, with the min-max spread), then s3disk without a server (mem: and
+// journal, reference, mem, file, local or ceiling. META_FILE: "key=value" lines describing the
+// run (sizes, counts), used in the row labels. Prints the main table (s3disk, and s3disk with
+// --fsyncTo=journal when it ran, against the reference, each the median of the runs, with the
+// min-max spread), then s3disk without a server (mem: and
 // file:///) beside a plain local loop device, and the ceilings measured in the same run.
 'use strict';
 
@@ -82,27 +83,52 @@ const rows = [
   ['B10', 'B10_fsync_p99_ms', 'fsync latency in that job, 99th percentile', 'ms ↓'],
 ];
 
+// ratioOf(a, b): a ÷ b as a table cell.
+function ratioOf(a, b) {
+  if (a !== undefined && b !== undefined && b !== 0 && isFinite(a) && isFinite(b)) {
+    return `${fmt(a / b)}×`;
+  }
+  if (isFinite(a) && b === Infinity) return `< ${fmt(a / meta.b4_limit)}×`;
+  return 'n/a';
+}
+
+// The journal target (s3disk --fsyncTo=journal) gets its columns only when it ran.
+const journal = values.journal !== undefined;
 const out = [];
-out.push(`| id | workload | unit | s3disk | ${meta.ref_name || 'reference'} | ratio | spread (min–max): s3disk; reference |`);
-out.push('|----|----------|------|-------:|----------:|------:|------|');
+const ref = meta.ref_name || 'reference';
+if (journal) {
+  out.push(`| id | workload | unit | s3disk | s3disk journal | ${ref} | ratio | ratio (journal) | ` +
+           'spread (min–max): s3disk; journal; reference |');
+  out.push('|----|----------|------|-------:|---------------:|----------:|------:|------:|------|');
+} else {
+  out.push(`| id | workload | unit | s3disk | ${ref} | ratio | spread (min–max): s3disk; reference |`);
+  out.push('|----|----------|------|-------:|----------:|------:|------|');
+}
 for (const [id, metric, label, unit] of rows) {
   const a = med('s3disk', metric);
+  const j = med('journal', metric);
   const b = med('reference', metric);
-  if (a === undefined && b === undefined) continue;
-  let ratio = 'n/a';
-  if (a !== undefined && b !== undefined && b !== 0 && isFinite(a) && isFinite(b)) {
-    ratio = `${fmt(a / b)}×`;
-  } else if (isFinite(a) && b === Infinity) {
-    ratio = `< ${fmt(a / meta.b4_limit)}×`;
+  if (a === undefined && j === undefined && b === undefined) continue;
+  if (journal) {
+    out.push(`| ${id} | ${label} | ${unit} | ${fmt(a)} | ${fmt(j)} | ${fmt(b)} | ` +
+             `${ratioOf(a, b)} | ${ratioOf(j, b)} | ${spread('s3disk', metric)}; ` +
+             `${spread('journal', metric)}; ${spread('reference', metric)} |`);
+  } else {
+    out.push(`| ${id} | ${label} | ${unit} | ${fmt(a)} | ${fmt(b)} | ${ratioOf(a, b)} | ` +
+             `${spread('s3disk', metric)}; ${spread('reference', metric)} |`);
   }
-  out.push(`| ${id} | ${label} | ${unit} | ${fmt(a)} | ${fmt(b)} | ${ratio} | ` +
-           `${spread('s3disk', metric)}; ${spread('reference', metric)} |`);
 }
 out.push('');
 out.push('ratio = s3disk ÷ reference; ↑ higher is better, ↓ lower is better. ' +
          `Medians of ${meta.runs} run(s)` +
          (meta.b4_runs && meta.b4_runs !== meta.runs ? ` (B4: ${meta.b4_runs})` : '') +
          '; MiB = 2^20 bytes. B8 counts requests at the S3 server.');
+if (journal) {
+  out.push('s3disk journal = s3disk with `--blockCacheFile` and `--fsyncTo=journal`: its fsyncs ' +
+           '(the syncs of B1 and B5, the commits of B6, B10) return once durable in a journal ' +
+           'on the local disk, and the bucket follows in flush order; plain s3disk\'s return ' +
+           'once in the bucket. ratio (journal) = s3disk journal ÷ reference.');
+}
 
 const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B7', 'B9', 'B10'].includes(id))
                   .filter(([, m]) => get('mem', m) || get('file', m) || get('local', m));
