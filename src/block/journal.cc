@@ -327,13 +327,15 @@ std::vector<JournalRecord> Journal::RecordsOfLocked(BlockNum n, uint64_t upto, b
   return out;
 }
 
-Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf) {
+Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, bool upload) {
   while (true) {
     bool full = false;
     std::vector<JournalRecord> recs;
+    uint64_t hole_end;
     {
       MutexLock lock(mu_);
       recs = RecordsOfLocked(n, upto, &full);
+      hole_end = hole_end_;
     }
     if (!full) S3DISK_RETURN_IF_ERROR(below().ReadBlock(n, buf));
     Status st;
@@ -345,6 +347,14 @@ Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf) {
         case JournalRecord::Kind::kData:
         case JournalRecord::Kind::kPart:
           st = file_->ReadData(r, buf.subspan(r.offset, r.length));
+          if (upload && st.code() == EBADMSG && r.pos < hole_end) {
+            // Lost with a failed sync (whose flush said EIO): the block goes up without this
+            // write rather than never.
+            LOG_ERROR("journal: the write of block " S3DISK_BLOCK_FMT
+                      " at %llu was lost with a failed sync of %s; uploading the block without it",
+                      r.block, static_cast<unsigned long long>(r.pos), file_->path().c_str());
+            st = Status::Ok();
+          }
           break;
         default:
           break;
@@ -372,7 +382,7 @@ Status Journal::ReadBlock(BlockNum n, std::span<uint8_t> buf) {
     pending = HasPendingLocked(n);
   }
   if (!pending) return below().ReadBlock(n, buf);
-  return Materialize(n, UINT64_MAX, buf);
+  return Materialize(n, UINT64_MAX, buf, /*upload=*/false);
 }
 
 std::vector<Status> Journal::ReadBlocks(std::span<const BlockNum> ns,
@@ -432,7 +442,7 @@ Status Journal::UploadEpoch(const Epoch& ep) {
   } else {
     std::vector<uint8_t> buf(block_size());
     for (BlockNum n : blocks) {
-      S3DISK_RETURN_IF_ERROR(Materialize(n, ep.end_seq - 1, buf));
+      S3DISK_RETURN_IF_ERROR(Materialize(n, ep.end_seq - 1, buf, /*upload=*/true));
       if (IsAllZero(buf)) {
         S3DISK_RETURN_IF_ERROR(below().WriteBlock(n, {}));
       } else {

@@ -108,7 +108,9 @@ class Journal : public ForwardingBlockStore {
   // waiters). for_flush: EIO while a failed write or sync is in the ring's live part.
   Status SyncTo(uint64_t pos, bool for_flush) EXCLUDES(mu_);
   // Fills buf with block n as below's copy plus n's records up to sequence number upto.
-  Status Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf) EXCLUDES(mu_);
+  // upload: a record that a failed sync lost (it fails its checksum, before hole_end_) is
+  // left out instead of failing the read.
+  Status Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, bool upload) EXCLUDES(mu_);
   // The records of n (and the trims covering it) up to upto, oldest first, from the newest
   // full version on; *full: the first of them replaces the whole block.
   std::vector<JournalRecord> RecordsOfLocked(BlockNum n, uint64_t upto, bool* full) const
