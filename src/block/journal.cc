@@ -415,12 +415,13 @@ Status Journal::ReadPart(BlockNum n, uint32_t offset, std::span<uint8_t> buf) {
 }
 
 Status Journal::SurveyNonZero(const std::function<void(BlockNum)>& found) {
-  S3DISK_RETURN_IF_ERROR(below().SurveyNonZero(found));
+  // The ring's blocks first: one uploaded meanwhile is below by the time below answers.
   std::vector<BlockNum> mine;
   {
     MutexLock lock(mu_);
     for (const auto& [n, recs] : pending_) mine.push_back(n);
   }
+  S3DISK_RETURN_IF_ERROR(below().SurveyNonZero(found));
   for (BlockNum n : mine) found(n);
   return Status::Ok();
 }
