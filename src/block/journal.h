@@ -80,35 +80,44 @@ class Journal : public ForwardingBlockStore {
   // Sends the oldest closed epoch down and moves the tail past it; 1 if it did, 0 if no epoch
   // was closed, -1 on an error (the epoch stays). Only without the uploader thread.
   int TEST_UploadEpoch();
-  uint64_t TEST_epoch();  // the open epoch's number
+  uint64_t TEST_epoch();       // the open epoch's number
+  uint64_t TEST_last_epoch();  // the epoch of the last record appended
+  uint64_t TEST_free_bytes();  // room in the ring
 
  private:
-  // A record still in the ring, as the index keeps it.
-  struct Pending {
-    JournalRecord rec;
-  };
+  // An epoch waiting to go down: [start, end) of the ring and the blocks it wrote.
   struct Epoch {
     uint64_t number = 0;
-    uint64_t start_pos = 0;  // its first record's position
-    uint64_t start_seq = 0;
-    uint64_t end_pos = 0;  // one past its last record (the next epoch's start)
-    uint64_t end_seq = 0;
+    uint64_t end_pos = 0;  // one past its last record: the tail once it is uploaded
+    uint64_t end_seq = 0;  // the sequence number at end_pos
     int64_t closed_ms = 0;
-    bool trim = false;
+    bool trim = false;  // one kTrim record, alone in its epoch: these blocks
+    BlockNum trim_first = 0;
+    uint64_t trim_count = 0;
   };
 
-  // Appends rec (kind, block, offset, length, count set) with data: room, a pad when the ring
-  // end is near, the write, then the index. Takes mu_ but never holds it over I/O.
-  Status Append(JournalRecord rec, std::span<const uint8_t> data);
-  // Closes the open epoch if it holds records. Returns the number of the last closed epoch.
-  uint64_t CloseEpochLocked() REQUIRES(mu_);
-  // Syncs the ring up to at least position pos (group commit: one sync serves all waiters).
-  Status SyncTo(uint64_t pos);
-  // Fills buf with block n: below's copy with the records of n up to seq `upto` applied.
-  Status Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf);
+  // Appends rec (kind, block, offset, length, count set) with data: waits for room, writes a
+  // pad first when the ring's end is near, then rec; indexes it once written. alone: rec is an
+  // epoch of its own (a trim). Never holds mu_ over I/O.
+  Status Append(JournalRecord rec, std::span<const uint8_t> data, bool alone);
+  // Closes the open epoch if it holds records; trim: it is that trim's epoch.
+  void CloseEpochLocked(const JournalRecord* trim) REQUIRES(mu_);
+  // Adds a written record to the index (pending_, trims_, epoch_blocks_).
+  void IndexLocked(const JournalRecord& rec) REQUIRES(mu_);
+  // Makes every record before pos written and durable (group commit: one sync serves all
+  // waiters). for_flush: EIO while a failed write or sync is in the ring's live part.
+  Status SyncTo(uint64_t pos, bool for_flush) EXCLUDES(mu_);
+  // Fills buf with block n as below's copy plus n's records up to sequence number upto.
+  // upload: a record that a failed sync lost (it fails its checksum, before hole_end_) is
+  // left out instead of failing the read.
+  Status Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, bool upload) EXCLUDES(mu_);
+  // The records of n (and the trims covering it) up to upto, oldest first, from the newest
+  // full version on; *full: the first of them replaces the whole block.
+  std::vector<JournalRecord> RecordsOfLocked(BlockNum n, uint64_t upto, bool* full) const
+      REQUIRES(mu_);
   bool HasPendingLocked(BlockNum n) const REQUIRES(mu_);
-  // Uploads epoch ep: its blocks' last versions go below, then below's Flush, then the tail.
-  Status UploadEpoch(const Epoch& ep);
+  // Sends epoch ep down: its blocks' last versions, below's Flush, then the tail past it.
+  Status UploadEpoch(const Epoch& ep) EXCLUDES(mu_);
   void UploaderLoop();
 
   std::unique_ptr<JournalFile> file_;
@@ -118,26 +127,34 @@ class Journal : public ForwardingBlockStore {
   const uint64_t auto_epoch_bytes_;
 
   Mutex mu_;
-  CondVar room_;     // the tail moved, or an append finished
-  CondVar work_;     // an epoch closed, or stop
-  CondVar drained_;  // an epoch finished uploading
+  CondVar room_;  // the tail moved, or an append finished
+  CondVar work_;  // an epoch closed, or stop
   uint64_t tail_pos_ GUARDED_BY(mu_) = 0;
   uint64_t tail_seq_ GUARDED_BY(mu_) = 0;
-  uint64_t head_pos_ GUARDED_BY(mu_) = 0;   // next record goes here
+  uint64_t head_pos_ GUARDED_BY(mu_) = 0;  // the next record goes here
   uint64_t head_seq_ GUARDED_BY(mu_) = 0;
-  uint64_t written_pos_ GUARDED_BY(mu_) = 0;  // every record before it is written
-  std::map<uint64_t, uint64_t> in_flight_ GUARDED_BY(mu_);  // pos -> end of appends running
+  // Appends reserved and not yet written: start -> end. Every record before written_pos_ is
+  // written (or failed: a hole).
+  std::map<uint64_t, uint64_t> in_flight_ GUARDED_BY(mu_);
+  uint64_t written_pos_ GUARDED_BY(mu_) = 0;
   uint64_t synced_pos_ GUARDED_BY(mu_) = 0;  // every record before it is durable
-  uint64_t epoch_ GUARDED_BY(mu_) = 1;       // the open epoch
+  // A write or sync of the ring failed: records before hole_end_ may be missing on disk, so
+  // Flush says EIO until the tail has passed it (the uploader sends them from memory).
+  uint64_t hole_end_ GUARDED_BY(mu_) = 0;
+  uint64_t epoch_ GUARDED_BY(mu_) = 1;  // the open epoch
   uint64_t epoch_start_pos_ GUARDED_BY(mu_) = 0;
   uint64_t epoch_start_seq_ GUARDED_BY(mu_) = 0;
-  std::deque<Epoch> closed_ GUARDED_BY(mu_);  // waiting, oldest first (front: uploading)
-  // Per block, its records in the ring, oldest first.
+  uint64_t last_epoch_ GUARDED_BY(mu_) = 0;  // of the last record appended
+  // Per epoch, the blocks with records in it, each once (filled as records are written).
+  std::map<uint64_t, std::vector<BlockNum>> epoch_blocks_ GUARDED_BY(mu_);
+  std::deque<Epoch> closed_ GUARDED_BY(mu_);  // oldest first; the front is being uploaded
+  // Per block, its records in the ring, oldest first (kData, kZero, kPart).
   std::unordered_map<BlockNum, std::vector<JournalRecord>> pending_ GUARDED_BY(mu_);
   std::vector<JournalRecord> trims_ GUARDED_BY(mu_);  // kTrim records in the ring
   bool stop_ GUARDED_BY(mu_) = false;
+  bool abandon_ GUARDED_BY(mu_) = false;  // destroyed without Shutdown
   bool started_ GUARDED_BY(mu_) = false;
-  Mutex sync_mu_;  // one sync at a time
+  Mutex sync_mu_;  // one sync at a time; taken before mu_, never under it
   std::thread uploader_;
 
   // Counters.

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/crypto.h"
 #include "base/file_io.h"
 #include "base/status.h"
 #include "block/block_store.h"
@@ -39,6 +40,7 @@ struct JournalRecord {
   uint32_t offset = 0;
   uint32_t length = 0;  // bytes of data after the record header
   uint64_t count = 0;   // kTrim only
+  uint32_t crc = 0;     // of the data (JournalFile::Write sets it)
 
   // Bytes the record takes in the ring, header and data, rounded up to kAlign.
   uint64_t size() const;
@@ -46,10 +48,10 @@ struct JournalRecord {
 
 class JournalFile {
  public:
-  static constexpr uint64_t kHeaderBytes = 64;  // each record's header
-  static constexpr uint64_t kAlign = 64;        // records start at multiples of this
-  static constexpr uint64_t kRingStart = 8192;  // after the two header copies
-  static constexpr uint64_t kMinCapacity = 16 << 20;
+  static constexpr uint64_t kHeaderBytes = 64;        // each record's header
+  static constexpr uint64_t kAlign = 64;              // records start at multiples of this
+  static constexpr uint64_t kRingStart = 8192;        // after the two header copies
+  static constexpr uint64_t kMinCapacity = 16 << 20;  // the smallest --journalSize
 
   // Opens the journal on io (path names it in messages). identity names the bucket and prefix.
   // A new (empty) file is made a journal of capacity bytes (a multiple of kAlign). A journal
@@ -59,8 +61,8 @@ class JournalFile {
   // capacity; an empty one takes the capacity asked for. Scans the records.
   static Result<std::unique_ptr<JournalFile>> Open(std::unique_ptr<FileIo> io,
                                                    const std::string& path,
-                                                   const std::string& identity,
-                                                   uint32_t block_size, uint64_t capacity);
+                                                   const std::string& identity, uint32_t block_size,
+                                                   uint64_t capacity);
   // Opens (or creates) the file at path, locked, then as above.
   static Result<std::unique_ptr<JournalFile>> OpenPath(const std::string& path,
                                                        const std::string& identity,
@@ -84,9 +86,10 @@ class JournalFile {
   // Records found at Open that are not pads.
   uint64_t records_found() const { return found_.size(); }
 
-  // Writes rec (its header) and data (rec.length bytes) at rec.pos. The record must fit
-  // before the ring's end (the caller writes a kPad record first when it would not). Not synced.
-  Status Write(const JournalRecord& rec, std::span<const uint8_t> data);
+  // Writes rec (its header) and data (rec.length bytes) at rec.pos, and sets rec.crc. The
+  // record must fit before the ring's end (the caller writes a kPad record first when it would
+  // not; a pad is its header alone). Not synced.
+  Status Write(JournalRecord& rec, std::span<const uint8_t> data);
   // Reads rec's data (rec.length bytes) into out and checks it against the record's
   // checksum (EBADMSG on mismatch).
   Status ReadData(const JournalRecord& rec, std::span<uint8_t> out);
@@ -95,13 +98,24 @@ class JournalFile {
   // Records, durably, that the ring's live part now starts at pos with sequence number seq:
   // the space before it may be written over.
   Status SetTail(uint64_t pos, uint64_t seq);
+  // Records, durably, a new epoch base above every epoch written so far (by this mount's
+  // predecessors, found or torn) and returns it: the epochs of the mount starting now.
+  Result<uint64_t> NewEpochBase();
+  static constexpr uint64_t kEpochsPerMount = 1ULL << 32;
   // Records, durably, the token of the mount now using the file.
   Status SetMountToken(uint32_t token);
 
  private:
   struct Header;
   JournalFile(std::unique_ptr<FileIo> io, std::string path);
+  // The newer valid header copy (false: none, and the file holds nothing; EINVAL: none, and
+  // the file holds data).
+  Result<bool> ReadHeader(Header* best);
+  // Takes the header's fields, then scans the records from its tail.
+  Status Load(const Header& h);
+  // Writes the next header copy (generation + 1) and syncs.
   Status WriteHeader();
+  // Finds the records from the tail: found_, head_pos_, head_seq_.
   Status Scan();
   uint64_t FileOffset(uint64_t pos) const { return kRingStart + pos % capacity_; }
 
@@ -110,6 +124,7 @@ class JournalFile {
   std::string identity_;
   uint32_t block_size_ = 0;
   uint64_t capacity_ = 0;
+  Md5Digest identity_md5_{};
   uint64_t file_id_ = 0;     // random, in the header and every record
   uint64_t generation_ = 0;  // of the newest header copy; copy generation % 2 is written next
   uint64_t tail_pos_ = 0;
@@ -117,6 +132,7 @@ class JournalFile {
   uint64_t head_pos_ = 0;
   uint64_t head_seq_ = 1;
   uint32_t mount_token_ = 0;
+  uint64_t epoch_base_ = 0;
   std::vector<JournalRecord> found_;
 };
 
