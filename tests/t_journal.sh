@@ -9,8 +9,11 @@
 #   3. NBD: nbdcopy with a flush, read back, stop; the bucket alone serves the same bytes.
 #   4. A journal holding records (the daemon killed while the bucket, behind a proxy, is down)
 #      refuses a mount without --fsyncTo=journal, naming the journal and the option, and
-#      changes nothing; the mount with --fsyncTo=journal takes over and serves every fsynced
-#      write, and after a clean unmount the bucket alone holds them.
+#      changes nothing (with --reset-mounted-flag too); the mount with --fsyncTo=journal takes
+#      over and serves every fsynced write, and after a clean unmount the bucket alone holds
+#      them.
+#   5. The same state again: `--reset-mounted-flag BUCKET` with the cache file uploads the
+#      journal's writes and clears the token; the journal is then empty.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 . "$TESTS_DIR/t_nbd_lib.sh"
@@ -200,5 +203,30 @@ start_s3disk "${S3[@]}" "$SB" "$MNT"
 cmp <(read_at "$MNT/file" 0 $((BS * 8))) "$WORK/before" >&2 || fail "bucket: data before the outage differs"
 cmp <(read_at "$MNT/file" $((BS * 32)) $((BS * 8))) "$WORK/during" >&2 ||
   fail "bucket: data fsynced during the outage differs"
+stop_s3disk "$MNT"
+
+log "5. --reset-mounted-flag alone, with the crashed mount's cache file, uploads its journal"
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal "$SB" "$MNT"
+fault_proxy_state down
+random_file "$WORK/again" $((BS * 8))
+write_at "$MNT/file" $((BS * 64)) "$WORK/again" conv=fsync ||
+  fail "write + fsync with the bucket down failed"
+pending=$(journal_stat "$MNT/stats" "$JOURNAL_PENDING")
+[ "$pending" -gt 0 ] || fail "no epoch pending with the bucket down: the test proves nothing"
+kill_s3disk "$MNT"
+fault_proxy_state pass
+"$S3DISK" "${S3[@]}" --reset-mounted-flag --blockCacheFile="$SCACHE" "$SB" >"$WORK/reset.log" 2>&1 ||
+  fail "--reset-mounted-flag with the cache file failed: $(cat "$WORK/reset.log")"
+sed 's/^/  | /' "$WORK/reset.log"
+[ ! -e "$OBJDIR/s3backer-mounted._S3rver_object" ] || fail "the mount token is still there"
+log "the journal is empty now: a mount without --fsyncTo=journal takes the cache file"
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" "$SB" "$MNT"
+stop_s3disk "$MNT"
+log "the bucket alone holds the journal's writes"
+start_s3disk "${S3[@]}" "$SB" "$MNT"
+cmp <(read_at "$MNT/file" $((BS * 64)) $((BS * 8))) "$WORK/again" >&2 ||
+  fail "bucket: the journal's writes were not uploaded by --reset-mounted-flag"
+cmp <(read_at "$MNT/file" $((BS * 32)) $((BS * 8))) "$WORK/during" >&2 ||
+  fail "bucket: older data differs after --reset-mounted-flag"
 stop_s3disk "$MNT"
 log "ok"
