@@ -25,6 +25,11 @@
 # commit, is not synced, so the last transaction to return may still be rolled back after a
 # crash (a run without --fsyncTo=journal shows it).
 #
+# Beside it a second writer checks the order alone: it appends a 4 KiB record to a log file and
+# fsyncs, then writes the record's number into a pointer file and fsyncs, over and over. A
+# bucket that is a disk as at some flush has, in the log, every record up to the pointer's
+# number; one that got a block ahead of its flush (a newer pointer) very likely has not.
+#
 # S3DISK_TEST_SEED=N replays the moments of the kills (timing aside).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
@@ -53,7 +58,7 @@ JOPTS=(--blockCacheFile="$CACHE" --fsyncTo=journal)
 DB=$FS/db.sqlite
 expect_log 'did not unmount cleanly; taking over'
 
-WRITER_PID=
+WRITER_PID= LOGGER_PID=
 # writer FIRST COMMITTED: commits transactions FIRST, FIRST+1, ... (a 3000-byte row with that
 # id, and the counter set to it), one sqlite3 process each, appending each number to
 # COMMITTED once its commit returned; stops at the first failure.
@@ -65,6 +70,38 @@ writer() {
     echo "$i" >>"$2"
     i=$((i + 1))
   done
+}
+
+# logger FIRST DONE: appends record FIRST, FIRST+1, ... to the log, each fsynced, then sets the
+# pointer to its number (fsynced) and appends the number to DONE; stops at the first failure.
+logger() {
+  local i=$1
+  while printf 'record %08d\n' "$i" |
+    dd of="$FS/log" bs=4096 conv=sync,notrunc,fsync oflag=append status=none 2>/dev/null &&
+    printf '%08d\n' "$i" | dd of="$FS/pointer" conv=notrunc,fsync status=none 2>/dev/null; do
+    echo "$i" >>"$2"
+    i=$((i + 1))
+  done
+}
+
+# log_check: prints the pointer's number p and checks that records 1..p are all in the log.
+log_check() {
+  local p
+  p=$(cat "$FS/pointer") || fail "cannot read the pointer file"
+  [[ $p =~ ^[0-9]{8}$ ]] || fail "the pointer file holds '$p'"
+  p=$((10#$p))
+  perl -e '
+    my ($f, $p) = @ARGV;
+    open(my $h, "<:raw", $f) or die "$f: $!\n";
+    for my $k (1 .. $p) {
+      my $n = read($h, my $rec, 4096);
+      die "the log ends before record $k, the pointer says $p\n" unless $n == 4096;
+      my $want = sprintf("record %08d\n", $k);
+      die "record $k of the log is not there (the pointer says $p)\n"
+        unless substr($rec, 0, length $want) eq $want;
+    }' "$FS/log" "$p" >&2 ||
+    fail "the log and its pointer disagree: blocks reached the bucket out of flush order (seed $SEED)"
+  echo "$p"
 }
 
 # db_check: checks the database; prints its counter (the last transaction it holds). Every
@@ -85,14 +122,18 @@ db_check() {
   echo "$n"
 }
 
-# run_and_kill ROUND KILL_MS FIRST: the writer from transaction FIRST; kill -9 of the daemon
-# KILL_MS ms after it started, with epochs pending upload; then the dead mounts cleaned up.
+# run_and_kill ROUND KILL_MS FIRST LOG_FIRST: the writer from transaction FIRST and the logger
+# from record LOG_FIRST; kill -9 of the daemon KILL_MS ms after they started, with epochs
+# pending upload; then the dead mounts cleaned up.
 run_and_kill() {
-  local round=$1 kill_ms=$2 first=$3 pending fsyncs n
+  local round=$1 kill_ms=$2 first=$3 log_first=$4 pending fsyncs n
   : >"$WORK/committed.$round"
+  : >"$WORK/logged.$round"
   fault_proxy_state "delay $HOLD_MS"
   writer "$first" "$WORK/committed.$round" &
   WRITER_PID=$!
+  logger "$log_first" "$WORK/logged.$round" &
+  LOGGER_PID=$!
   sleep "$(printf '%d.%03d' $((kill_ms / 1000)) $((kill_ms % 1000)))" # the random moment
   cat "$MNT/stats" >"$WORK/stats.kill$round" || fail "cannot read the stats file"
   kill_s3disk "$MNT"
@@ -100,17 +141,20 @@ run_and_kill() {
   pending=$(journal_stat "$WORK/stats.kill$round" "$JOURNAL_PENDING")
   fsyncs=$(journal_stat "$WORK/stats.kill$round" "$JOURNAL_FSYNCS")
   log "stats at the kill: $(grep '^journal_' "$WORK/stats.kill$round" | tr '\n' ' ')"
-  log "round $round: killed after $n commits; epochs pending upload: $pending, fsyncs: $fsyncs"
-  # The writer fails once the mount is gone.
+  log "round $round: killed after $n commits and $(wc -l <"$WORK/logged.$round") log records;" \
+    "epochs pending upload: $pending, fsyncs: $fsyncs"
+  # The writers fail once the mount is gone.
   local deadline=$((SECONDS + 20))
-  while proc_alive "$WRITER_PID"; do
-    [ "$SECONDS" -lt "$deadline" ] || fail "the writer still runs 20 s after the kill"
+  while proc_alive "$WRITER_PID" || proc_alive "$LOGGER_PID"; do
+    [ "$SECONDS" -lt "$deadline" ] || fail "a writer still runs 20 s after the kill"
     sleep 0.1
   done
   wait "$WRITER_PID" 2>/dev/null || true
-  WRITER_PID=
+  wait "$LOGGER_PID" 2>/dev/null || true
+  WRITER_PID= LOGGER_PID=
   log "the writer stopped: $(tail -n 1 "$WORK/writer.err" 2>/dev/null)"
   [ "$n" -gt 0 ] || fail "no transaction committed before the kill"
+  [ -s "$WORK/logged.$round" ] || fail "no log record written before the kill"
   [ "$pending" -gt 0 ] || fail "no epoch pending upload at the kill: the test proves nothing"
   fault_proxy_state pass
   umount "$FS" 2>/dev/null || umount -l "$FS" || fail "cannot unmount the dead ext4 at $FS"
@@ -122,6 +166,7 @@ crash_cleanup() {
   local rc=$?
   set +e
   [ -z "$WRITER_PID" ] || { kill "$WRITER_PID" 2>/dev/null; wait "$WRITER_PID"; }
+  [ -z "$LOGGER_PID" ] || { kill "$LOGGER_PID" 2>/dev/null; wait "$LOGGER_PID"; }
   (exit "$rc")
   cleanup
 }
@@ -135,11 +180,14 @@ mkfs.ext4 -q -F -E lazy_itable_init=0,lazy_journal_init=0 "$DEV" || fail "mkfs.e
 loop_mount "$DEV" "$FS"
 sqlite3 -bail "$DB" "CREATE TABLE t (id INTEGER PRIMARY KEY, v BLOB);
   CREATE TABLE c (n INTEGER); INSERT INTO c VALUES (0);" || fail "cannot create the database"
+: >"$FS/log"
+printf '%08d\n' 0 >"$FS/pointer"
 sync
 
 log "round 1: kill -9 while the writer commits"
-run_and_kill 1 "$KILL1_MS" 1
+run_and_kill 1 "$KILL1_MS" 1 1
 rec1=$(tail -n 1 "$WORK/committed.1")
+logged1=$(tail -n 1 "$WORK/logged.1")
 
 log "round 1: remount with the same cache file and journal"
 start_s3disk "${S3[@]}" "${JOPTS[@]}" "$SB" "$MNT"
@@ -151,6 +199,9 @@ log "round 1: the database holds transaction $n1; the last one recorded is $rec1
 [ "$n1" -ge "$rec1" ] || fail "transactions $((n1 + 1))..$rec1 committed but lost (seed $SEED)"
 # One more than recorded: the kill came between a commit's return and its record.
 [ "$n1" -le $((rec1 + 1)) ] || fail "the database holds $n1, beyond any transaction begun"
+p1=$(log_check)
+log "round 1: the log's pointer says $p1; the last record logged is $logged1"
+[ "$p1" -ge "$logged1" ] || fail "log records $((p1 + 1))..$logged1 fsynced but lost (seed $SEED)"
 loop_umount "$FS"
 fsck_clean "$DEV" "fsck.ext4 -n -f reports problems after the crash (seed $SEED)"
 loop_detach "$DEV"
@@ -161,8 +212,9 @@ start_s3disk "${S3[@]}" "${JOPTS[@]}" "$SB" "$MNT"
 loop_attach "$MNT/file"
 DEV=$LOOP_DEV
 loop_mount "$DEV" "$FS"
-run_and_kill 2 "$KILL2_MS" $((n1 + 1))
+run_and_kill 2 "$KILL2_MS" $((n1 + 1)) $((p1 + 1))
 rec2=$(tail -n 1 "$WORK/committed.2")
+logged2=$(tail -n 1 "$WORK/logged.2")
 
 log "round 2: the cache file and its journal are lost; the bucket alone"
 [ -s "$CACHE.journal" ] || fail "no journal file at $CACHE.journal"
@@ -179,6 +231,9 @@ log "round 2: the bucket holds transaction $n2 of $n1..$rec2 ($((rec2 - n2)) rec
   "commits behind, as at an earlier flush)"
 [ "$n2" -ge "$n1" ] || fail "the bucket went back before round 1's $n1 (seed $SEED)"
 [ "$n2" -le $((rec2 + 1)) ] || fail "the bucket holds $n2, beyond any transaction begun"
+p2=$(log_check)
+log "round 2: the log's pointer in the bucket says $p2 of $p1..$logged2"
+[ "$p2" -ge "$p1" ] || fail "the log went back before round 1's $p1 (seed $SEED)"
 loop_umount "$FS"
 loop_detach "$DEV"
 stop_s3disk "$MNT"
