@@ -383,6 +383,30 @@ Result<std::string> CheckMountPoint(const std::string& path) {
   return canonical;
 }
 
+// --fsyncTo=journal and --journalSize: the journal lives beside the cache file, over a cache,
+// and only a writable mount writes.
+static Status ValidateJournal(const Config& c) {
+  if (c.fsync_to != FsyncTo::kJournal) {
+    if (c.journal_size_given) {
+      return Usage("--journalSize is for --fsyncTo=journal; add --fsyncTo=journal, or drop it");
+    }
+    return Status::Ok();
+  }
+  if (c.block_cache_file.empty()) {
+    return Usage(
+        "--fsyncTo=journal keeps its journal beside the cache file; give "
+        "--blockCacheFile=PATH (the journal is PATH.journal), or drop --fsyncTo=journal");
+  }
+  if (c.cache.cache_size_blocks == 0) {
+    return Usage("--fsyncTo=journal needs the block cache; drop --blockCacheSize=0");
+  }
+  // The admin commands that only read run as --readOnly; the option does nothing there.
+  if (c.read_only && !c.AdminMode()) {
+    return Usage("--fsyncTo=journal is for writable mounts; drop --readOnly or --fsyncTo=journal");
+  }
+  return Status::Ok();
+}
+
 // The block cache options, against each other.
 static Status ValidateCache(Config* c) {
   if (c->upload_stale_dirty_blocks && c->block_cache_file.empty()) {
@@ -545,6 +569,7 @@ Status Validate(Config* c) {
   if (!c->file_mode_given && c->read_only) c->file_mode = 0400;
   if (c->IsLocalBucket()) c->list_blocks = true;
 
+  S3DISK_RETURN_IF_ERROR(ValidateJournal(*c));
   S3DISK_RETURN_IF_ERROR(ValidateCache(c));
   S3DISK_RETURN_IF_ERROR(ValidateGuard(*c));
   if (c->bucket_kind == BucketKind::kDirectory) c->bucket_dir = Absolute(c->bucket_dir);

@@ -22,6 +22,7 @@
 #include "block/block_cache.h"
 #include "block/codec.h"
 #include "block/consistency_guard.h"
+#include "block/journal.h"
 #include "s3/s3_options.h"
 
 namespace s3disk {
@@ -37,6 +38,12 @@ inline constexpr uint32_t kMaxBlockSize = 64u << 20;
 inline constexpr uint32_t kDefaultBlockSize = 128u << 10;
 // Block numbers are 8 hex digits in the object keys.
 inline constexpr uint64_t kMaxBlocks = uint64_t{1} << 32;
+
+// What fsync (FUSE fsync and flush, NBD FLUSH and FUA) waits for: --fsyncTo.
+enum class FsyncTo {
+  kBucket,   // every earlier write is in the bucket
+  kJournal,  // every earlier write is in the journal beside --blockCacheFile (synced)
+};
 
 enum class BucketKind {
   kDirectory,  // file:///abs/dir, or a directory path with --test
@@ -127,6 +134,15 @@ struct Config {
   // are 1000, 10000, 500. BuildStack passes them on with the retry pauses of the S3 options
   // (--initialRetryPause, --maxRetryPause).
   ConsistencyGuardOptions guard;
+  // --fsyncTo=journal: a journal (journal.h) between the upper zero map and the cache, in the
+  // file --blockCacheFile + ".journal"; fsync returns once the writes before it are synced
+  // there, and the bucket follows in flush order. Validate allows it only with
+  // --blockCacheFile, a cache and a writable mount.
+  FsyncTo fsync_to = FsyncTo::kBucket;
+  // The journal's options as the command line sets them (--journalSize); journal.h has the
+  // defaults. Used only with --fsyncTo=journal.
+  JournalOptions journal;
+  bool journal_size_given = false;  // --journalSize (refused without --fsyncTo=journal)
 
   bool help = false;     // --help, -h
   bool version = false;  // --version
@@ -146,6 +162,8 @@ struct Config {
   // True for s3disk --erase, --verify or --summary (Validate allows one at a time, BUCKET only).
   bool AdminMode() const { return erase || verify || summary; }
   bool IsLocalBucket() const { return bucket_kind != BucketKind::kS3; }
+  // The journal's file, beside the cache file: --blockCacheFile + ".journal".
+  std::string JournalPath() const { return block_cache_file + ".journal"; }
 };
 
 // Parses argv (argv[0] is the program name). Fails on unknown options, missing or unexpected

@@ -226,6 +226,45 @@ const std::vector<Option>& Options() {
          c->block_cache_file = v;
          return Status::Ok();
        }},
+      {"--fsyncTo", "bucket|journal",
+       "what fsync (and close, NBD flush and FUA) waits for: bucket (default): every earlier "
+       "write is in the bucket; journal (needs --blockCacheFile=PATH): fsync returns once "
+       "writes are in PATH.journal on local disk; the bucket follows in flush order; losing "
+       "that disk leaves the bucket as it was at an earlier flush",
+       [](Config* c, const std::string& v) -> Status {
+         if (v == "bucket") {
+           c->fsync_to = FsyncTo::kBucket;
+         } else if (v == "journal") {
+           c->fsync_to = FsyncTo::kJournal;
+         } else {
+           return Usage(
+               "--fsyncTo=%s is neither bucket nor journal; use --fsyncTo=bucket or "
+               "--fsyncTo=journal",
+               v.c_str());
+         }
+         return Status::Ok();
+       }},
+      {"--journalSize", "SIZE",
+       "with --fsyncTo=journal: room for writes not yet in the bucket, at least 16m; writers "
+       "wait while it is full (default: 1g)",
+       [](Config* c, const std::string& v) -> Status {
+         Result<uint64_t> size = ParseSize("--journalSize", v);
+         S3DISK_RETURN_IF_ERROR(size.status());
+         const std::string least = FormatSize(JournalFile::kMinCapacity);
+         if (*size < JournalFile::kMinCapacity) {
+           return Usage("--journalSize=%s is smaller than %s; use e.g. --journalSize=1g", v.c_str(),
+                        least.c_str());
+         }
+         if (*size % JournalFile::kAlign != 0) {
+           return Usage(
+               "--journalSize=%s is not a multiple of %llu bytes; use e.g. "
+               "--journalSize=1g",
+               v.c_str(), static_cast<unsigned long long>(JournalFile::kAlign));
+         }
+         c->journal.capacity_bytes = *size;
+         c->journal_size_given = true;
+         return Status::Ok();
+       }},
       {"--blockCacheNoVerify", nullptr,
        "reuse clean blocks of --blockCacheFile without checking them against the bucket",
        [](Config* c, const std::string&) { return SetFlag(&c->cache.no_verify); }},

@@ -56,6 +56,7 @@ std::string Describe(const Config& config, const Geometry& g) {
   out += " (" + FormatSize(g.size_bytes) + " = " + std::to_string(g.size_bytes / g.block_size) +
          " blocks of " + FormatSize(g.block_size);
   if (config.read_only) out += ", read-only";
+  if (config.fsync_to == FsyncTo::kJournal) out += ", fsync to " + config.JournalPath();
   return out + ")";
 }
 

@@ -317,10 +317,13 @@ int AfterFork() {
     return Fail(st.WithContext("nbd: starting the stack"));
   }
   const Geometry& g = g_opened->geometry;
-  LOG_INFO("nbd: serving %s (%s = %llu blocks of %s%s)", g_config.bucket_arg.c_str(),
+  const std::string journal =
+      g_config.fsync_to == FsyncTo::kJournal ? ", flush to " + g_config.JournalPath() : "";
+  LOG_INFO("nbd: serving %s (%s = %llu blocks of %s%s%s)", g_config.bucket_arg.c_str(),
            FormatSize(g.size_bytes).c_str(),
            static_cast<unsigned long long>(g.size_bytes / g.block_size),
-           FormatSize(g.block_size).c_str(), g_config.read_only ? ", read-only" : "");
+           FormatSize(g.block_size).c_str(), g_config.read_only ? ", read-only" : "",
+           journal.c_str());
   if (!g_config.stats_file.empty()) g_stats_thread = std::thread(StatsLoop);
   return 0;
 }

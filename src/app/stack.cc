@@ -12,6 +12,7 @@
 #include "block/block_key.h"
 #include "block/codec.h"
 #include "block/consistency_guard.h"
+#include "block/journal.h"
 #include "block/object_block_store.h"
 #include "block/zero_map.h"
 #include "object/dir_store.h"
@@ -87,6 +88,70 @@ Result<std::unique_ptr<BlockStore>> BuildCache(const Config& config,
       BlockCache::Create(std::move(below), std::move(o), pool, Clock::Real(), std::move(file));
   if (!cache.ok()) return cache.status();
   return std::unique_ptr<BlockStore>(std::move(*cache));
+}
+
+// Without --fsyncTo=journal, a journal beside the cache file must hold no record: its writes
+// are newer than the cache file's and the bucket's, and a stack without the journal would
+// serve, and then overwrite, the older data.
+Status CheckNoPendingJournal(const Config& config) {
+  if (config.block_cache_file.empty() || config.fsync_to == FsyncTo::kJournal) {
+    return Status::Ok();
+  }
+  const std::string path = config.JournalPath();
+  Result<CacheClaim> claim = JournalFile::ReadClaim(path, BucketAndPrefix(config));
+  if (!claim.ok()) return claim.status();
+  if (claim->dirty_blocks == 0) return Status::Ok();
+  return Status::Errorf(EBUSY,
+                        "%s holds %llu writes not yet in the bucket; mount with "
+                        "--fsyncTo=journal to upload them first (or remove it to discard them)",
+                        path.c_str(), static_cast<unsigned long long>(claim->dirty_blocks));
+}
+
+// The journal's ring must hold a few records of whole blocks: a writer waits for room that a
+// smaller ring would never have.
+Status CheckJournalSize(const Config& config, const Geometry& g) {
+  const uint64_t least = 4 * (uint64_t{g.block_size} + JournalFile::kHeaderBytes);
+  if (config.journal.capacity_bytes >= least) return Status::Ok();
+  const uint64_t mib = uint64_t{1} << 20;
+  const uint64_t suggest = (least + mib - 1) / mib * mib;
+  return Status::Errorf(EINVAL,
+                        "--journalSize=%s holds fewer than 4 blocks of %s; use at least "
+                        "--journalSize=%s",
+                        FormatSize(config.journal.capacity_bytes).c_str(),
+                        FormatSize(g.block_size).c_str(), FormatSize(suggest).c_str());
+}
+
+// The journal of --fsyncTo=journal over below (the cache), in config.JournalPath(). Its
+// records are replayed in Start().
+Result<std::unique_ptr<BlockStore>> BuildJournal(const Config& config, const Geometry& g,
+                                                 std::unique_ptr<BlockStore> below,
+                                                 JournalFile** file_out) {
+  if (config.block_cache_file.empty() || config.cache.cache_size_blocks == 0) {
+    return Status(EINVAL, "--fsyncTo=journal needs --blockCacheFile and the block cache");
+  }
+  // Local I/O, like the cache file's open: opening (or making) the journal's file.
+  Result<std::unique_ptr<JournalFile>> file = JournalFile::OpenPath(
+      config.JournalPath(), BucketAndPrefix(config), g.block_size, config.journal.capacity_bytes);
+  if (!file.ok()) return file.status();
+  *file_out = file->get();  // owned by the journal, which lives as long as the stack
+  return std::unique_ptr<BlockStore>(
+      std::make_unique<Journal>(std::move(below), std::move(*file), config.journal, Clock::Real()));
+}
+
+// How the writes of a claim are named in messages: the cache file's dirty blocks, and with
+// --fsyncTo=journal its journal's records too.
+struct ClaimWords {
+  std::string writes;  // "5 dirty blocks"
+  std::string holds;   // "--blockCacheFile holds 5 dirty blocks"
+  std::string files;   // "the cache file"
+};
+ClaimWords DescribeClaim(const Config& config, uint64_t count) {
+  const std::string n = std::to_string(count);
+  if (config.fsync_to == FsyncTo::kJournal) {
+    return {n + " writes", "--blockCacheFile and its journal hold " + n + " writes",
+            "the cache file and its journal"};
+  }
+  return {n + " dirty blocks", "--blockCacheFile holds " + n + " dirty blocks", "the cache file"};
 }
 
 }  // namespace
@@ -180,7 +245,8 @@ Stack& Stack::operator=(Stack&& other) noexcept {
     // present and future, without listing them.
     std::destroy_at(this);
     std::construct_at(this, std::move(other));
-    other.cache_file = nullptr;  // it belongs to the cache now in *this
+    other.cache_file = nullptr;    // it belongs to the cache now in *this
+    other.journal_file = nullptr;  // and this one to the journal
   }
   return *this;
 }
@@ -192,6 +258,8 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   if (auto* s3 = dynamic_cast<S3Store*>(store.get())) {
     s3->SetMaxObjectBytes(MaxEncodedBytes(g.block_size));
   }
+  S3DISK_RETURN_IF_ERROR(CheckNoPendingJournal(config));
+  if (config.fsync_to == FsyncTo::kJournal) S3DISK_RETURN_IF_ERROR(CheckJournalSize(config, g));
   ObjectBlockOptions options;
   options.prefix = config.prefix;
   options.hash_prefix = config.hash_prefix;
@@ -213,12 +281,14 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   Stack stack;
   stack.store = std::move(store);
   stack.pool = std::make_unique<BufferPool>();
-  // Top to bottom (doc/ARCHITECTURE.md): ZeroMap (upper) -> BlockCache -> ZeroMap (lower) ->
-  // ObjectBlockStore. The lower map surveys the bucket in Start(); the upper one surveys
-  // through the cache, which answers from the lower map (no second listing) plus its dirty
-  // blocks, so zero blocks never reach the cache. The consistency guard goes between the
-  // lower map and ObjectBlockStore, only with --md5CacheSize. --blockCacheSize=0: no cache,
-  // one map.
+  // Top to bottom (doc/ARCHITECTURE.md): ZeroMap (upper) -> [Journal] -> BlockCache ->
+  // ZeroMap (lower) -> ObjectBlockStore. The lower map surveys the bucket in Start(); the
+  // upper one surveys through the cache, which answers from the lower map (no second listing)
+  // plus its dirty blocks (and the journal adds the blocks of its records), so zero blocks
+  // never reach the cache. The journal is there only with --fsyncTo=journal, so that a flush
+  // ends at its synced file while the cache uploads behind it. The consistency guard goes
+  // between the lower map and ObjectBlockStore, only with --md5CacheSize.
+  // --blockCacheSize=0: no cache, one map.
   std::unique_ptr<BlockStore> below = std::move(*bottom);
   if (config.guard.cache_size > 0) {
     ConsistencyGuardOptions guard = config.guard;
@@ -237,12 +307,57 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }
+  if (config.fsync_to == FsyncTo::kJournal) {
+    Result<std::unique_ptr<BlockStore>> journal =
+        BuildJournal(config, g, std::move(below), &stack.journal_file);
+    if (!journal.ok()) return journal.status().WithContext("stack");
+    below = std::move(*journal);
+  }
   auto zero_map = std::make_unique<ZeroMap>(std::move(below), config.list_blocks);
   const ZeroMap* top_map = zero_map.get();
   stack.known_zero = [top_map](BlockNum n) { return top_map->KnownZero(n); };
   stack.top = std::move(zero_map);
   stack.bytes = std::make_unique<ByteRange>(*stack.top);
   return stack;
+}
+
+Result<CacheClaim> MergeClaims(const Config& config, const CacheClaim& cache,
+                               const CacheClaim& journal) {
+  CacheClaim merged = cache;
+  merged.dirty_blocks += journal.dirty_blocks;
+  if (journal.dirty_blocks == 0) {
+    if (merged.token == 0) merged.token = journal.token;
+    return merged;
+  }
+  if (cache.dirty_blocks > 0 && cache.token != journal.token) {
+    // Every mount records its token in both files: only a failure half-way leaves them apart.
+    return Status::Errorf(EBUSY,
+                          "%s holds %llu dirty blocks of the mount with token %08x but %s holds "
+                          "%llu writes of the mount with token %08x, so which are newer is "
+                          "unknown; remove one of the two files to discard its writes",
+                          config.block_cache_file.c_str(),
+                          static_cast<unsigned long long>(cache.dirty_blocks), cache.token,
+                          config.JournalPath().c_str(),
+                          static_cast<unsigned long long>(journal.dirty_blocks), journal.token);
+  }
+  merged.token = journal.token;
+  return merged;
+}
+
+Result<LocalClaim> ReadLocalClaim(const Config& config) {
+  LocalClaim claim;
+  if (config.block_cache_file.empty()) return claim;
+  const std::string bucket = BucketAndPrefix(config);
+  Result<CacheClaim> cache = CacheFile::ReadClaim(config.block_cache_file, bucket);
+  if (!cache.ok()) return cache.status();
+  Result<CacheClaim> journal = JournalFile::ReadClaim(config.JournalPath(), bucket);
+  if (!journal.ok()) return journal.status();
+  Result<CacheClaim> merged = MergeClaims(config, *cache, *journal);
+  if (!merged.ok()) return merged.status();
+  claim.cache = *cache;
+  claim.journal = *journal;
+  claim.merged = *merged;
+  return claim;
 }
 
 Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim& claim) {
@@ -274,24 +389,22 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
   if (!current.ok()) return current.status().WithContext("mount token");
   S3DISK_RETURN_IF_ERROR(CheckNotMounted(*current, config, claim));
   const std::string bucket = BucketAndPrefix(config);
+  const ClaimWords words = DescribeClaim(config, claim.dirty_blocks);
   if (!DirtyBlocksAreCurrent(*current, claim)) {
     const std::string since =
         *current != 0 ? "it now holds token " + BlockHex(*current) : "its mount token is gone";
     if (!config.upload_stale_dirty_blocks) {
       return Status::Errorf(
           EBUSY,
-          "%s: --blockCacheFile holds %llu dirty blocks of an earlier mount (token %08x), but "
-          "the bucket was mounted since (%s), so uploading them could overwrite newer data; "
-          "remove the cache file to discard them, or add --uploadStaleDirtyBlocks to upload "
-          "them over whatever the bucket holds now",
-          bucket.c_str(), static_cast<unsigned long long>(claim.dirty_blocks), claim.token,
-          since.c_str());
+          "%s: %s of an earlier mount (token %08x), but the bucket was mounted since (%s), so "
+          "uploading them could overwrite newer data; remove %s to discard them, or add "
+          "--uploadStaleDirtyBlocks to upload them over whatever the bucket holds now",
+          bucket.c_str(), words.holds.c_str(), claim.token, since.c_str(), words.files.c_str());
     }
     LOG_WARN(
-        "%s: uploading the %llu dirty blocks of an earlier mount (token %08x) although "
-        "the bucket was mounted since (%s), as asked by --uploadStaleDirtyBlocks",
-        bucket.c_str(), static_cast<unsigned long long>(claim.dirty_blocks), claim.token,
-        since.c_str());
+        "%s: uploading the %s of an earlier mount (token %08x) although the bucket was "
+        "mounted since (%s), as asked by --uploadStaleDirtyBlocks",
+        bucket.c_str(), words.writes.c_str(), claim.token, since.c_str());
   }
   const uint32_t token = NewMountToken();
   // Of several mounts creating the token at once, one wins; the others are refused here.
@@ -308,8 +421,8 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
   if (claim.token != 0 && *current == claim.token) {
     LOG_WARN(
         "%s: the mount recorded in --blockCacheFile (token %08x) did not unmount cleanly; "
-        "taking over and uploading its %llu dirty blocks",
-        bucket.c_str(), *current, static_cast<unsigned long long>(claim.dirty_blocks));
+        "taking over and uploading its %s",
+        bucket.c_str(), *current, words.writes.c_str());
   } else if (config.reset_mounted_flag) {
     LOG_INFO("%s: clearing the mounted flag (token %08x) as asked by --reset-mounted-flag",
              bucket.c_str(), *current);
@@ -337,6 +450,22 @@ Status PutBackMountToken(ObjectStore& store, const Config& config, uint32_t ours
   if (*current != ours) return Status::Ok();  // someone else's now
   return WriteMountToken(store, config.prefix, previous, Clock::Real())
       .WithContext("mount token: put back");
+}
+
+// Records token in the cache file and in its journal. When the journal's write fails, the cache
+// file gets its earlier token back, so the two never name different mounts.
+Status RecordMountToken(Stack& stack, uint32_t token) {
+  CacheFile* cache = stack.cache_file;
+  JournalFile* journal = stack.journal_file;
+  const uint32_t cache_had = cache != nullptr ? cache->mount_token() : 0;
+  if (cache != nullptr) S3DISK_RETURN_IF_ERROR(cache->SetMountToken(token));
+  if (journal == nullptr) return Status::Ok();
+  Status recorded = journal->SetMountToken(token);
+  if (!recorded.ok() && cache != nullptr) {
+    Status undone = cache->SetMountToken(cache_had);
+    if (!undone.ok()) LOG_ERROR("%s", undone.WithContext("mount token").ToString().c_str());
+  }
+  return recorded;
 }
 
 }  // namespace
@@ -367,6 +496,15 @@ Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config) {
         static_cast<unsigned long long>(file->dirty_found()));
     return Status::Ok();
   }
+  const JournalFile* journal = opened.stack.journal_file;
+  if (journal != nullptr && journal->records_found() > 0) {
+    LOG_WARN(
+        "leaving the mounted flag (token %08x) of %s: %s holds %llu writes, which the next "
+        "mount with it (and --fsyncTo=journal) takes over and uploads",
+        opened.mount_token, BucketAndPrefix(config).c_str(), journal->path().c_str(),
+        static_cast<unsigned long long>(journal->records_found()));
+    return Status::Ok();
+  }
   return PutBackMountToken(*opened.stack.store, config, opened.mount_token, opened.forced_over);
 }
 
@@ -376,36 +514,39 @@ Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config&
   Result<uint32_t> current = ReadMountToken(*store, config.prefix);
   if (!current.ok()) return current.status().WithContext("mount token");
   if (!config.block_cache_file.empty()) {
-    Result<CacheClaim> claim = CacheFile::ReadClaim(config.block_cache_file, bucket);
-    if (!claim.ok()) return claim.status();
-    if (claim->dirty_blocks > 0 && *current != 0 && claim->token == *current) {
+    Result<LocalClaim> read = ReadLocalClaim(config);
+    if (!read.ok()) return read.status();
+    const CacheClaim& claim = read->merged;
+    // The writes the journal holds go up only through a stack with the journal.
+    Config takeover = config;
+    takeover.reset_mounted_flag = false;
+    if (read->journal.dirty_blocks > 0) takeover.fsync_to = FsyncTo::kJournal;
+    const ClaimWords words = DescribeClaim(takeover, claim.dirty_blocks);
+    if (claim.dirty_blocks > 0 && *current != 0 && claim.token == *current) {
       // The plain crash: the file's mount still holds the bucket. Its blocks go up now, as a
       // mount would take them over, so that no mount in between can be overwritten by them.
-      LOG_INFO("%s holds %llu dirty blocks of the mount that holds %s: uploading them first",
-               config.block_cache_file.c_str(),
-               static_cast<unsigned long long>(claim->dirty_blocks), bucket.c_str());
-      Config takeover = config;
-      takeover.reset_mounted_flag = false;
+      LOG_INFO("%s of the mount that holds %s: uploading them first", words.holds.c_str(),
+               bucket.c_str());
       Result<OpenedStack> opened = OpenStack(takeover, store, clock);
       if (!opened.ok()) return opened.status();
       Stack& s = opened->stack;
       Status st = s.top->Start();
       if (st.ok()) st = s.bytes->Flush();
+      // With the journal, its Shutdown uploads every record before the cache's.
       Status shut = s.top->Shutdown();
       if (st.ok()) st = shut;
       // On failure the token stays, recorded in the file: the next mount with it takes over.
-      if (!st.ok()) return st.WithContext("uploading the dirty blocks of --blockCacheFile");
+      if (!st.ok()) return st.WithContext("uploading the " + words.writes + " of --blockCacheFile");
       S3DISK_RETURN_IF_ERROR(ReleaseMountToken(*store, config, opened->mount_token));
-      LOG_INFO("%s: dirty blocks uploaded and mounted flag cleared", bucket.c_str());
+      LOG_INFO("%s: %s uploaded and mounted flag cleared", bucket.c_str(), words.writes.c_str());
       return Status::Ok();
     }
-    if (claim->dirty_blocks > 0) {
+    if (claim.dirty_blocks > 0) {
       LOG_WARN(
-          "%s holds %llu dirty blocks of another mount (token %08x), so the bucket may have "
-          "been written since: a mount with it refuses them unless --uploadStaleDirtyBlocks "
-          "(or remove the file to discard them)",
-          config.block_cache_file.c_str(), static_cast<unsigned long long>(claim->dirty_blocks),
-          claim->token);
+          "%s of another mount (token %08x), so the bucket may have been written since: a "
+          "mount with it refuses them unless --uploadStaleDirtyBlocks (or remove %s to "
+          "discard them)",
+          words.holds.c_str(), claim.token, words.files.c_str());
     }
   }
   if (*current == 0) {
@@ -423,14 +564,9 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   if (!config.read_only) {
     Result<uint32_t> current = ReadMountToken(*store, config.prefix);
     if (!current.ok()) return current.status().WithContext("mount token");
-    CacheClaim claim;
-    if (!config.block_cache_file.empty()) {
-      Result<CacheClaim> read =
-          CacheFile::ReadClaim(config.block_cache_file, BucketAndPrefix(config));
-      if (!read.ok()) return read.status();
-      claim = *read;
-    }
-    S3DISK_RETURN_IF_ERROR(CheckNotMounted(*current, config, claim));
+    Result<LocalClaim> claim = ReadLocalClaim(config);
+    if (!claim.ok()) return claim.status();
+    S3DISK_RETURN_IF_ERROR(CheckNotMounted(*current, config, claim->merged));
   }
   Result<Geometry> stored = ReadGeometry(*store, BlockKey(config.prefix, config.hash_prefix, 0));
   if (!stored.ok()) return stored.status();  // names the key already
@@ -438,19 +574,27 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   if (!g.ok()) return g.status();
   Result<Stack> stack = BuildStack(config, store, *g);
   if (!stack.ok()) return stack.status();
-  CacheClaim claim;
+  // The files are open (and locked) now: their claims as they hold them.
+  CacheClaim cache_claim;
   if (stack->cache_file != nullptr) {
-    claim.token = stack->cache_file->mount_token();
-    claim.dirty_blocks = stack->cache_file->dirty_found();
+    cache_claim.token = stack->cache_file->mount_token();
+    cache_claim.dirty_blocks = stack->cache_file->dirty_found();
   }
+  CacheClaim journal_claim;
+  if (stack->journal_file != nullptr) {
+    journal_claim.token = stack->journal_file->mount_token();
+    journal_claim.dirty_blocks = stack->journal_file->records_found();
+  }
+  Result<CacheClaim> claim = MergeClaims(config, cache_claim, journal_claim);
+  if (!claim.ok()) return claim.status();
   uint32_t replaced = 0;
-  Result<uint32_t> token = AcquireMountToken(*store, config, clock, claim, &replaced);
+  Result<uint32_t> token = AcquireMountToken(*store, config, clock, *claim, &replaced);
   if (!token.ok()) return token.status();
-  if (stack->cache_file != nullptr && *token != 0) {
-    // From now on a crash of this mount is recognised by the token the file records.
-    Status recorded = stack->cache_file->SetMountToken(*token);
+  if (*token != 0) {
+    // From now on a crash of this mount is recognised by the token the files record.
+    Status recorded = RecordMountToken(*stack, *token);
     if (!recorded.ok()) {
-      // Put the bucket back as it was, which the file still matches: our crashed mount's
+      // Put the bucket back as it was, which the files still match: our crashed mount's
       // token when taking over, a live mount's after --force, else none.
       Status undone = PutBackMountToken(*store, config, *token, replaced);
       if (!undone.ok()) LOG_ERROR("%s", undone.WithContext("mount token").ToString().c_str());
@@ -461,7 +605,7 @@ Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore>
   opened.stack = std::move(*stack);
   opened.geometry = *g;
   opened.mount_token = *token;
-  opened.forced_over = replaced != claim.token ? replaced : 0;
+  opened.forced_over = replaced != claim->token ? replaced : 0;
   return opened;
 }
 

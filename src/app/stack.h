@@ -20,6 +20,7 @@
 #include "block/bucket_meta.h"
 #include "block/byte_range.h"
 #include "block/cache_file.h"
+#include "block/journal_file.h"
 #include "object/object_store.h"
 
 namespace s3disk {
@@ -43,6 +44,8 @@ struct Stack {
   std::function<bool(BlockNum)> known_zero;
   // The --blockCacheFile, owned by the cache inside top; nullptr without one.
   CacheFile* cache_file = nullptr;
+  // Its journal (--fsyncTo=journal), owned by the journal inside top; nullptr without one.
+  JournalFile* journal_file = nullptr;
 };
 
 // The bucket's object store: DirStore for file:///DIR and --test DIR, MemStore for mem:,
@@ -57,17 +60,36 @@ Result<std::shared_ptr<ObjectStore>> OpenObjectStore(const Config& config);
 // The block size defaults to the bucket's, else kDefaultBlockSize.
 Result<Geometry> ResolveGeometry(const Config& config, const Geometry& stored);
 
-// Composes, with geometry g: ByteRange over ZeroMap (upper) -> BlockCache -> ZeroMap (lower)
-// -> [ConsistencyGuard] -> ObjectBlockStore(store); with --blockCacheSize=0, ByteRange over
-// ZeroMap -> [ConsistencyGuard] -> ObjectBlockStore. Its I/O: opening --blockCacheFile
-// (local), and reading block 0 to check the password and encoding (CheckKey); the lower ZeroMap
-// surveys the bucket (when config.list_blocks) in top->Start(), where the cache also uploads
-// dirty blocks recovered from its file.
+// Composes, with geometry g: ByteRange over ZeroMap (upper) -> [Journal] -> BlockCache ->
+// ZeroMap (lower) -> [ConsistencyGuard] -> ObjectBlockStore(store); with --blockCacheSize=0,
+// ByteRange over ZeroMap -> [ConsistencyGuard] -> ObjectBlockStore. The journal is there with
+// --fsyncTo=journal only. Its I/O: opening --blockCacheFile and, with the journal, its
+// JournalPath() (local), and reading block 0 to check the password and encoding (CheckKey);
+// the lower ZeroMap surveys the bucket (when config.list_blocks) in top->Start(), where the
+// cache also uploads dirty blocks recovered from its file and the journal replays its records.
+// Without --fsyncTo=journal, a journal beside --blockCacheFile that holds records is refused
+// (EBUSY): they are newer than the bucket and the cache file, and only the journal uploads them.
 Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> store,
                          const Geometry& g);
 
+// What the local files of --blockCacheFile hold that is not in the bucket yet, and for which
+// mount: the cache file's dirty blocks and its journal's records (CacheFile::ReadClaim,
+// JournalFile::ReadClaim), each and together. All {} without --blockCacheFile.
+struct LocalClaim {
+  CacheClaim cache;
+  CacheClaim journal;  // dirty_blocks: its records
+  CacheClaim merged;   // as AcquireMountToken takes it (MergeClaims)
+};
+// The two claims as one: their writes added up, under the token of the file that holds
+// writes (the cache file's when neither does, or the journal's if the cache file has none).
+// Both holding writes of different mounts is refused (EBUSY): which came later is unknown.
+Result<CacheClaim> MergeClaims(const Config& config, const CacheClaim& cache,
+                               const CacheClaim& journal);
+// Reads both files' claims (read-only; EBUSY while a process holds either) and merges them.
+Result<LocalClaim> ReadLocalClaim(const Config& config);
+
 // The "already mounted" check, which writes nothing: EBUSY if the bucket holds a token
-// (current) other than the one the cache file's claim records (our own crashed mount), unless
+// (current) other than the one the local files' claim records (our own crashed mount), unless
 // --reset-mounted-flag, --force or --readOnly.
 Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim& claim);
 // True if the claim's dirty blocks (if any) may be uploaded into a bucket whose token is
@@ -75,8 +97,9 @@ Status CheckNotMounted(uint32_t current, const Config& config, const CacheClaim&
 // file's token (its mount crashed).
 bool DirtyBlocksAreCurrent(uint32_t current, const CacheClaim& claim);
 
-// The mounted flag, before a read-write mount: CheckNotMounted; then, when the cache file's
-// dirty blocks are not current (DirtyBlocksAreCurrent), refused (EBUSY) unless
+// The mounted flag, before a read-write mount: CheckNotMounted; then, when the local files'
+// dirty blocks (and journal records) are not current (DirtyBlocksAreCurrent), refused (EBUSY)
+// unless
 // --uploadStaleDirtyBlocks, as they could overwrite newer data; then a new token: created
 // only if absent (CreateMountToken: of mounts starting together one wins, the others get
 // EBUSY), after deleting the old one with --reset-mounted-flag; written over the old one when
@@ -90,8 +113,9 @@ Result<uint32_t> AcquireMountToken(ObjectStore& store, const Config& config, Clo
 Status ReleaseMountToken(ObjectStore& store, const Config& config, uint32_t token);
 // s3disk --reset-mounted-flag BUCKET: deletes the token if present; says what it found. With
 // --blockCacheFile whose crashed mount holds the token, that mount is taken over first and its
-// dirty blocks uploaded (so, as with s3backer, they are not lost, and no later mount can be
-// overwritten by them); a file of another mount is left as it is, and says so.
+// dirty blocks and journal records uploaded (so, as with s3backer, they are not lost, and no
+// later mount can be overwritten by them): with the journal when it holds records, whether or
+// not --fsyncTo=journal was given. A file of another mount is left as it is, and says so.
 Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config& config,
                         Clock& clock);
 
@@ -108,8 +132,9 @@ struct OpenedStack {
 Result<OpenedStack> OpenStack(const Config& config, std::shared_ptr<ObjectStore> store,
                               Clock& clock);
 // After OpenStack, when the start fails before serving (mount, daemonize, nbdkit cannot
-// bind): deletes the token, unless the cache file holds dirty blocks (crash recovery had
-// begun): the token then stays, so the next mount with the file takes over and uploads them.
+// bind): deletes the token, unless the cache file holds dirty blocks or its journal records
+// (crash recovery had begun): the token then stays, so the next mount with the file takes
+// over and uploads them.
 // A live mount's token that --force wrote over is put back.
 Status ReleaseUnservedMount(const OpenedStack& opened, const Config& config);
 

@@ -274,11 +274,14 @@ TEST_CASE("config: the cache and guard flags fill the layers' options, defaults 
   CHECK(plain->guard.cache_size == 0);
   CHECK(plain->guard.cache_time_ms == 0);
   CHECK(plain->guard.min_write_delay_ms == 0);
+  CHECK(plain->fsync_to == FsyncTo::kBucket);
+  CHECK(plain->journal.capacity_bytes == uint64_t{1} << 30);  // journal.h's, "1g" in --help
+  CHECK_FALSE(plain->journal_size_given);
   Result<Config> set =
       Parse({"--blockCacheSize=64", "--blockCacheThreads=3", "--blockCacheWriteDelay=9",
              "--blockCacheMaxDirty=7", "--blockCacheSync", "--blockCacheNoVerify", "--readAhead=5",
              "--readAheadTrigger=6", "--readAheadMax=8", "--md5CacheSize=10", "--md5CacheTime=11",
-             "--minWriteDelay=12", "mem:", "/m"});
+             "--minWriteDelay=12", "--fsyncTo=journal", "--journalSize=64m", "mem:", "/m"});
   REQUIRE(set.ok());
   CHECK(set->cache.cache_size_blocks == 64);
   CHECK(set->cache.threads == 3);
@@ -292,6 +295,74 @@ TEST_CASE("config: the cache and guard flags fill the layers' options, defaults 
   CHECK(set->guard.cache_size == 10);
   CHECK(set->guard.cache_time_ms == 11);
   CHECK(set->guard.min_write_delay_ms == 12);
+  CHECK(set->fsync_to == FsyncTo::kJournal);
+  CHECK(set->journal.capacity_bytes == 64 << 20);
+  CHECK(set->journal_size_given);
+  // The journal's other options keep journal.h's defaults.
+  CHECK(set->journal.auto_epoch_bytes == JournalOptions{}.auto_epoch_bytes);
+  CHECK(set->journal.start_uploader);
+}
+
+TEST_CASE("config: --fsyncTo and --journalSize are parsed strictly") {
+  Result<Config> c = Parse({"--fsyncTo=journal", "--fsyncTo", "bucket", "mem:", "/m"});
+  REQUIRE(c.ok());
+  CHECK(c->fsync_to == FsyncTo::kBucket);  // the last one wins
+  CheckUsageError(Parse({"--fsyncTo=disk", "mem:", "/m"}).status(),
+                  {"--fsyncTo=disk is neither bucket nor journal", "--fsyncTo=journal"});
+  CheckUsageError(Parse({"--fsyncTo=", "mem:", "/m"}).status(), {"--fsyncTo= is neither"});
+  CheckUsageError(Parse({"--fsyncTo=Journal", "mem:", "/m"}).status(), {"neither"});
+  CheckUsageError(Parse({"mem:", "/m", "--fsyncTo"}).status(), {"--fsyncTo needs a value"});
+  CheckUsageError(Parse({"--journalSize=1x", "mem:", "/m"}).status(),
+                  {"--journalSize=1x is not a size", "--journalSize=1g"});
+  CheckUsageError(Parse({"--journalSize=16383k", "mem:", "/m"}).status(),
+                  {"--journalSize=16383k is smaller than 16m", "--journalSize=1g"});
+  CheckUsageError(Parse({"--journalSize=16777217", "mem:", "/m"}).status(),
+                  {"--journalSize=16777217 is not a multiple of 64 bytes", "--journalSize=1g"});
+  for (const char* ok : {"16m", "16777280", "2g", "1T"}) {
+    INFO(ok);
+    c = Parse({std::string("--journalSize=") + ok, "mem:", "/m"});
+    REQUIRE(c.ok());
+    CHECK(c->journal.capacity_bytes == *ParseSize("--journalSize", ok));
+  }
+  CHECK(JournalFile::kMinCapacity == 16 << 20);  // as the message and --help say
+}
+
+TEST_CASE("config: --fsyncTo=journal needs a cache file, a cache and a writable mount") {
+  TempDir tmp;
+  const std::string mnt = tmp.MakeDir("mnt");
+  Config c;
+  REQUIRE(ParseAndValidate({"--fsyncTo=journal", "--blockCacheFile=cache", "mem:", mnt}, &c).ok());
+  CHECK(c.fsync_to == FsyncTo::kJournal);
+  CHECK(c.JournalPath() == c.block_cache_file + ".journal");
+  CHECK(c.JournalPath()[0] == '/');  // absolute, as the cache file
+  REQUIRE(ParseAndValidate({"--fsyncTo=journal", "--journalSize=32m", "--blockCacheFile=cache",
+                            "--nbd", "--socket=s", "mem:"},
+                           &c)
+              .ok());
+  CHECK(c.journal.capacity_bytes == 32 << 20);
+  // --fsyncTo=bucket is today's behaviour, with or without a cache file.
+  REQUIRE(ParseAndValidate({"--fsyncTo=bucket", "--blockCacheSize=0", "mem:", mnt}, &c).ok());
+  CHECK(c.fsync_to == FsyncTo::kBucket);
+
+  CheckUsageError(ParseAndValidate({"--fsyncTo=journal", "mem:", mnt}),
+                  {"--fsyncTo=journal", "--blockCacheFile=PATH", "PATH.journal"});
+  CheckUsageError(ParseAndValidate({"--fsyncTo=journal", "--blockCacheFile=c", "--blockCacheSize=0",
+                                    "mem:", mnt}),
+                  {"--fsyncTo=journal needs the block cache; drop --blockCacheSize=0"});
+  CheckUsageError(
+      ParseAndValidate({"--fsyncTo=journal", "--blockCacheFile=c", "--readOnly", "mem:", mnt}),
+      {"--fsyncTo=journal is for writable mounts; drop --readOnly or --fsyncTo=journal"});
+  // --journalSize means nothing without the journal: refused, not ignored.
+  CheckUsageError(ParseAndValidate({"--journalSize=1g", "--blockCacheFile=c", "mem:", mnt}),
+                  {"--journalSize is for --fsyncTo=journal"});
+  CheckUsageError(
+      ParseAndValidate({"--journalSize=1g", "--fsyncTo=bucket", "--blockCacheFile=c", "mem:", mnt}),
+      {"--journalSize is for --fsyncTo=journal"});
+  // The reset-only form takes it (it then uploads through the journal).
+  REQUIRE(ParseAndValidate(
+              {"--reset-mounted-flag", "--fsyncTo=journal", "--blockCacheFile=c", "mem:"}, &c)
+              .ok());
+  CHECK(c.ResetOnly());
 }
 
 TEST_CASE("config: wrong number of arguments") {
@@ -627,10 +698,26 @@ TEST_CASE("config: every file option is absolute after Validate (the daemon runs
 
 TEST_CASE("config: --help lists every option with a description") {
   const std::string help = UsageText();
-  for (const char* opt : {"--blockSize=SIZE", "--size=SIZE", "--prefix=STR", "--blockHashPrefix",
-                          "--readOnly", "--filename=NAME", "--statsFilename=NAME", "--force",
-                          "--reset-mounted-flag", "--listBlocks", "--test", "--debug", "-f ", "-d ",
-                          "-o OPT", "--fileMode=OCTAL", "--help", "--version"}) {
+  for (const char* opt : {"--blockSize=SIZE",
+                          "--size=SIZE",
+                          "--prefix=STR",
+                          "--blockHashPrefix",
+                          "--readOnly",
+                          "--filename=NAME",
+                          "--statsFilename=NAME",
+                          "--force",
+                          "--reset-mounted-flag",
+                          "--listBlocks",
+                          "--test",
+                          "--debug",
+                          "-f ",
+                          "-d ",
+                          "-o OPT",
+                          "--fileMode=OCTAL",
+                          "--fsyncTo=bucket|journal",
+                          "--journalSize=SIZE",
+                          "--help",
+                          "--version"}) {
     INFO(opt);
     size_t at = help.find(std::string("\n  ") + opt);
     REQUIRE(at != std::string::npos);
@@ -648,6 +735,12 @@ TEST_CASE("config: --help lists every option with a description") {
   CHECK(help.find("Usage:") == 0);
   CHECK(help.find("file:///") != std::string::npos);
   CHECK(help.find("mem:") != std::string::npos);
+  // What fsync waits for in each mode, and the journal's guarantee.
+  for (const char* words : {"PATH.journal on local disk", "the bucket follows in flush order",
+                            "as it was at an earlier flush", "(default: 1g)", "at least 16m"}) {
+    INFO(words);
+    CHECK(help.find(words) != std::string::npos);
+  }
 }
 
 }  // namespace
