@@ -11,9 +11,41 @@
 
 namespace s3disk {
 
+namespace {
+
+// fsync of the directory holding path, so a file just made there survives a power cut.
+Status SyncParent(const std::string& path) {
+  const size_t slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "."
+                          : slash == 0               ? "/"
+                                                     : path.substr(0, slash);
+  int fd = open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return Status::Errorf(errno, "open %s", dir.c_str());
+  int rc = fsync(fd);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return Status::Errorf(err, "fsync %s", dir.c_str());
+  return Status::Ok();
+}
+
+}  // namespace
+
 Result<std::unique_ptr<FdFileIo>> FdFileIo::Open(const std::string& path, bool create) {
-  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC | (create ? O_CREAT : 0), 0600);
+  bool made = false;
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0 && errno == ENOENT && create) {
+    fd = open(path.c_str(), O_RDWR | O_CLOEXEC | O_CREAT | O_EXCL, 0600);
+    made = fd >= 0;
+    if (fd < 0 && errno == EEXIST) fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  }
   if (fd < 0) return Status::Errorf(errno, "open %s", path.c_str());
+  if (made) {
+    Status synced = SyncParent(path);
+    if (!synced.ok()) {
+      close(fd);
+      return synced;
+    }
+  }
   if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
     int err = errno;
     close(fd);
@@ -35,6 +67,13 @@ Status FdFileIo::WriteAt(std::span<const uint8_t> data, uint64_t offset) {
 
 Status FdFileIo::Sync() {
   if (fdatasync(fd_) != 0) return Status(errno, "fdatasync");
+  return Status::Ok();
+}
+
+Status FdFileIo::Reserve(uint64_t bytes) {
+  int rc = posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
+  if (rc != 0)
+    return Status::Errorf(rc, "allocating %llu bytes", static_cast<unsigned long long>(bytes));
   return Status::Ok();
 }
 

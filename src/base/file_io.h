@@ -23,13 +23,16 @@ class FileIo {
   virtual Status Sync() = 0;
   // The file's size in bytes.
   virtual Result<uint64_t> Size() = 0;
+  // Allocates the file's first `bytes` bytes on disk (ENOSPC now rather than at a write).
+  virtual Status Reserve(uint64_t bytes) = 0;
 };
 
 // A file of the local file system, open read-write and locked (flock LOCK_EX) by this process.
 class FdFileIo : public FileIo {
  public:
-  // Opens path, creating it (mode 0600) when create is set. EBUSY when another process holds
-  // it; ENOENT when absent and not created.
+  // Opens path, creating it (mode 0600) when create is set; a file it creates is durable in
+  // its directory on return. EBUSY when another process holds it; ENOENT when absent and not
+  // created.
   static Result<std::unique_ptr<FdFileIo>> Open(const std::string& path, bool create);
   ~FdFileIo() override;
   FdFileIo(const FdFileIo&) = delete;
@@ -39,6 +42,7 @@ class FdFileIo : public FileIo {
   Status WriteAt(std::span<const uint8_t> data, uint64_t offset) override;
   Status Sync() override;
   Result<uint64_t> Size() override;
+  Status Reserve(uint64_t bytes) override;
 
  private:
   explicit FdFileIo(int fd) : fd_(fd) {}

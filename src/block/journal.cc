@@ -38,6 +38,20 @@ Journal::~Journal() {
 // ---- Start and stop ----
 
 Status Journal::Start() {
+  if (file_->block_size() != block_size()) {
+    return Status::Errorf(EINVAL, "journal: %s is for blocks of %u bytes, not %u",
+                          file_->path().c_str(), file_->block_size(), block_size());
+  }
+  for (const JournalRecord& r : file_->found()) {
+    const uint64_t end = r.kind == JournalRecord::Kind::kTrim ? r.block + r.count : r.block + 1ULL;
+    if (end > num_blocks()) {
+      return Status::Errorf(EINVAL,
+                            "journal: %s holds a write to block %u, past the disk's end (%llu "
+                            "blocks); mount with the size it was written with",
+                            file_->path().c_str(), r.block,
+                            static_cast<unsigned long long>(num_blocks()));
+    }
+  }
   S3DISK_RETURN_IF_ERROR(below().Start());
   // What the scan found may sit in the page cache only (a daemon killed, not a machine): make
   // it durable before any of it goes to the bucket.
@@ -160,12 +174,16 @@ Status Journal::Append(JournalRecord rec, std::span<const uint8_t> data, bool al
     if (head_pos_ + needed() - tail_pos_ > capacity_) {
       full_waits_++;
       while (head_pos_ + needed() - tail_pos_ > capacity_) {
-        // The open epoch may be what fills the ring: it must go up for room to come.
-        CloseEpochLocked(nullptr);
+        // With the uploader idle, the open epoch is what fills the ring: it must go up for
+        // room to come. (With it busy, room comes anyway; closing more would make small
+        // epochs, each a round trip to the bucket.)
+        if (closed_.empty()) CloseEpochLocked(nullptr);
         room_.wait(mu_);
         if (stop_) return Status(EIO, "journal: stopped while waiting for room");
       }
     }
+    // Writers that got the room first may have opened an epoch meanwhile: a trim is alone.
+    if (alone) CloseEpochLocked(nullptr);
     const uint64_t to_end = capacity_ - head_pos_ % capacity_;
     if (to_end < size) {
       pad.kind = JournalRecord::Kind::kPad;
@@ -275,9 +293,9 @@ Status Journal::SyncTo(uint64_t pos, bool for_flush) {
   Status st = file_->Sync();
   MutexLock lock(mu_);
   if (!st.ok()) {
-    // What was written since the last good sync may be lost on disk (the kernel may have
-    // dropped those pages): the same as a failed write.
-    hole_end_ = std::max(hole_end_, upto);
+    // What was written before the sync returned may be lost on disk (the kernel may have
+    // dropped those pages, and reports that once): the same as a failed write.
+    hole_end_ = std::max(hole_end_, head_pos_);
     LOG_ERROR("%s", st.ToString().c_str());
     return Status(EIO, "journal: " + st.message());
   }
@@ -295,7 +313,7 @@ bool Journal::HasPendingLocked(BlockNum n) const {
   return false;
 }
 
-std::vector<JournalRecord> Journal::RecordsOfLocked(BlockNum n, uint64_t upto, bool* full) const {
+std::vector<JournalRecord> Journal::RecordsOfLocked(BlockNum n, uint64_t upto) const {
   std::vector<JournalRecord> out;
   auto it = pending_.find(n);
   if (it != pending_.end()) {
@@ -318,27 +336,32 @@ std::vector<JournalRecord> Journal::RecordsOfLocked(BlockNum n, uint64_t upto, b
     out.erase(out.begin(), newer);
     out.insert(out.begin(), zero);
   }
-  // From the newest full version on.
-  auto last_full = std::find_if(out.rbegin(), out.rend(), [](const JournalRecord& r) {
-    return r.kind != JournalRecord::Kind::kPart;
-  });
-  *full = last_full != out.rend();
-  if (*full) out.erase(out.begin(), last_full.base() - 1);
   return out;
 }
 
 Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, bool upload) {
+  std::vector<uint64_t> lost;  // sequence numbers of records lost with a failed sync
   while (true) {
     bool full = false;
     std::vector<JournalRecord> recs;
     uint64_t hole_end;
     {
       MutexLock lock(mu_);
-      recs = RecordsOfLocked(n, upto, &full);
+      recs = RecordsOfLocked(n, upto);
       hole_end = hole_end_;
     }
+    std::erase_if(recs, [&](const JournalRecord& r) {
+      return std::find(lost.begin(), lost.end(), r.seq) != lost.end();
+    });
+    // From the newest full version left.
+    auto last_full = std::find_if(recs.rbegin(), recs.rend(), [](const JournalRecord& r) {
+      return r.kind != JournalRecord::Kind::kPart;
+    });
+    full = last_full != recs.rend();
+    if (full) recs.erase(recs.begin(), last_full.base() - 1);
     if (!full) S3DISK_RETURN_IF_ERROR(below().ReadBlock(n, buf));
     Status st;
+    uint64_t failed_pos = 0, failed_seq_no = 0;  // of the record that failed
     for (const JournalRecord& r : recs) {
       switch (r.kind) {
         case JournalRecord::Kind::kZero:
@@ -347,19 +370,15 @@ Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, b
         case JournalRecord::Kind::kData:
         case JournalRecord::Kind::kPart:
           st = file_->ReadData(r, buf.subspan(r.offset, r.length));
-          if (upload && st.code() == EBADMSG && r.pos < hole_end) {
-            // Lost with a failed sync (whose flush said EIO): the block goes up without this
-            // write rather than never.
-            LOG_ERROR("journal: the write of block " S3DISK_BLOCK_FMT
-                      " at %llu was lost with a failed sync of %s; uploading the block without it",
-                      r.block, static_cast<unsigned long long>(r.pos), file_->path().c_str());
-            st = Status::Ok();
-          }
           break;
         default:
           break;
       }
-      if (!st.ok()) break;
+      if (!st.ok()) {
+        failed_pos = r.pos;
+        failed_seq_no = r.seq;
+        break;
+      }
     }
     // The ring space read may have been written over once the tail passed it: then the
     // records are gone from the index and below holds their version; read again.
@@ -369,8 +388,17 @@ Status Journal::Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, b
       if (r.length > 0 && head_pos_ > r.pos + capacity_) overwritten = true;
     }
     if (overwritten) continue;
-    if (!st.ok()) return Status(EIO, st.message());
-    return Status::Ok();
+    if (st.ok()) return Status::Ok();
+    if (upload && st.code() == EBADMSG && failed_pos < hole_end) {
+      // Lost with a failed sync (whose flush said EIO): the block goes up as it would be
+      // without this write (built again from the start) rather than never.
+      LOG_ERROR("journal: a write of block " S3DISK_BLOCK_FMT
+                " was lost with a failed sync of %s; uploading the block without it",
+                n, file_->path().c_str());
+      lost.push_back(failed_seq_no);
+      continue;
+    }
+    return Status(EIO, st.message());
   }
 }
 
@@ -452,8 +480,17 @@ Status Journal::UploadEpoch(const Epoch& ep) {
     }
   }
   S3DISK_RETURN_IF_ERROR(below().Flush());
-  // In the bucket: the ring may now forget the epoch, durably first.
-  S3DISK_RETURN_IF_ERROR(file_->SetTail(ep.end_pos, ep.end_seq));
+  // In the bucket: the ring may now forget the epoch, durably first. The header's sync goes
+  // with the ring's (one at a time): an error it reports may be a ring page's.
+  {
+    MutexLock sync_lock(sync_mu_);
+    Status set = file_->SetTail(ep.end_pos, ep.end_seq, ep.number + 1);
+    if (!set.ok()) {
+      MutexLock lock(mu_);
+      hole_end_ = std::max(hole_end_, head_pos_);
+      return set;
+    }
+  }
   MutexLock lock(mu_);
   tail_pos_ = ep.end_pos;
   tail_seq_ = ep.end_seq;

@@ -111,10 +111,9 @@ class Journal : public ForwardingBlockStore {
   // upload: a record that a failed sync lost (it fails its checksum, before hole_end_) is
   // left out instead of failing the read.
   Status Materialize(BlockNum n, uint64_t upto, std::span<uint8_t> buf, bool upload) EXCLUDES(mu_);
-  // The records of n (and the trims covering it) up to upto, oldest first, from the newest
-  // full version on; *full: the first of them replaces the whole block.
-  std::vector<JournalRecord> RecordsOfLocked(BlockNum n, uint64_t upto, bool* full) const
-      REQUIRES(mu_);
+  // The records of n up to upto, oldest first; the newest trim covering n, if newer than
+  // some of them, replaces those as a kZero record.
+  std::vector<JournalRecord> RecordsOfLocked(BlockNum n, uint64_t upto) const REQUIRES(mu_);
   bool HasPendingLocked(BlockNum n) const REQUIRES(mu_);
   // Sends epoch ep down: its blocks' last versions, below's Flush, then the tail past it.
   Status UploadEpoch(const Epoch& ep) EXCLUDES(mu_);
@@ -139,7 +138,8 @@ class Journal : public ForwardingBlockStore {
   uint64_t written_pos_ GUARDED_BY(mu_) = 0;
   uint64_t synced_pos_ GUARDED_BY(mu_) = 0;  // every record before it is durable
   // A write or sync of the ring failed: records before hole_end_ may be missing on disk, so
-  // Flush says EIO until the tail has passed it (the uploader sends them from memory).
+  // Flush says EIO until the tail has passed it (the uploader still sends what it can read
+  // back from the file).
   uint64_t hole_end_ GUARDED_BY(mu_) = 0;
   uint64_t epoch_ GUARDED_BY(mu_) = 1;  // the open epoch
   uint64_t epoch_start_pos_ GUARDED_BY(mu_) = 0;

@@ -1,7 +1,7 @@
 // The journal's ring file (doc/FORMAT.md, "Journal file").
 //
 // Format (integers in host byte order; the file is local to one machine):
-//   header copies A at offset 0 and B at 4096 (96 bytes each):
+//   header copies A at offset 0 and B at 4096 (104 bytes each):
 //     0  char[8]  magic "S3DKJRNL"
 //     8  u32      version (1)
 //     12 u32      block size in bytes
@@ -10,12 +10,14 @@
 //     32 u64      generation: the newer valid copy wins; copy (generation % 2) is written next
 //     40 u64      tail position (logical: the ring offset is position % capacity)
 //     48 u64      tail sequence number (of the record at the tail)
-//     56 u32      mount token of the mount that last used the file (0: none recorded)
-//     60 u32      zero
-//     64 u64      epoch base: every epoch of the mount that wrote it is at or above it
-//     72 u8[16]   MD5 of the identity (bucket and prefix) the blocks belong to
-//     88 u32      CRC-32 (zlib) of bytes 0..87
-//     92 u32      zero
+//     56 u64      tail epoch: the record at the tail, and every one after it, is of this
+//                 epoch or a later one
+//     64 u32      mount token of the mount that last used the file (0: none recorded)
+//     68 u32      zero
+//     72 u64      epoch base: every epoch of the mount that wrote it is at or above it
+//     80 u8[16]   MD5 of the identity (bucket and prefix) the blocks belong to
+//     96 u32      CRC-32 (zlib) of bytes 0..95
+//     100 u32     zero
 //   the ring: capacity bytes from offset 8192. A record is a 64-byte header and its data,
 //   padded to a multiple of 64, never split by the ring's end:
 //     0  u32      magic 0x4C4E524A
@@ -35,7 +37,8 @@
 // A mount's epochs start at a base above every epoch an earlier mount could have written
 // (NewEpochBase, synced before its first record), so a stale record of an earlier mount that
 // happens to follow a new one with the right sequence number has a lower epoch: the scan
-// stops there, as at any record whose epoch goes down.
+// stops there, as at any record whose epoch goes down. The tail epoch does the same once the
+// tail has passed the new mount's records: the scan starts with it as the lowest epoch.
 //
 // Header copies alternate, so a torn header write leaves the other copy, one step older,
 // which is still right: the tail it names is not yet written over (Journal moves its tail in
@@ -114,6 +117,7 @@ struct JournalFile::Header {
   uint64_t generation;
   uint64_t tail_pos;
   uint64_t tail_seq;
+  uint64_t tail_epoch;
   uint32_t mount_token;
   uint32_t zero;
   uint64_t epoch_base;
@@ -122,7 +126,7 @@ struct JournalFile::Header {
   uint32_t zero2;
 
   bool Valid() const {
-    static_assert(sizeof(Header) == 96);
+    static_assert(sizeof(Header) == 104);
     return memcmp(magic, kMagic, 8) == 0 && version == kVersion &&
            crc == Crc(this, offsetof(Header, crc)) && block_size > 0 && capacity >= kAlign &&
            capacity % kAlign == 0 && file_id != 0;
@@ -173,6 +177,7 @@ Result<std::unique_ptr<JournalFile>> JournalFile::Open(std::unique_ptr<FileIo> i
     }
     if (same && (!f->found_.empty() || best.capacity == capacity)) {
       f->identity_ = identity;
+      S3DISK_RETURN_IF_ERROR(f->Reserve());
       return f;
     }
   }
@@ -183,12 +188,14 @@ Result<std::unique_ptr<JournalFile>> JournalFile::Open(std::unique_ptr<FileIo> i
   f->file_id_ = NewFileId();
   f->tail_pos_ = f->head_pos_ = 0;
   f->tail_seq_ = f->head_seq_ = 1;
+  f->tail_epoch_ = 0;
   f->mount_token_ = 0;
   f->found_.clear();
   memcpy(f->identity_md5_.data(), id_md5.data(), 16);
   // Both copies, so neither can name the old file id.
   S3DISK_RETURN_IF_ERROR(f->WriteHeader());
   S3DISK_RETURN_IF_ERROR(f->WriteHeader());
+  S3DISK_RETURN_IF_ERROR(f->Reserve());
   return f;
 }
 
@@ -224,17 +231,24 @@ Status JournalFile::Load(const Header& h) {
   generation_ = h.generation;
   tail_pos_ = h.tail_pos;
   tail_seq_ = h.tail_seq;
+  tail_epoch_ = h.tail_epoch;
   mount_token_ = h.mount_token;
   epoch_base_ = h.epoch_base;
   memcpy(identity_md5_.data(), h.identity_md5, 16);
   return Scan();
 }
 
+Status JournalFile::Reserve() {
+  // After the headers: a file cut short here still has them, so it is not taken for one
+  // holding records behind a damaged header.
+  return io_->Reserve(kRingStart + capacity_).WithContext("journal: making room for " + path_);
+}
+
 Status JournalFile::Scan() {
   found_.clear();
   uint64_t pos = tail_pos_;
   uint64_t seq = tail_seq_;
-  uint64_t epoch = 0;
+  uint64_t epoch = tail_epoch_;
   std::vector<uint8_t> data;
   while (true) {
     const uint64_t room_to_end = capacity_ - pos % capacity_;
@@ -302,6 +316,7 @@ Status JournalFile::WriteHeader() {
   h.generation = generation_ + 1;
   h.tail_pos = tail_pos_;
   h.tail_seq = tail_seq_;
+  h.tail_epoch = tail_epoch_;
   h.mount_token = mount_token_;
   h.epoch_base = epoch_base_;
   memcpy(h.identity_md5, identity_md5_.data(), 16);
@@ -354,14 +369,16 @@ Status JournalFile::ReadData(const JournalRecord& rec, std::span<uint8_t> out) {
 
 Status JournalFile::Sync() { return io_->Sync().WithContext("journal: sync " + path_); }
 
-Status JournalFile::SetTail(uint64_t pos, uint64_t seq) {
-  const uint64_t old_pos = tail_pos_, old_seq = tail_seq_;
+Status JournalFile::SetTail(uint64_t pos, uint64_t seq, uint64_t epoch) {
+  const uint64_t old_pos = tail_pos_, old_seq = tail_seq_, old_epoch = tail_epoch_;
   tail_pos_ = pos;
   tail_seq_ = seq;
+  tail_epoch_ = std::max(tail_epoch_, epoch);
   Status st = WriteHeader();
   if (!st.ok()) {
     tail_pos_ = old_pos;
     tail_seq_ = old_seq;
+    tail_epoch_ = old_epoch;
   }
   return st;
 }
@@ -369,7 +386,7 @@ Status JournalFile::SetTail(uint64_t pos, uint64_t seq) {
 Result<uint64_t> JournalFile::NewEpochBase() {
   // 2^32 epochs per mount: a flush a microsecond for over an hour per mount before two
   // mounts' epochs could meet; the field has room for 2^32 mounts.
-  const uint64_t last = found_.empty() ? 0 : found_.back().epoch;
+  const uint64_t last = std::max(tail_epoch_, found_.empty() ? 0 : found_.back().epoch);
   const uint64_t old = epoch_base_;
   epoch_base_ = (std::max(old, last) / kEpochsPerMount + 1) * kEpochsPerMount;
   Status st = WriteHeader();

@@ -95,9 +95,10 @@ class JournalFile {
   Status ReadData(const JournalRecord& rec, std::span<uint8_t> out);
   // fdatasync of the file.
   Status Sync();
-  // Records, durably, that the ring's live part now starts at pos with sequence number seq:
-  // the space before it may be written over.
-  Status SetTail(uint64_t pos, uint64_t seq);
+  // Records, durably, that the ring's live part now starts at pos with sequence number seq,
+  // and that no record from there on is of an epoch below epoch: the space before pos may be
+  // written over.
+  Status SetTail(uint64_t pos, uint64_t seq, uint64_t epoch);
   // Records, durably, a new epoch base above every epoch written so far (by this mount's
   // predecessors, found or torn) and returns it: the epochs of the mount starting now.
   Result<uint64_t> NewEpochBase();
@@ -115,6 +116,8 @@ class JournalFile {
   Status Load(const Header& h);
   // Writes the next header copy (generation + 1) and syncs.
   Status WriteHeader();
+  // Allocates the ring on disk, so a full disk refuses the mount instead of failing a write.
+  Status Reserve();
   // Finds the records from the tail: found_, head_pos_, head_seq_.
   Status Scan();
   uint64_t FileOffset(uint64_t pos) const { return kRingStart + pos % capacity_; }
@@ -129,6 +132,7 @@ class JournalFile {
   uint64_t generation_ = 0;  // of the newest header copy; copy generation % 2 is written next
   uint64_t tail_pos_ = 0;
   uint64_t tail_seq_ = 1;
+  uint64_t tail_epoch_ = 0;
   uint64_t head_pos_ = 0;
   uint64_t head_seq_ = 1;
   uint32_t mount_token_ = 0;

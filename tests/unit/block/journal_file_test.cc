@@ -100,7 +100,7 @@ TEST_CASE("journal file: the ring wraps with a pad; the scan starts at the tail"
     if (pos - o.file->tail_pos() > kCap - 2 * 640) {
       // Room for more: the oldest four go (as after an upload).
       const JournalRecord& next = recs[recs.size() - 4 + 1];
-      REQUIRE(o.file->SetTail(next.pos, next.seq).ok());
+      REQUIRE(o.file->SetTail(next.pos, next.seq, next.epoch).ok());
     }
   }
   REQUIRE(o.file->Sync().ok());
@@ -158,6 +158,11 @@ TEST_CASE("journal file: a stale record of an earlier mount after the new ones i
   Opened three = OpenOn(two.io->Image());
   REQUIRE(three.file->found().size() == 2);
   CHECK(three.file->found()[1].block == 9);
+  // Mount 2's records uploaded: the tail passes them and the old third is next in line, with
+  // the right sequence number. The tail's epoch keeps it out.
+  REQUIRE(three.file->SetTail(pos2, seq2, *base2 + 1).ok());
+  Opened four = OpenOn(three.io->Image());
+  CHECK(four.file->found().empty());
 }
 
 TEST_CASE("journal file: a torn header copy leaves the other; two are refused", "[journal]") {
@@ -200,7 +205,7 @@ TEST_CASE("journal file: another bucket's records are refused, an empty one is r
   REQUIRE(other.status().code() == EINVAL);
   CHECK(other.status().message().find("holds 1 writes") != std::string::npos);
   // Empty (tail at head): remade for the new bucket and size.
-  REQUIRE(o.file->SetTail(pos, seq).ok());
+  REQUIRE(o.file->SetTail(pos, seq, 2).ok());
   Opened remade = OpenOn(o.io->Image(), "bucket other prefix ''", kBs, 2 * kCap);
   CHECK(remade.file->found().empty());
   CHECK(remade.file->capacity() == 2 * kCap);

@@ -49,6 +49,7 @@ class PowerCutIo : public FileIo {
     syncs_++;
     return Status::Ok();
   }
+  Status Reserve(uint64_t) override { return Status::Ok(); }
   Result<uint64_t> Size() override {
     std::lock_guard lock(mu_);
     return static_cast<uint64_t>(ViewLocked().size());
