@@ -53,7 +53,7 @@ bad_input 'journalSize.*(16m|16 ?MiB|16777216)|(16m|16 ?MiB|16777216).*journalSi
 [ ! -e "$WORK/bad.cache.journal" ] || fail "a refused command line made a journal file"
 
 # ---- 2. FUSE ---------------------------------------------------------------------------------
-log "2. FUSE: ext4 on a mount with --fsyncTo=journal"
+log "2. FUSE: ext4 on a mount with --fsyncTo=journal (and the default --journalSize)"
 B=$WORK/bucket
 CACHE=$WORK/cache
 mkdir -p "$B"
@@ -115,7 +115,7 @@ URI=$(nbd_uri "$SOCK")
 random_file "$WORK/img" $((12 * 1024 * 1024))
 truncate -s $((16 * 1024 * 1024)) "$WORK/img"
 start_nbd "$SOCK" --size=16m --blockSize=64k --blockCacheFile="$WORK/nbd.cache" \
-  --fsyncTo=journal --statsFile="$WORK/nbd.stats" "file://$NB"
+  --fsyncTo=journal --journalSize=16m --statsFile="$WORK/nbd.stats" "file://$NB"
 [ -s "$WORK/nbd.cache.journal" ] || fail "no journal file at $WORK/nbd.cache.journal"
 nbdcopy --flush "$WORK/img" "$URI" || fail "nbdcopy in"
 nbdcopy "$URI" "$WORK/out" || fail "nbdcopy out"
@@ -148,7 +148,7 @@ S3=(--baseURL="$FAULT_PROXY_URL" --accessFile="$WORK/passwd" --initialRetryPause
 SCACHE=$WORK/s3.cache
 J=$SCACHE.journal
 start_s3disk "${S3[@]}" --size=16m --blockSize=64k --blockCacheFile="$SCACHE" --fsyncTo=journal \
-  "$SB" "$MNT"
+  --journalSize=16m "$SB" "$MNT"
 random_file "$WORK/before" $((BS * 8))
 write_at "$MNT/file" 0 "$WORK/before" conv=fsync || fail "write + fsync with the bucket up failed"
 fault_proxy_state down
@@ -190,7 +190,7 @@ diff "$WORK/bucket.before" "$WORK/bucket.after" >&2 ||
 
 log "the mount with --fsyncTo=journal takes over and serves every fsynced write"
 expect_log 'did not unmount cleanly; taking over'
-start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal "$SB" "$MNT"
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m "$SB" "$MNT"
 replayed=$(journal_stat "$MNT/stats" 'replayed')
 log "records replayed from the journal: $replayed"
 [ "$replayed" -gt 0 ] || fail "the takeover replayed nothing from the journal"
@@ -206,7 +206,7 @@ cmp <(read_at "$MNT/file" $((BS * 32)) $((BS * 8))) "$WORK/during" >&2 ||
 stop_s3disk "$MNT"
 
 log "5. --reset-mounted-flag alone, with the crashed mount's cache file, uploads its journal"
-start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal "$SB" "$MNT"
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m "$SB" "$MNT"
 fault_proxy_state down
 random_file "$WORK/again" $((BS * 8))
 write_at "$MNT/file" $((BS * 64)) "$WORK/again" conv=fsync ||

@@ -54,7 +54,8 @@ fault_proxy_controlled
 printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
 chmod 600 "$WORK/passwd"
 S3=(--baseURL="$FAULT_PROXY_URL" --accessFile="$WORK/passwd" --initialRetryPause=50)
-JOPTS=(--blockCacheFile="$CACHE" --fsyncTo=journal)
+# Room for the few seconds of writes before a kill (about 50 MB), so no writer waits.
+JOPTS=(--blockCacheFile="$CACHE" --fsyncTo=journal --journalSize=256m)
 DB=$FS/db.sqlite
 expect_log 'did not unmount cleanly; taking over'
 
