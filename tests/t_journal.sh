@@ -14,6 +14,9 @@
 #      them.
 #   5. The same state again: `--reset-mounted-flag BUCKET` with the cache file uploads the
 #      journal's writes and clears the token; the journal is then empty.
+#   6. A punched hole (its own epoch) and a write into it, fsynced with the bucket down,
+#      survive a crash, and end up in the bucket (the whole blocks' objects deleted).
+#   7. NBD: a flush with the bucket down, then kill -9 of nbdkit: the next start serves it.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 . "$TESTS_DIR/t_nbd_lib.sh"
@@ -229,4 +232,60 @@ cmp <(read_at "$MNT/file" $((BS * 64)) $((BS * 8))) "$WORK/again" >&2 ||
 cmp <(read_at "$MNT/file" $((BS * 32)) $((BS * 8))) "$WORK/during" >&2 ||
   fail "bucket: older data differs after --reset-mounted-flag"
 stop_s3disk "$MNT"
+
+log "6. a punched hole (a trim epoch) fsynced with the bucket down survives a crash"
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m "$SB" "$MNT"
+random_file "$WORK/t" $((BS * 16))
+cp "$WORK/t" "$WORK/t.ref"
+write_at "$MNT/file" $((BS * 96)) "$WORK/t" conv=fsync || fail "write + fsync failed"
+fault_proxy_state down
+# Blocks 100..105 whole, the ends of 99 and 106 in part.
+fallocate --punch-hole --keep-size -o $((BS * 99 + 1000)) -l $((BS * 7)) "$MNT/file" ||
+  fail "punch hole failed"
+zero_at "$WORK/t.ref" $((BS * 3 + 1000)) $((BS * 7))
+random_file "$WORK/t2" 5000
+write_at "$MNT/file" $((BS * 102)) "$WORK/t2" conv=fsync || fail "write + fsync into the hole failed"
+write_at "$WORK/t.ref" $((BS * 6)) "$WORK/t2"
+cmp <(read_at "$MNT/file" $((BS * 96)) $((BS * 16))) "$WORK/t.ref" >&2 || fail "the hole reads wrong"
+pending=$(journal_stat "$MNT/stats" "$JOURNAL_PENDING")
+[ "$pending" -gt 0 ] || fail "no epoch pending with the bucket down: the test proves nothing"
+kill_s3disk "$MNT"
+fault_proxy_state pass
+start_s3disk "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m "$SB" "$MNT"
+cmp <(read_at "$MNT/file" $((BS * 96)) $((BS * 16))) "$WORK/t.ref" >&2 ||
+  fail "the hole and the write into it differ after the crash"
+stop_s3disk "$MNT"
+for b in 100 101 103 104 105; do
+  [ ! -e "$OBJDIR/$(printf '%08x' "$b")._S3rver_object" ] || fail "block $b still has an object after the trim"
+done
+start_s3disk "${S3[@]}" "$SB" "$MNT"
+cmp <(read_at "$MNT/file" $((BS * 96)) $((BS * 16))) "$WORK/t.ref" >&2 ||
+  fail "bucket: the hole and the write into it differ"
+stop_s3disk "$MNT"
+
+log "7. NBD: a flush with the bucket down, kill -9, the next start serves it"
+random_file "$WORK/n" $((4 * 1024 * 1024))
+start_nbd "$SOCK" "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m \
+  --statsFile="$WORK/s3nbd.stats" "$SB"
+fault_proxy_state down
+nbdcopy --flush "$WORK/n" "$URI" || fail "nbdcopy with the bucket down"
+deadline=$((SECONDS + 10))
+until [ -s "$WORK/s3nbd.stats" ] &&
+  [ "$(journal_stat "$WORK/s3nbd.stats" "$JOURNAL_PENDING")" -gt 0 ]; do
+  [ "$SECONDS" -lt "$deadline" ] || fail "no epoch pending within 10 s of the flush, with the bucket down"
+  sleep 0.2
+done
+log "kill -9 of nbdkit and the launcher"
+# shellcheck disable=SC2046
+kill -9 $(nbdkit_pids "$SOCK") "$NBD_PID"
+wait "$NBD_PID" 2>/dev/null || true
+unset "S3DISK_PIDS[nbd:$SOCK]"
+NBD_PID=
+rm -f "$SOCK"
+fault_proxy_state pass
+start_nbd "$SOCK" "${S3[@]}" --blockCacheFile="$SCACHE" --fsyncTo=journal --journalSize=16m "$SB"
+rm -f "$WORK/out"
+nbdcopy "$URI" "$WORK/out" || fail "nbdcopy out after the crash"
+cmp <(head -c $((4 * 1024 * 1024)) "$WORK/out") "$WORK/n" >&2 || fail "NBD: flushed data lost in the crash"
+stop_nbd
 log "ok"
