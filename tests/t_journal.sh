@@ -17,6 +17,8 @@
 #   6. A punched hole (its own epoch) and a write into it, fsynced with the bucket down,
 #      survive a crash, and end up in the bucket (the whole blocks' objects deleted).
 #   7. NBD: a flush with the bucket down, then kill -9 of nbdkit: the next start serves it.
+#   8. A --journalSize the journal's disk has no room for: the start fails with one line that
+#      says so, and does not leave a journal file taking the disk's free space.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
 . "$TESTS_DIR/t_nbd_lib.sh"
@@ -288,4 +290,24 @@ rm -f "$WORK/out"
 nbdcopy "$URI" "$WORK/out" || fail "nbdcopy out after the crash"
 cmp <(head -c $((4 * 1024 * 1024)) "$WORK/out") "$WORK/n" >&2 || fail "NBD: flushed data lost in the crash"
 stop_nbd
+
+log "8. a journal that does not fit on its disk: a clear error, and the disk's space given back"
+SMALL=$WORK/small
+mkdir -p "$SMALL" "$WORK/small-bucket"
+truncate -s 48m "$WORK/small.img"
+mkfs.ext4 -q -F "$WORK/small.img" || fail "mkfs.ext4 of the small disk failed"
+mount -o loop "$WORK/small.img" "$SMALL" || fail "cannot mount the small disk"
+avail0=$(df -B1 --output=avail "$SMALL" | tail -n 1)
+expect_fail "$S3DISK" --size=16m --blockSize=64k --blockCacheSize=50 --blockCacheFile="$SMALL/c" \
+  --fsyncTo=journal --journalSize=1g "file://$WORK/small-bucket" "$MNT" \
+  '[Nn]o space left|ENOSPC|too small|--journalSize'
+[ "$(grep -c '^s3disk:' "$EXPECT_ERR")" -eq 1 ] || fail "not one line: $(cat "$EXPECT_ERR")"
+! is_mounted "$MNT" || fail "the refused mount is mounted"
+avail1=$(df -B1 --output=avail "$SMALL" | tail -n 1)
+ls -l "$SMALL" | sed 's/^/  | /'
+log "free on the small disk: $avail0 bytes before, $avail1 after"
+# The cache file (50 blocks of 64k) may stay; a journal that filled the disk may not.
+[ "$avail1" -ge $((avail0 - 8 * 1024 * 1024)) ] ||
+  fail "the refused start left $((avail0 - avail1)) bytes taken on the journal's disk"
+umount "$SMALL" || fail "cannot unmount the small disk"
 log "ok"
