@@ -59,7 +59,7 @@ JOPTS=(--blockCacheFile="$CACHE" --fsyncTo=journal --journalSize=256m)
 DB=$FS/db.sqlite
 expect_log 'did not unmount cleanly; taking over'
 
-WRITER_PID= LOGGER_PID=
+WRITER_PID='' LOGGER_PID=''
 # writer FIRST COMMITTED: commits transactions FIRST, FIRST+1, ... (a 3000-byte row with that
 # id, and the counter set to it), one sqlite3 process each, appending each number to
 # COMMITTED once its commit returned; stops at the first failure.
@@ -152,7 +152,7 @@ run_and_kill() {
   done
   wait "$WRITER_PID" 2>/dev/null || true
   wait "$LOGGER_PID" 2>/dev/null || true
-  WRITER_PID= LOGGER_PID=
+  WRITER_PID='' LOGGER_PID=''
   log "the writer stopped: $(tail -n 1 "$WORK/writer.err" 2>/dev/null)"
   [ "$n" -gt 0 ] || fail "no transaction committed before the kill"
   [ -s "$WORK/logged.$round" ] || fail "no log record written before the kill"
