@@ -6,8 +6,10 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "base/fd_io.h"
+#include "base/log.h"
 
 namespace s3disk {
 
@@ -71,10 +73,15 @@ Status FdFileIo::Sync() {
 }
 
 Status FdFileIo::Reserve(uint64_t bytes) {
+  struct stat st;
+  if (fstat(fd_, &st) != 0) return Status(errno, "fstat");
   int rc = posix_fallocate(fd_, 0, static_cast<off_t>(bytes));
-  if (rc != 0)
-    return Status::Errorf(rc, "allocating %llu bytes", static_cast<unsigned long long>(bytes));
-  return Status::Ok();
+  if (rc == 0) return Status::Ok();
+  // Give back what was allocated before it failed: the file as it was. (Should that fail too,
+  // the allocation's error is still the one to report.)
+  if (ftruncate(fd_, st.st_size) != 0) LOG_WARN("ftruncate: %s", strerror(errno));
+  return Status::Errorf(rc, "allocating %llu bytes: %s", static_cast<unsigned long long>(bytes),
+                        strerror(rc));
 }
 
 Result<uint64_t> FdFileIo::Size() {

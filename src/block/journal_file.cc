@@ -241,7 +241,12 @@ Status JournalFile::Load(const Header& h) {
 Status JournalFile::Reserve() {
   // After the headers: a file cut short here still has them, so it is not taken for one
   // holding records behind a damaged header.
-  return io_->Reserve(kRingStart + capacity_).WithContext("journal: making room for " + path_);
+  Status st = io_->Reserve(kRingStart + capacity_);
+  if (st.ok()) return st;
+  return Status::Errorf(st.code(),
+                        "journal: no room for %s (%s); give a smaller --journalSize, or put "
+                        "--blockCacheFile where there is room",
+                        path_.c_str(), st.message().c_str());
 }
 
 Status JournalFile::Scan() {
