@@ -130,7 +130,7 @@ if (journal) {
            'once in the bucket. ratio (journal) = s3disk journal ÷ reference.');
 }
 
-const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B7', 'B9', 'B10'].includes(id))
+const local = rows.filter(([id]) => ['B1', 'B2', 'B3', 'B6', 'B7', 'B9', 'B10'].includes(id))
                   .filter(([, m]) => get('mem', m) || get('file', m) || get('local', m));
 if (local.length) {
   out.push('');

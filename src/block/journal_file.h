@@ -116,8 +116,9 @@ class JournalFile {
   Status Load(const Header& h);
   // Writes the next header copy (generation + 1) and syncs.
   Status WriteHeader();
-  // Allocates the ring on disk, so a full disk refuses the mount instead of failing a write.
-  Status Reserve();
+  // Allocates the ring on disk, so a full disk refuses the mount instead of failing a write;
+  // fill: a new ring, written with zeros too.
+  Status Reserve(bool fill);
   // Finds the records from the tail: found_, head_pos_, head_seq_.
   Status Scan();
   uint64_t FileOffset(uint64_t pos) const { return kRingStart + pos % capacity_; }
