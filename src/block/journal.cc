@@ -277,7 +277,6 @@ Status Journal::Flush() {
 
 Status Journal::SyncTo(uint64_t pos, bool for_flush) {
   MutexLock sync_lock(sync_mu_);
-  uint64_t upto;
   {
     MutexLock lock(mu_);
     // Every record before pos must be written: a scan stops at the first one missing.
@@ -288,7 +287,25 @@ Status Journal::SyncTo(uint64_t pos, bool for_flush) {
                     "the writes before it are in the bucket");
     }
     if (synced_pos_ >= pos) return Status::Ok();
+  }
+  return SyncOnce();
+}
+
+Status Journal::SyncNewer(uint64_t ticket) {
+  MutexLock sync_lock(sync_mu_);
+  {
+    MutexLock lock(mu_);
+    if (good_sync_ > ticket) return Status::Ok();  // a flush's sync served this too
+  }
+  return SyncOnce();
+}
+
+Status Journal::SyncOnce() {
+  uint64_t upto, number;
+  {
+    MutexLock lock(mu_);
     upto = written_pos_;
+    number = ++syncs_started_;
   }
   Status st = file_->Sync();
   MutexLock lock(mu_);
@@ -300,6 +317,7 @@ Status Journal::SyncTo(uint64_t pos, bool for_flush) {
     return Status(EIO, "journal: " + st.message());
   }
   synced_pos_ = std::max(synced_pos_, upto);
+  good_sync_ = number;
   return Status::Ok();
 }
 
@@ -480,17 +498,25 @@ Status Journal::UploadEpoch(const Epoch& ep) {
     }
   }
   S3DISK_RETURN_IF_ERROR(below().Flush());
-  // In the bucket: the ring may now forget the epoch, durably first. The header's sync goes
-  // with the ring's (one at a time): an error it reports may be a ring page's.
+  // In the bucket: the ring may now forget the epoch, durably first. The header's sync is
+  // any sync that starts after it was written: a flush's, when one comes, else our own. (An
+  // error of a sync may be any page's: SyncOnce takes it as one of the ring's.)
   {
-    MutexLock sync_lock(sync_mu_);
-    Status set = file_->SetTail(ep.end_pos, ep.end_seq, ep.number + 1);
-    if (!set.ok()) {
+    MutexLock sync_lock(sync_mu_);  // header writes and syncs one at a time
+    Status written = file_->WriteTail(ep.end_pos, ep.end_seq, ep.number + 1);
+    if (!written.ok()) {
       MutexLock lock(mu_);
       hole_end_ = std::max(hole_end_, head_pos_);
-      return set;
+      return written;
     }
   }
+  uint64_t ticket;
+  {
+    MutexLock lock(mu_);
+    ticket = syncs_started_;
+  }
+  S3DISK_RETURN_IF_ERROR(SyncNewer(ticket));
+  file_->TailSynced();
   MutexLock lock(mu_);
   tail_pos_ = ep.end_pos;
   tail_seq_ = ep.end_seq;

@@ -107,6 +107,10 @@ class Journal : public ForwardingBlockStore {
   // Makes every record before pos written and durable (group commit: one sync serves all
   // waiters). for_flush: EIO while a failed write or sync is in the ring's live part.
   Status SyncTo(uint64_t pos, bool for_flush) EXCLUDES(mu_);
+  // Returns once a sync that started after syncs_started_ was ticket has succeeded.
+  Status SyncNewer(uint64_t ticket) EXCLUDES(mu_);
+  // One fdatasync of the file; the caller holds sync_mu_. A failure poisons (hole_end_).
+  Status SyncOnce() REQUIRES(sync_mu_) EXCLUDES(mu_);
   // Fills buf with block n as below's copy plus n's records up to sequence number upto.
   // upload: a record that a failed sync lost (it fails its checksum, before hole_end_) is
   // left out instead of failing the read.
@@ -137,6 +141,8 @@ class Journal : public ForwardingBlockStore {
   std::map<uint64_t, uint64_t> in_flight_ GUARDED_BY(mu_);
   uint64_t written_pos_ GUARDED_BY(mu_) = 0;
   uint64_t synced_pos_ GUARDED_BY(mu_) = 0;  // every record before it is durable
+  uint64_t syncs_started_ GUARDED_BY(mu_) = 0;
+  uint64_t good_sync_ GUARDED_BY(mu_) = 0;  // the number of the last sync that succeeded
   // A write or sync of the ring failed: records before hole_end_ may be missing on disk, so
   // Flush says EIO until the tail has passed it (the uploader still sends what it can read
   // back from the file).

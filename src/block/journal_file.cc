@@ -323,6 +323,13 @@ Status JournalFile::Scan() {
 }
 
 Status JournalFile::WriteHeader() {
+  S3DISK_RETURN_IF_ERROR(WriteHeaderCopy());
+  S3DISK_RETURN_IF_ERROR(io_->Sync().WithContext("journal: sync " + path_));
+  generation_++;
+  return Status::Ok();
+}
+
+Status JournalFile::WriteHeaderCopy() {
   Header h{};
   memcpy(h.magic, kMagic, 8);
   h.version = kVersion;
@@ -340,8 +347,6 @@ Status JournalFile::WriteHeader() {
   S3DISK_RETURN_IF_ERROR(
       io_->WriteAt({reinterpret_cast<const uint8_t*>(&h), sizeof h}, kCopyOffset[h.generation % 2])
           .WithContext("journal: write " + path_));
-  S3DISK_RETURN_IF_ERROR(io_->Sync().WithContext("journal: sync " + path_));
-  generation_ = h.generation;
   return Status::Ok();
 }
 
@@ -385,18 +390,22 @@ Status JournalFile::ReadData(const JournalRecord& rec, std::span<uint8_t> out) {
 
 Status JournalFile::Sync() { return io_->Sync().WithContext("journal: sync " + path_); }
 
-Status JournalFile::SetTail(uint64_t pos, uint64_t seq, uint64_t epoch) {
-  const uint64_t old_pos = tail_pos_, old_seq = tail_seq_, old_epoch = tail_epoch_;
+Status JournalFile::WriteTail(uint64_t pos, uint64_t seq, uint64_t epoch) {
   tail_pos_ = pos;
   tail_seq_ = seq;
   tail_epoch_ = std::max(tail_epoch_, epoch);
-  Status st = WriteHeader();
-  if (!st.ok()) {
-    tail_pos_ = old_pos;
-    tail_seq_ = old_seq;
-    tail_epoch_ = old_epoch;
-  }
-  return st;
+  // Into the copy after the newest durable one; until TailSynced, every call writes that same
+  // copy again, so the durable one is never written over before another is durable.
+  return WriteHeaderCopy();
+}
+
+void JournalFile::TailSynced() { generation_++; }
+
+Status JournalFile::SetTail(uint64_t pos, uint64_t seq, uint64_t epoch) {
+  S3DISK_RETURN_IF_ERROR(WriteTail(pos, seq, epoch));
+  S3DISK_RETURN_IF_ERROR(Sync());
+  TailSynced();
+  return Status::Ok();
 }
 
 Result<uint64_t> JournalFile::NewEpochBase() {

@@ -99,6 +99,11 @@ class JournalFile {
   // and that no record from there on is of an epoch below epoch: the space before pos may be
   // written over.
   Status SetTail(uint64_t pos, uint64_t seq, uint64_t epoch);
+  // SetTail in two steps, for a caller that shares syncs: WriteTail writes the header without
+  // syncing it; once a Sync that started after it has succeeded, TailSynced. A WriteTail
+  // without its TailSynced is written over by the next WriteTail, never the durable copy.
+  Status WriteTail(uint64_t pos, uint64_t seq, uint64_t epoch);
+  void TailSynced();
   // Records, durably, a new epoch base above every epoch written so far (by this mount's
   // predecessors, found or torn) and returns it: the epochs of the mount starting now.
   Result<uint64_t> NewEpochBase();
@@ -116,6 +121,8 @@ class JournalFile {
   Status Load(const Header& h);
   // Writes the next header copy (generation + 1) and syncs.
   Status WriteHeader();
+  // Writes the next header copy, unsynced (generation_ stays).
+  Status WriteHeaderCopy();
   // Allocates the ring on disk, so a full disk refuses the mount instead of failing a write;
   // fill: a new ring, written with zeros too.
   Status Reserve(bool fill);
