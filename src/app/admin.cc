@@ -195,6 +195,21 @@ AdminIo ProcessAdminIo() {
 
 Result<EraseReport> EraseBucket(ObjectStore& store, const Config& config, const AdminIo& io) {
   const std::string where = Where(config);
+  if (!config.block_cache_file.empty()) {
+    // Writes of a crashed mount waiting there would outlive the erase, then be refused (or,
+    // forced, land on an erased disk): they go first, or the files go.
+    Result<LocalClaim> local = ReadLocalClaim(config);
+    if (!local.ok()) return local.status().WithContext("erase");
+    if (local->merged.dirty_blocks > 0) {
+      return Status::Errorf(EBUSY,
+                            "erase: %s (and its journal) hold %llu writes of a mount (token "
+                            "%08x) not yet in %s; mount it to upload them first, or remove the "
+                            "files to discard them",
+                            config.block_cache_file.c_str(),
+                            static_cast<unsigned long long>(local->merged.dirty_blocks),
+                            local->merged.token, where.c_str());
+    }
+  }
   Result<uint32_t> token = ReadMountToken(store, config.prefix);
   if (!token.ok()) return token.status().WithContext("erase: mount token");
   if (*token != 0 && !config.force) {

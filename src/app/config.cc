@@ -400,6 +400,11 @@ static Status ValidateJournal(const Config& c) {
   if (c.cache.cache_size_blocks == 0) {
     return Usage("--fsyncTo=journal needs the block cache; drop --blockCacheSize=0");
   }
+  if (c.cache.sync) {
+    return Usage(
+        "--blockCacheSync makes every write wait for the bucket and --fsyncTo=journal makes "
+        "fsync wait for the journal; give one of them");
+  }
   // The admin commands that only read run as --readOnly; the option does nothing there.
   if (c.read_only && !c.AdminMode()) {
     return Usage("--fsyncTo=journal is for writable mounts; drop --readOnly or --fsyncTo=journal");

@@ -228,7 +228,8 @@ bool FuseFrontend::StillMountedHere() {
 }
 
 // Like `sync FILE`: the kernel writes the image's dirty pages back, then our fsync flushes
-// the stack, so what reached the image before the signal is in the bucket.
+// the stack, so what reached the image before the signal is durable (in the bucket, or with
+// --fsyncTo=journal in the journal, which the shutdown then uploads).
 void FuseFrontend::SyncImage() {
   const std::string path = mountpoint_ + "/" + options_.filename;
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
@@ -237,7 +238,7 @@ void FuseFrontend::SyncImage() {
     return;
   }
   if (fsync(fd) == 0) {
-    LOG_INFO("fuse: what was written to %s so far is in the bucket", path.c_str());
+    LOG_INFO("fuse: what was written to %s so far is durable", path.c_str());
   } else {
     LOG_WARN("fuse: fsync %s: %s (its data stays in the cache)", path.c_str(), strerror(errno));
   }

@@ -84,7 +84,8 @@ int Serve(const Config& config, FuseFrontend& frontend, OpenedStack& opened) {
     if (!st.ok()) exit_code = FailLogged(st);
   }
 
-  Status flushed = stack.bytes->Flush();
+  // A stack that never started has nothing of this mount to flush (a journal would refuse).
+  Status flushed = started ? stack.bytes->Flush() : Status::Ok();
   if (!flushed.ok()) exit_code = FailLogged(flushed.WithContext("final flush"));
   Status shut = stack.top->Shutdown();
   if (!shut.ok()) exit_code = FailLogged(shut.WithContext("shutdown"));

@@ -258,7 +258,6 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
   if (auto* s3 = dynamic_cast<S3Store*>(store.get())) {
     s3->SetMaxObjectBytes(MaxEncodedBytes(g.block_size));
   }
-  S3DISK_RETURN_IF_ERROR(CheckNoPendingJournal(config));
   if (config.fsync_to == FsyncTo::kJournal) S3DISK_RETURN_IF_ERROR(CheckJournalSize(config, g));
   ObjectBlockOptions options;
   options.prefix = config.prefix;
@@ -307,6 +306,9 @@ Result<Stack> BuildStack(const Config& config, std::shared_ptr<ObjectStore> stor
     if (!cache.ok()) return cache.status().WithContext("stack");
     below = std::move(*cache);
   }
+  // Checked with the cache file locked: a journal mount writes its journal only while it
+  // holds that lock, so none can start between this check and our mount.
+  S3DISK_RETURN_IF_ERROR(CheckNoPendingJournal(config));
   if (config.fsync_to == FsyncTo::kJournal) {
     Result<std::unique_ptr<BlockStore>> journal =
         BuildJournal(config, g, std::move(below), &stack.journal_file);
@@ -326,7 +328,7 @@ Result<CacheClaim> MergeClaims(const Config& config, const CacheClaim& cache,
   CacheClaim merged = cache;
   merged.dirty_blocks += journal.dirty_blocks;
   if (journal.dirty_blocks == 0) {
-    if (merged.token == 0) merged.token = journal.token;
+    if (merged.token == 0 && cache.dirty_blocks == 0) merged.token = journal.token;
     return merged;
   }
   if (cache.dirty_blocks > 0 && cache.token != journal.token) {
@@ -452,17 +454,19 @@ Status PutBackMountToken(ObjectStore& store, const Config& config, uint32_t ours
       .WithContext("mount token: put back");
 }
 
-// Records token in the cache file and in its journal. When the journal's write fails, the cache
-// file gets its earlier token back, so the two never name different mounts.
+// Records token in the journal and in the cache file. When the cache file's write fails, the
+// journal gets its earlier token back, so the two never name different mounts.
 Status RecordMountToken(Stack& stack, uint32_t token) {
   CacheFile* cache = stack.cache_file;
   JournalFile* journal = stack.journal_file;
-  const uint32_t cache_had = cache != nullptr ? cache->mount_token() : 0;
-  if (cache != nullptr) S3DISK_RETURN_IF_ERROR(cache->SetMountToken(token));
-  if (journal == nullptr) return Status::Ok();
-  Status recorded = journal->SetMountToken(token);
-  if (!recorded.ok() && cache != nullptr) {
-    Status undone = cache->SetMountToken(cache_had);
+  // The journal's first: its claim wins whenever it holds writes, so a crash between the two
+  // leaves the token that decides in the file that decides.
+  const uint32_t journal_had = journal != nullptr ? journal->mount_token() : 0;
+  if (journal != nullptr) S3DISK_RETURN_IF_ERROR(journal->SetMountToken(token));
+  if (cache == nullptr) return Status::Ok();
+  Status recorded = cache->SetMountToken(token);
+  if (!recorded.ok() && journal != nullptr) {
+    Status undone = journal->SetMountToken(journal_had);
     if (!undone.ok()) LOG_ERROR("%s", undone.WithContext("mount token").ToString().c_str());
   }
   return recorded;
@@ -517,6 +521,13 @@ Status ResetMountedFlag(const std::shared_ptr<ObjectStore>& store, const Config&
     Result<LocalClaim> read = ReadLocalClaim(config);
     if (!read.ok()) return read.status();
     const CacheClaim& claim = read->merged;
+    if (config.read_only && claim.dirty_blocks > 0) {
+      return Status::Errorf(EINVAL,
+                            "%s (and its journal) hold %llu writes to upload first, which "
+                            "--readOnly forbids; drop --readOnly",
+                            config.block_cache_file.c_str(),
+                            static_cast<unsigned long long>(claim.dirty_blocks));
+    }
     // The writes the journal holds go up only through a stack with the journal.
     Config takeover = config;
     takeover.reset_mounted_flag = false;

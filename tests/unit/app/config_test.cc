@@ -346,6 +346,9 @@ TEST_CASE("config: --fsyncTo=journal needs a cache file, a cache and a writable 
 
   CheckUsageError(ParseAndValidate({"--fsyncTo=journal", "mem:", mnt}),
                   {"--fsyncTo=journal", "--blockCacheFile=PATH", "PATH.journal"});
+  CheckUsageError(ParseAndValidate(
+                      {"--fsyncTo=journal", "--blockCacheFile=c", "--blockCacheSync", "mem:", mnt}),
+                  {"--blockCacheSync", "--fsyncTo=journal", "give one of them"});
   CheckUsageError(ParseAndValidate({"--fsyncTo=journal", "--blockCacheFile=c", "--blockCacheSize=0",
                                     "mem:", mnt}),
                   {"--fsyncTo=journal needs the block cache; drop --blockCacheSize=0"});

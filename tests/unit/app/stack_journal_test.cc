@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "app/admin.h"
 #include "app/stack.h"
 #include "app/stack_testing.h"
 #include "base/clock.h"
@@ -340,4 +341,34 @@ TEST_CASE("stack: a journal of an earlier mount is refused like stale dirty bloc
 }
 
 }  // namespace
+}  // namespace s3disk
+
+namespace s3disk {
+
+TEST_CASE("stack: a read-only reset over a journal holding writes is refused, not stuck") {
+  CrashedJournalMount crashed;
+  Config reset = FileConfig(crashed.path, false);
+  reset.reset_mounted_flag = true;
+  reset.read_only = true;
+  reset.args = {"mem:"};
+  Status st = ResetMountedFlag(crashed.mem, reset, crashed.clock);
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("drop --readOnly") != std::string::npos);
+  CHECK(JournalClaim(crashed.path).dirty_blocks == 2);
+  CHECK(*ReadMountToken(*crashed.mem, "") == crashed.token);
+}
+
+TEST_CASE("stack: --erase with the cache file of a crashed journal mount is refused") {
+  CrashedJournalMount crashed;
+  Config erase = FileConfig(crashed.path, false);
+  erase.force = true;
+  erase.args = {"mem:"};
+  AdminIo io;
+  io.clock = &crashed.clock;
+  Result<EraseReport> r = EraseBucket(*crashed.mem, erase, io);
+  CHECK(r.status().code() == EBUSY);
+  CHECK(r.status().message().find("hold 2 writes") != std::string::npos);
+  CHECK(*ReadMountToken(*crashed.mem, "") == crashed.token);
+}
+
 }  // namespace s3disk
