@@ -554,11 +554,6 @@ int Journal::TEST_UploadEpoch() {
   return 1;
 }
 
-uint64_t Journal::TEST_epoch() {
-  MutexLock lock(mu_);
-  return epoch_;
-}
-
 uint64_t Journal::TEST_last_epoch() {
   MutexLock lock(mu_);
   return last_epoch_;

@@ -80,7 +80,6 @@ class Journal : public ForwardingBlockStore {
   // Sends the oldest closed epoch down and moves the tail past it; 1 if it did, 0 if no epoch
   // was closed, -1 on an error (the epoch stays). Only without the uploader thread.
   int TEST_UploadEpoch();
-  uint64_t TEST_epoch();       // the open epoch's number
   uint64_t TEST_last_epoch();  // the epoch of the last record appended
   uint64_t TEST_free_bytes();  // room in the ring
 

@@ -226,4 +226,27 @@ TEST_CASE("journal: a restart takes in the ring's records and uploads them", "[j
   CHECK(bucket->Block(1) == Filled(1));
 }
 
+TEST_CASE("journal: a ring holding writes past the disk's end is refused at start", "[journal]") {
+  std::vector<uint8_t> ring;
+  {
+    Fixture f;
+    REQUIRE(f.journal->WriteBlock(kBlocks - 1, Filled(1)).ok());
+    REQUIRE(f.journal->Flush().ok());
+    ring = f.io->Image();
+  }
+  // The disk shrank (--size with --force) while the write was pending.
+  auto below = std::make_unique<RecordingBlockStore>(kBs, kBlocks / 2);
+  RecordingBlockStore* bucket = below.get();
+  Result<std::unique_ptr<JournalFile>> file = JournalFile::Open(
+      std::make_unique<PowerCutIo>(ring), "j", "bucket b prefix ''", kBs, 64 * 1024);
+  REQUIRE(file.ok());
+  JournalOptions o;
+  o.start_uploader = false;
+  Journal j(std::move(below), std::move(*file), o, Clock::Real());
+  Status st = j.Start();
+  CHECK(st.code() == EINVAL);
+  CHECK(st.message().find("past the disk's end") != std::string::npos);
+  CHECK(bucket->calls().empty());  // nothing started below, nothing uploaded
+}
+
 }  // namespace s3disk
