@@ -52,7 +52,8 @@ class BlockStore {
   // Stores block n. data is exactly block_size() bytes, or empty meaning all zeros.
   virtual Status WriteBlock(BlockNum n, std::span<const uint8_t> data,
                             const WriteHints& hints = {}) = 0;
-  // Returns once every write acknowledged before the call is durable in the bucket.
+  // Returns once every write acknowledged before the call is durable: in the bucket, or in the
+  // local journal when the stack has one (journal.h), which then uploads it in order.
   virtual Status Flush() = 0;
   // Calls found(n) for every block that may be non-zero (has an object in the bucket), in any
   // order. Layers that cannot answer return ENOTSUP.
