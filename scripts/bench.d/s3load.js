@@ -4,11 +4,12 @@
 //   node scripts/bench.d/s3load.js PORT BUCKET put|get COUNT CLIENTS SIZE_BYTES [FIRST]
 //
 // Sends COUNT requests for the objects named like s3backer's blocks (FIRST, FIRST+1, ... as
-// 8 lowercase hex digits; FIRST defaults to 1) to s3rver on 127.0.0.1:PORT, path style,
-// with CLIENTS requests in flight at a time over keep-alive connections. put uploads
+// 8 lowercase hex digits; FIRST defaults to 1) to the S3 server on 127.0.0.1:PORT, path
+// style, with CLIENTS requests in flight at a time over keep-alive connections. put uploads
 // SIZE_BYTES of random bytes per object (what an incompressible block costs the server);
 // get downloads them. Requests carry what the daemons' requests carry: an AWS signature V4
-// (s3rver's default key) and, on a PUT, Content-MD5. s3rver parses the Authorization header
+// and, on a PUT, Content-MD5. The keys are $S3_ACCESS_ID and $S3_SECRET (default s3rver's,
+// S3RVER and S3RVER; Ceph RGW checks the signature). s3rver parses the Authorization header
 // (it does not check V4 signatures); an unsigned request skips its authentication step, and
 // unsigned loads overstated the ceiling (PUT 107-131 MiB/s unsigned, 93 signed, on one
 // machine). Prints one line:
@@ -33,7 +34,9 @@ if (!(port > 0) || !bucket || !['put', 'get'].includes(op) || !(count > 0) ||
 }
 
 const agent = new http.Agent({keepAlive: true, maxSockets: clients});
-const ACCESS_ID = 'S3RVER', SECRET = 'S3RVER', REGION = 'us-east-1';
+const ACCESS_ID = process.env.S3_ACCESS_ID || 'S3RVER';
+const SECRET = process.env.S3_SECRET || 'S3RVER';
+const REGION = 'us-east-1';
 const sha256 = (data) => crypto.createHash('sha256').update(data).digest('hex');
 const hmac = (k, data) => crypto.createHmac('sha256', k).update(data).digest();
 
