@@ -1,10 +1,12 @@
 # shellcheck shell=bash disable=SC2034
 # Helpers for scripts/bench: the S3 server, the daemon under test, the ext4 on a loop device,
 # timing and the raw results. Source it after setting WORK, LOGDIR, RAW, BENCH_D, S3RVER_MOD,
-# BUCKET, S3DISK_BIN, REF_BIN and the CACHE_* arrays. Only one server and one daemon run at a
-# time; their state is in the SRV_* and D_* globals. cleanup (the EXIT trap) undoes all of it.
+# BUCKET, SERVER (s3rver or ceph), CEPH_BYTES, S3DISK_BIN, REF_BIN and the CACHE_* arrays.
+# Only one server and one daemon run at a time; their state is in the SRV_* and D_* globals.
+# cleanup (the EXIT trap) undoes all of it.
 
-SRV_PID='' SRV_PORT='' SRV_COUNTS='' SRV_OUT=''
+SRV_PID='' SRV_DIR='' SRV_PORT='' SRV_COUNTS='' SRV_OUT='' SRV_ACCESS_ID='' SRV_SECRET=''
+SRV_PASSWD=$WORK/passwd # both programs' --accessFile, for the running server
 JOURNAL_CACHE=$WORK/journal.cache # the journal target's --blockCacheFile (and .journal)
 D_PID="" D_TPID="" D_MNT="" D_LOG="" D_CPUFILE="" D_CPU_TOTAL="" D_READY_S=""
 LOOP='' DISK='' IMG=''
@@ -39,9 +41,27 @@ size_bytes() {
 
 # ---- the S3 server --------------------------------------------------------------------------
 
-# server_start DATA_DIR NAME: a fresh s3rver (scripts/bench.d/s3server.js) on a free port.
+# shellcheck source=scripts/bench.d/ceph.sh
+. "$BENCH_D/ceph.sh"
+
+# server_start DIR NAME: a fresh server of the kind SERVER, with the bucket, on a free port:
+# s3rver keeps its objects in DIR, Ceph its cluster. Writes SRV_PASSWD (ID:SECRET, mode 600).
 server_start() {
+  if [ "$SERVER" = ceph ]; then
+    ceph_start "$@"
+  else
+    s3rver_start "$@"
+  fi
+  (umask 077 && printf '%s:%s\n' "$SRV_ACCESS_ID" "$SRV_SECRET" >"$SRV_PASSWD")
+}
+
+# server_quiet: the server stops logging requests, where none are counted (only Ceph logs).
+server_quiet() { [ "$SERVER" != ceph ] || ceph_quiet; }
+
+# s3rver_start DATA_DIR NAME: a fresh s3rver (scripts/bench.d/s3server.js) on a free port.
+s3rver_start() {
   local data=$1 name=$2 i
+  SRV_ACCESS_ID=S3RVER SRV_SECRET=S3RVER
   mkdir -p "$data"
   SRV_COUNTS=$LOGDIR/$name.counts SRV_OUT=$LOGDIR/$name.s3server.log
   # s3rver 3.7.1 makes ListObjectsV2 continuation tokens with DES, which OpenSSL 3 (node 17+)
@@ -62,6 +82,7 @@ server_start() {
 # server_counts: prints the server's request counts now ("GET=N LIST=N PUT=N ...").
 server_counts() {
   local old new i
+  [ "$SERVER" != ceph ] || { ceph_counts; return; }
   old=$(sed -n 's/^seq=\([0-9]*\).*/\1/p' "$SRV_COUNTS")
   kill -USR2 "$SRV_PID"
   for i in $(seq 100); do
@@ -79,10 +100,19 @@ server_counts() {
 count_of() { tr ' ' '\n' <<<"$2" | sed -n "s/^$1=//p"; }
 
 server_stop() {
-  [ -n "$SRV_PID" ] || return 0
-  kill -TERM "$SRV_PID" 2>/dev/null || true
-  wait "$SRV_PID" 2>/dev/null || true
-  SRV_PID='' SRV_PORT=''
+  if [ -n "$SRV_DIR" ]; then
+    ceph_stop
+  elif [ -n "$SRV_PID" ]; then
+    kill -TERM "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+  fi
+  rm -f "$SRV_PASSWD"
+  SRV_PID='' SRV_DIR='' SRV_PORT=''
+}
+
+# s3load ARGS...: scripts/bench.d/s3load.js on the running server, with its keys.
+s3load() {
+  S3_ACCESS_ID=$SRV_ACCESS_ID S3_SECRET=$SRV_SECRET node "$BENCH_D/s3load.js" "$SRV_PORT" "$BUCKET" "$@"
 }
 
 # ---- the daemon -----------------------------------------------------------------------------
@@ -94,7 +124,7 @@ server_stop() {
 daemon_cmd() {
   local target=$1 mnt=$2
   shift 2
-  local s3=(--baseURL="http://127.0.0.1:$SRV_PORT/" --accessId=S3RVER --accessKey=S3RVER --listBlocks)
+  local s3=(--baseURL="http://127.0.0.1:$SRV_PORT/" --accessFile="$SRV_PASSWD" --listBlocks)
   case $target in
     # s3backer 1.5.4 turns on virtual-host style with --region, which s3rver on an IP address
     # cannot serve; its default region is us-east-1 anyway.
