@@ -60,6 +60,9 @@ function spread(target, metric) {
 }
 
 const b1 = meta.b1_size || '?';
+const units = {k: 1024, m: 1024 ** 2, g: 1024 ** 3};
+const blockSize = String(meta.block_size);
+const blockBytes = parseInt(blockSize) * (units[blockSize.slice(-1).toLowerCase()] || 1);
 const rows = [
   ['B1', 'B1_mibs', `sequential write of ${b1} (cp + sync)`, 'MiB/s ↑'],
   ['B1', 'B1_flush_mibs', `sequential write of ${b1}, until unmounted and in the bucket`, 'MiB/s ↑'],
@@ -69,7 +72,9 @@ const rows = [
   ['B3', 'B3_randrw_iops', `fio randrw 4k (50/50), ${meta.fio_size} file, QD16, ${meta.fio_s} s`, 'IOPS ↑'],
   ['B3', 'B3_randread_dio_iops', 'fio randread as above, loop device in direct-I/O mode (reads reach the daemon)', 'IOPS ↑'],
   ['B4', 'B4_mkfs_s', `mkfs.ext4 of ${meta.b4_size} (with discard), empty bucket`, 's ↓'],
-  ['B4', 'B4_mount_s', `mount, bucket holding ${meta.b4_blocks} blocks (--listBlocks)`, 's ↓'],
+  ['B4', 'B4_mount_s', `mount, bucket holding ${meta.b4_blocks} blocks (--listBlocks)` +
+       (meta.b4_body && Number(meta.b4_body) !== blockBytes ? ` of ${meta.b4_body} B each` : ''),
+   's ↓'],
   ['B5', 'B5_s', `small files: ${meta.b5_desc}, cp + sync`, 's ↓'],
   ['B6', 'B6_s', `SQLite: ${meta.b6_rounds} rounds of drop/create/insert ${meta.b6_rows}/count/commit`, 's ↓'],
   ['B7', 'B7_hwm_mib', `peak RSS of the daemon during B1-B3 (cache: ${meta.cache_desc})`, 'MiB ↓'],
@@ -96,6 +101,8 @@ function ratioOf(a, b) {
 const journal = values.journal !== undefined;
 const out = [];
 const ref = meta.ref_name || 'reference';
+// Older results have no server line: they were all on s3rver.
+const server = meta.server_name || (meta.s3rver ? `s3rver ${meta.s3rver}` : 's3rver');
 if (journal) {
   out.push(`| id | workload | unit | s3disk | s3disk journal | ${ref} | ratio | ratio (journal) | ` +
            'spread (min–max): s3disk; journal; reference |');
@@ -122,7 +129,8 @@ out.push('');
 out.push('ratio = s3disk ÷ reference; ↑ higher is better, ↓ lower is better. ' +
          `Medians of ${meta.runs} run(s)` +
          (meta.b4_runs && meta.b4_runs !== meta.runs ? ` (B4: ${meta.b4_runs})` : '') +
-         '; MiB = 2^20 bytes. B8 counts requests at the S3 server.');
+         '; MiB = 2^20 bytes. B8 counts requests at the S3 server. ' +
+         `S3 server: ${server}, a fresh one for each measurement.`);
 if (journal) {
   out.push('s3disk journal = s3disk with `--blockCacheFile` and `--fsyncTo=journal`: its fsyncs ' +
            '(the syncs of B1 and B5, the commits of B6, B10) return once durable in a journal ' +
@@ -153,8 +161,8 @@ if (local.length) {
 }
 
 const ceilings = [
-  ['s3_put_mibs', `S3 server alone (s3rver), PUT of ${meta.block_size} objects, ${meta.threads} clients`],
-  ['s3_get_mibs', `S3 server alone (s3rver), GET of ${meta.block_size} objects, ${meta.threads} clients`],
+  ['s3_put_mibs', `S3 server alone (${server}), PUT of ${meta.block_size} objects, ${meta.threads} clients`],
+  ['s3_get_mibs', `S3 server alone (${server}), GET of ${meta.block_size} objects, ${meta.threads} clients`],
   ['disk_dd_mibs', `local disk, dd of ${meta.dd_size} with conv=fsync`],
 ];
 const have = ceilings.filter(([m]) => get('ceiling', m));
