@@ -128,8 +128,9 @@ Status FinishS3CliSettings(S3CliSettings* settings, bool read_only) {
     }
     LOG_INFO("credentials: none: unsigned requests (read-only, public bucket)");
   } else {
-    LOG_INFO("credentials: access key ID from %s", creds->source.c_str());
+    LOG_DEBUG("credentials: access key ID from %s", creds->source.c_str());
   }
+  settings->options.key_source = creds->source;
   settings->options.access_id = creds->access_id;
   settings->options.access_key = creds->access_key;
   settings->options.session_token = creds->session_token;

@@ -24,6 +24,7 @@ struct S3Options {
   std::string auth_version = "aws4";  // --authVersion: aws4 or aws2
   // Resolved credentials (see credentials.h); all empty = unsigned requests.
   std::string access_id, access_key, session_token;
+  std::string key_source;               // where they came from (Credentials::source), for messages
   std::string access_type = "private";  // --accessType: x-amz-acl on PUT (empty = none)
   std::string sse;                      // --sse: x-amz-server-side-encryption (AES256, aws:kms)
   std::string sse_key_id;               // --sse-key-id: x-amz-server-side-encryption-aws-kms-key-id
