@@ -116,6 +116,19 @@ Status SetS3CliOption(const std::string& name, const std::string& value, S3CliSe
   return Status::Ok();
 }
 
+Status CheckBucketName(const std::string& bucket) {
+  if (bucket.empty() || bucket.find('/') != std::string::npos) {
+    return Status::Errorf(EINVAL, "invalid bucket name \"%s\"", bucket.c_str());
+  }
+  if (bucket.size() < 3) {
+    return Status::Errorf(EINVAL,
+                          "bucket name \"%s\" is too short: S3 bucket names have at least 3 "
+                          "characters",
+                          bucket.c_str());
+  }
+  return Status::Ok();
+}
+
 Status FinishS3CliSettings(S3CliSettings* settings, bool read_only) {
   auto creds = ResolveCredentials(settings->credentials);
   if (!creds.ok()) return creds.status();

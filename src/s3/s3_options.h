@@ -44,6 +44,12 @@ struct S3Options {
   uint64_t retry_seed = 0;  // jitter seed; 0 = random (tests fix it)
 };
 
+// An S3 bucket name as every server takes it: not empty, no '/', at least 3 characters (AWS
+// and Ceph RGW refuse shorter names with InvalidBucketName). Longer names and other
+// characters are left to the server: some (RGW, old AWS buckets) allow more than AWS's
+// 63 lowercase letters, digits, dots and hyphens. EINVAL naming the name otherwise.
+Status CheckBucketName(const std::string& bucket);
+
 // Wiring: for each option in S3CliOptions() (same shape as config.cc's Option table), call
 // SetS3CliOption(name, value, &settings) where value is "" for flags; after parsing, set
 // settings.options.bucket and call FinishS3CliSettings(&settings, read_only), then

@@ -83,9 +83,7 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
     S3Options o, std::unique_ptr<HttpTransport> transport, Clock* clock) {
   LogRegisterSecret(o.access_key);
   LogRegisterSecret(o.session_token);
-  if (o.bucket.empty() || o.bucket.find('/') != std::string::npos) {
-    return Status::Errorf(EINVAL, "s3: invalid bucket name \"%s\"", o.bucket.c_str());
-  }
+  S3DISK_RETURN_IF_ERROR(CheckBucketName(o.bucket).WithContext("s3"));
   if (o.auth_version != "aws4" && o.auth_version != "aws2") {
     return Status::Errorf(EINVAL, "s3: --authVersion must be aws4 or aws2, not \"%s\"",
                           o.auth_version.c_str());

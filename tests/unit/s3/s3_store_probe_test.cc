@@ -1,6 +1,6 @@
 // S3Store::Probe, the mount-time check, on a fake S3 answering as Ceph RGW answered s3disk for
 // each bad setup: one line for the caller to show ("bucket NAME: what is wrong (HTTP ...):
-// the fix"), nothing logged, no retry.
+// the fix"), nothing logged, no retry. And a bucket name too short for any server.
 #include <catch2/catch.hpp>
 
 #include "base/log.h"
@@ -82,6 +82,23 @@ TEST_CASE("s3_store: Probe's give-up after retries is one line too, logged at de
   CHECK(st.message().find("HTTP 503 ServiceUnavailable") != std::string::npos);
   CHECK(f.fake->log.size() > 1);
   LogToStderr(LogLevel::kInfo);
+}
+
+TEST_CASE("s3_store: a bucket name shorter than 3 characters is refused at Create") {
+  for (const char* name : {"a", "ab"}) {
+    S3Options o = Fixture::Options();
+    o.bucket = name;
+    auto made =
+        S3Store::CreateWithTransport(std::move(o), std::make_unique<FakeS3>(), &Clock::Real());
+    CHECK(made.status().code() == EINVAL);
+    CHECK(made.status().message() == "s3: bucket name \"" + std::string(name) +
+                                         "\" is too short: S3 bucket names have at least 3 "
+                                         "characters");
+  }
+  S3Options o = Fixture::Options();
+  o.bucket = "abc";
+  CHECK(
+      S3Store::CreateWithTransport(std::move(o), std::make_unique<FakeS3>(), &Clock::Real()).ok());
 }
 
 }  // namespace
