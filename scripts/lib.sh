@@ -42,6 +42,7 @@ DEB_PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-bin
   s3backer
   nodejs npm
+  faketime
 )
 
 # missing_packages: prints the packages of DEB_PACKAGES that are not installed. A package
