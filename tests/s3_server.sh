@@ -13,6 +13,9 @@
 #   s3_get BUCKET KEY FILE   # the object's body into FILE; its headers into FILE.headers
 #   s3_put BUCKET KEY FILE [HEADER...]
 #   s3_delete BUCKET KEY
+#   s3_size BUCKET KEY       # the stored body's size
+#   s3_corrupt BUCKET KEY    # flips the body's last byte: on s3rver in its file, so the ETag
+#                            # (MD5) is stale; on RGW by a PUT with the object's own headers
 #
 # Whatever a server cannot show (s3rver checks no V4 signature and ignores If-None-Match) a
 # test tells apart with S3_SERVER. The fault proxy of s3rver.sh sits in front of either.
@@ -76,9 +79,11 @@ s3_bucket_create() {
 s3_keys() {
   local bucket=$1 prefix=${2:-} token= page=$WORK/s3_keys.xml query
   while :; do
-    query="list-type=2&max-keys=1000"
+    # In sorted order: curl 7.88 signs the query as given, and SigV4 wants it sorted.
+    query=
+    [ -z "$token" ] || query+="continuation-token=$(url_encode "$token")&"
+    query+="list-type=2&max-keys=1000"
     [ -z "$prefix" ] || query+="&prefix=$(url_encode "$prefix")"
-    [ -z "$token" ] || query+="&continuation-token=$(url_encode "$token")"
     s3_curl -f -o "$page" "$S3_URL$bucket?$query" || fail "cannot list bucket $bucket"
     perl -0ne 'while (/<Key>(.*?)<\/Key>/gs) { my $k = $1;
       $k =~ s/&lt;/</g; $k =~ s/&gt;/>/g; $k =~ s/&quot;/"/g; $k =~ s/&apos;/'"'"'/g;
@@ -107,4 +112,26 @@ s3_put() {
 
 s3_delete() {
   s3_curl -f -o /dev/null -X DELETE "$S3_URL$1/$(url_encode "$2")" || fail "cannot delete $1/$2"
+}
+
+s3_size() {
+  s3_curl -f -I "$S3_URL$1/$(url_encode "$2")" | tr -d '\r' |
+    awk 'tolower($1) == "content-length:" { print $2 }'
+}
+
+s3_corrupt() {
+  local bucket=$1 key=$2 f=$WORK/corrupt.body
+  if [ "$S3_SERVER" = s3rver ]; then
+    f=$WORK/s3rver-data/$bucket/$key._S3rver_object
+    [ -f "$f" ] || fail "s3rver holds no file for $bucket/$key"
+  else
+    s3_get "$bucket" "$key" "$f"
+  fi
+  perl -e 'open(my $h, "+<:raw", $ARGV[0]) or die; my $n = -s $ARGV[0]; sysseek($h, $n - 1, 0);
+    sysread($h, my $c, 1); sysseek($h, $n - 1, 0); syswrite($h, chr(ord($c) ^ 1))' "$f" ||
+    fail "cannot flip a byte of $f"
+  [ "$S3_SERVER" = s3rver ] && return 0
+  local headers=()
+  mapfile -t headers < <(tr -d '\r' <"$f.headers" | grep -Ei '^(x-amz-meta-|content-encoding:|content-type:)')
+  s3_put "$bucket" "$key" "$f" "${headers[@]}"
 }
