@@ -9,6 +9,7 @@
 #                            # S3_SECRET, S3_SERVER (s3rver|ceph); writes $WORK/passwd
 #   s3_curl ARGS...          # curl, signed (SigV4) with the server's keys
 #   s3_bucket_create NAME
+#   s3_bucket_public NAME    # anyone may list it (its objects need a public-read ACL too)
 #   s3_keys BUCKET [PREFIX]  # the keys in the bucket, one a line, sorted
 #   s3_list BUCKET [PREFIX]  # the same as KEY<tab>ETAG<tab>SIZE lines
 #   s3_head BUCKET KEY       # the object's headers (names in lower case)
@@ -76,6 +77,13 @@ s3_bucket_create() {
   local code
   code=$(s3_curl -o "$WORK/create-bucket.out" -w '%{http_code}' -X PUT "$S3_URL$1")
   [ "$code" = 200 ] || fail "cannot create bucket $1 (HTTP $code): $(cat "$WORK/create-bucket.out")"
+}
+
+s3_bucket_public() {
+  # s3rver lets anyone read anything and has no ACLs. (curl 7.88 signs a bare "?acl" wrongly.)
+  [ "$S3_SERVER" != s3rver ] || return 0
+  s3_curl -f -o /dev/null -X PUT -H "x-amz-acl: public-read" -H "Content-Length: 0" \
+    "$S3_URL$1?acl=" || fail "cannot make bucket $1 public"
 }
 
 s3_keys() { s3_list "$1" "${2:-}" | cut -f1; }
