@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# t_s3_mount: the main use on S3 (s3rver). mkfs.ext4 on the image through a loop device, write
+# t_s3_mount: the main use on S3 (s3rver or Ceph RGW, tests/s3_server.sh). mkfs.ext4 on the image through a loop device, write
 # random files, unmount everything, mount again with no --size (the geometry comes from block
 # 0's metadata) and --listBlocks, and check every file, the file system, the survey, and that
 # the bucket holds exactly one object per non-zero block.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
-. "$TESTS_DIR/s3rver/s3rver.sh"
+. "$TESTS_DIR/s3_server.sh"
 require_loop
 require_cmd sha256sum perl curl
 
@@ -15,18 +15,11 @@ SIZE=$((128 * 1024 * 1024))
 MNT=$WORK/mnt
 FS=$WORK/fs
 mkdir -p "$MNT" "$FS"
-s3rver_start "$BUCKET"
-OBJDIR=$WORK/s3rver-data/$BUCKET
-# s3rver's default credentials, in s3backer's access file format.
-printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
-chmod 600 "$WORK/passwd"
-S3=(--baseURL="$S3RVER_URL" --accessFile="$WORK/passwd")
+s3_server_start "$BUCKET"
+S3=(--baseURL="$S3_URL" --accessFile="$WORK/passwd")
 
-# s3_objects: the block objects s3rver holds (it keeps KEY._S3rver_object files).
-s3_objects() {
-  find "$OBJDIR" -maxdepth 1 -type f -name '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]._S3rver_object' \
-    -printf '%f\n' | sed 's/\._S3rver_object$//' | LC_ALL=C sort
-}
+# s3_objects: the block objects the bucket holds.
+s3_objects() { s3_keys "$BUCKET" | grep -E '^[0-9a-f]{8}$' || true; }
 # stat_value MNT NAME: one counter of the mount's stats file.
 stat_value() { awk -v n="$2" '$1 == n { print $2 }' "$1/stats"; }
 
@@ -58,7 +51,7 @@ puts=$(stat_value "$MNT" s3_puts)
 [ "$puts" -gt 0 ] || fail "no PUT counted in the stats after mkfs and writes"
 stop_s3disk "$MNT"
 [ "$(s3_objects | wc -l)" -gt 0 ] || fail "no block objects in the bucket after unmount"
-[ ! -e "$OBJDIR/s3backer-mounted._S3rver_object" ] || fail "the mount token is still there"
+! s3_keys "$BUCKET" | grep -qx s3backer-mounted || fail "the mount token is still there"
 
 log "second mount: no --size, no --blockSize (geometry from the bucket), --listBlocks"
 start_s3disk "${S3[@]}" --listBlocks "$BUCKET" "$MNT"

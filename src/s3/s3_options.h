@@ -35,6 +35,7 @@ struct S3Options {
   int initial_retry_pause_ms = 200;     // --initialRetryPause: first pause, doubled each time
   int max_connections = 32;             // --maxConnections: idle keep-alive connections kept
   int list_threads = 8;                 // --listBlocksThreads: parallel listing threads
+  int list_page_keys = 1000;            // max-keys of a listing request (no flag; tests page)
   bool verify_etag = true;              // check GET ETags against the body's MD5 (no flag)
   // The largest object body a GET accepts; a larger one is cut off as it arrives and retried
   // as a bad body (http.h). stack.cc gives one block plus what a codec may add

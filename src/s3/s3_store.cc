@@ -38,7 +38,6 @@ namespace s3disk {
 namespace {
 
 constexpr int kMaxDeleteBatch = 1000;
-constexpr int kListPageKeys = 1000;
 constexpr uint64_t kListProgressEvery = 100000;
 
 // "\"abc\"" or "W/\"abc\"" -> "abc", lowercase.
@@ -611,7 +610,7 @@ Status S3Store::ListPart(const std::string& prefix, ListParts& parts, ListParts:
   const std::string start_after = from.empty() ? "" : KeyBefore(from);
   std::string token;
   for (;;) {
-    auto listed = ListOnce(prefix, start_after, token, kListPageKeys);
+    auto listed = ListOnce(prefix, start_after, token, options_.list_page_keys);
     if (!listed.ok()) return listed.status();
     const ListPage& page = *listed;
     const std::string& to = parts.Bound(p->hi);
