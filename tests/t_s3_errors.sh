@@ -2,7 +2,7 @@
 # t_s3_errors: a bucket that s3disk cannot use because of a bad setup gives exactly one line on
 # stderr, "s3disk: bucket NAME: what is wrong (HTTP ...): the fix", exits non-zero and mounts
 # nothing. The commands run without -f, as a user types them. Cases: a wrong secret key, a
-# missing bucket, a clock 20 minutes ahead (faketime: libfaketime moves the date s3disk signs
+# missing bucket (also with --nbd), a clock 20 minutes ahead (faketime: libfaketime moves the date s3disk signs
 # with), a bucket name under 3 characters; and a wrong --region, which these servers accept.
 #
 # s3rver checks V2 signatures only: the wrong secret runs there with --authVersion=aws2, and
@@ -65,6 +65,15 @@ done
 bad_setup '^s3disk: bucket no-such-bucket: the bucket does not exist' 'HTTP 404 NoSuchBucket' \
   'create it' '--baseURL' -- \
   "${S3[@]}" --accessFile="$WORK/passwd" no-such-bucket "$MNT"
+
+# The same with --nbd: the launcher probes the bucket before nbdkit starts.
+if command -v nbdkit >/dev/null 2>&1; then
+  bad_setup '^s3disk: bucket no-such-bucket: the bucket does not exist' -- \
+    --nbd --socket="$WORK/nbd.sock" "${S3[@]}" --accessFile="$WORK/passwd" no-such-bucket
+  [ ! -e "$WORK/nbd.sock" ] || fail "--nbd left a socket behind"
+else
+  log "skipped: the --nbd case (nbdkit is not installed)"
+fi
 
 # 3. This machine's clock 20 minutes ahead: what is signed is dated 20 minutes late.
 for v in aws4 aws2; do
