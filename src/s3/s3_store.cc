@@ -123,9 +123,6 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
     return Status::Errorf(EINVAL, "s3: --baseURL \"%s\": want http[s]://host[:port]/[path/]",
                           url.c_str());
   }
-  if (o.access_id.empty()) {
-    LOG_INFO("s3: no credentials: requests are unsigned (public bucket)");
-  }
   std::unique_ptr<S3Store> store(new S3Store(std::move(o), std::move(transport), clock));
   store->scheme_ = scheme;
   store->authority_ = authority;

@@ -51,7 +51,8 @@ std::string Forbidden(const std::string& code, const std::string& status,
   }
   if (context.unsigned_requests) {
     return "access denied to unsigned requests (" + status +
-           "): the bucket is not public; give credentials (--accessFile)";
+           "): the bucket or its blocks are not public (write them with "
+           "--accessType=public-read); or give credentials (--accessFile)";
   }
   std::string from = context.key_source.empty() ? "" : " (from " + context.key_source + ")";
   return "access denied (" + status + "): check that the credentials" + from +

@@ -96,8 +96,9 @@ TEST_CASE("setup_error: an unknown access key ID, and access denied") {
   SetupContext anonymous;
   anonymous.unsigned_requests = true;
   CHECK(Classify(403, denied, {}, anonymous).reason ==
-        "access denied to unsigned requests (HTTP 403 AccessDenied): the bucket is not public; "
-        "give credentials (--accessFile)");
+        "access denied to unsigned requests (HTTP 403 AccessDenied): the bucket or its blocks "
+        "are not public (write them with --accessType=public-read); or give credentials "
+        "(--accessFile)");
   CheckHas(Classify(403, "").reason, {"access denied (HTTP 403)"});  // HEAD: no body
 }
 
