@@ -42,9 +42,13 @@ DEB_PACKAGES=(
   nbdkit nbdkit-plugin-dev libnbd-bin
   s3backer
   nodejs npm
+  faketime
 )
+# The S3 tests' second server, Ceph RGW (tests/ceph/rgw.sh): about 70 MB to download, 280 MB
+# installed. Without recommends: those bring a time daemon and Ceph services no test uses.
+CEPH_PACKAGES=(radosgw ceph-mon ceph-osd python3)
 
-# missing_packages: prints the packages of DEB_PACKAGES that are not installed. A package
+# missing_packages PACKAGE...: prints those that are not installed. A package
 # counts as installed when it is, or when an installed package provides it (NodeSource's
 # nodejs provides npm, for example).
 missing_packages() {
@@ -55,7 +59,7 @@ missing_packages() {
       n = split($3, a, /, */)
       for (i = 1; i <= n; i++) { sub(/ .*/, "", a[i]); if (a[i] != "") print a[i] }
     }')
-  for p in "${DEB_PACKAGES[@]}"; do
+  for p in "$@"; do
     grep -qxF -- "$p" <<<"$have" || printf '%s\n' "$p"
   done
 }
@@ -63,19 +67,34 @@ missing_packages() {
 install_deps() {
   step "Checking system packages"
   command -v dpkg-query >/dev/null 2>&1 || die "this script expects Debian 12 (no dpkg-query)"
-  local missing
-  missing=$(missing_packages | tr '\n' ' ')
+  apt_install "${DEB_PACKAGES[@]}"
+  install_s3rver
+}
+
+# install_ceph: the Ceph packages for the tests on RGW (scripts/check only).
+install_ceph() {
+  step "Checking the Ceph packages (the S3 tests' second server)"
+  apt_install --no-install-recommends "${CEPH_PACKAGES[@]}"
+}
+
+# apt_install [--no-install-recommends] PACKAGE...: installs those that are missing.
+apt_install() {
+  local missing opts=()
+  if [ "$1" = --no-install-recommends ]; then
+    opts=("$1")
+    shift
+  fi
+  missing=$(missing_packages "$@" | tr '\n' ' ')
   if [ -z "${missing// /}" ]; then
-    good "all ${#DEB_PACKAGES[@]} packages are installed"
+    good "all $# packages are installed"
   else
     note "installing: $missing"
     as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q ||
       die "apt-get update failed"
     # shellcheck disable=SC2086  # word splitting of the package list is intended
-    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q $missing ||
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${opts[@]}" $missing ||
       die "apt-get install failed"
   fi
-  install_s3rver
 }
 
 # ---- s3rver (test S3 server) ---------------------------------------------------------------

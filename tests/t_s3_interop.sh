@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# t_s3_interop: bucket compatibility with the real s3backer (Debian's package) on s3rver, the
-# way people use it. For each of plain, --compress and --encrypt (--passwordFile),
-# in a bucket of its own on one s3rver:
+# t_s3_interop: bucket compatibility with the real s3backer (Debian's package) on the test's S3
+# server (tests/s3_server.sh), the way people use it. For each of plain, --compress and
+# --encrypt (--passwordFile), in a bucket of its own on one server:
 #   1. s3backer mounts the empty bucket; mkfs.ext4 through a loop device; a small tree of
 #      random files (sizes that are not block multiples); unmount all; s3backer exits.
 #   2. s3disk mounts the bucket with no --size and no --blockSize (geometry from block 0),
@@ -11,11 +11,11 @@
 # The stored objects must carry the Content-Encoding of the mode, whoever wrote them.
 # Then, on the buckets left behind: a wrong password, and no password at all, are refused at
 # mount with nothing written (a compressed bucket needs no flag); one flipped byte in one
-# stored object (plain: the body on s3rver's disk, caught by the MD5 ETag; encrypted: a
-# re-PUT with a valid ETag, caught by the HMAC) reads as EIO for that block only.
+# stored object (plain, on s3rver only: the body on its disk, caught by the MD5 ETag; encrypted:
+# a re-PUT with a valid ETag, caught by the HMAC) reads as EIO for that block only.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
-. "$TESTS_DIR/s3rver/s3rver.sh"
+. "$TESTS_DIR/s3_server.sh"
 require_loop
 require_cmd s3backer sha256sum curl perl cmp fusermount3
 
@@ -25,42 +25,35 @@ MNT=$WORK/mnt
 SMNT=$WORK/s3backer-mnt
 FS=$WORK/fs
 mkdir -p "$MNT" "$SMNT" "$FS"
-s3rver_start interop-plain
-for b in interop-compress interop-encrypt; do
-  curl -sf -X PUT -o /dev/null "${S3RVER_URL}$b" || fail "cannot create bucket $b on s3rver"
-done
-DATA=$WORK/s3rver-data
-printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
-chmod 600 "$WORK/passwd"
+s3_server_start interop-plain
+for b in interop-compress interop-encrypt; do s3_bucket_create "$b"; done
 printf 'correct horse\n' >"$WORK/password"
 printf 'wrong horse\n' >"$WORK/wrong-password"
 chmod 600 "$WORK/password" "$WORK/wrong-password"
-S3=(--baseURL="$S3RVER_URL" --accessFile="$WORK/passwd")
-# s3backer 1.5.4 turns on virtual-host style with --region, which s3rver on an IP address
+S3=(--baseURL="$S3_URL" --accessFile="$WORK/passwd")
+# s3backer 1.5.4 turns on virtual-host style with --region, which a server on an IP address
 # cannot serve: no --region for it (its default is us-east-1 anyway).
-S3B=(--baseURL="$S3RVER_URL" --accessId=S3RVER --accessKey=S3RVER)
+S3B=(--baseURL="$S3_URL" --accessId="$S3_ACCESS_ID" --accessKey="$S3_SECRET")
 
-# block_keys BUCKET: the block objects s3rver holds (KEY._S3rver_object files), sorted.
-block_keys() {
-  find "$DATA/$1" -maxdepth 1 -type f \
-    -name '[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f]._S3rver_object' \
-    -printf '%f\n' | sed 's/\._S3rver_object$//' | LC_ALL=C sort
-}
-meta_of() { printf '%s/%s/%s._S3rver_metadata.json' "$DATA" "$1" "$2"; }
+# block_keys BUCKET: the block objects the bucket holds, sorted.
+block_keys() { s3_keys "$1" | grep -E '^[0-9a-f]{8}$' || true; }
+has_token() { s3_keys "$1" | grep -qx s3backer-mounted; }
+# snapshot: every object of the three buckets with its ETag and size.
+snapshot() { for b in interop-plain interop-compress interop-encrypt; do s3_list "$b"; done; }
 
 # check_encoding BUCKET MODE WHEN: every block object carries MODE's Content-Encoding (and an
 # HMAC when encrypted).
 check_encoding() {
-  local bucket=$1 mode=$2 when=$3 key m n=0
+  local bucket=$1 mode=$2 when=$3 key m=$WORK/head n=0
   while read -r key; do
     n=$((n + 1))
-    m=$(meta_of "$bucket" "$key")
+    s3_head "$bucket" "$key" >"$m"
     case $mode in
-      plain) ! grep -q '"content-encoding"' "$m" || fail "$when: $key is encoded: $(cat "$m")" ;;
-      compress) grep -q '"content-encoding": "deflate"' "$m" || fail "$when: $key: $(cat "$m")" ;;
+      plain) ! grep -q '^content-encoding:' "$m" || fail "$when: $key is encoded: $(cat "$m")" ;;
+      compress) grep -qx 'content-encoding: deflate' "$m" || fail "$when: $key: $(cat "$m")" ;;
       encrypt)
-        grep -q '"content-encoding": "deflate, encrypt-AES-128-CBC"' "$m" &&
-          grep -Eq '"x-amz-meta-s3backer-hmac": "\\"[0-9a-f]{40}\\""' "$m" ||
+        grep -qx 'content-encoding: deflate, encrypt-AES-128-CBC' "$m" &&
+          grep -Eqx 'x-amz-meta-s3backer-hmac: "[0-9a-f]{40}"' "$m" ||
           fail "$when: $key is not encrypted with an HMAC: $(cat "$m")"
         ;;
     esac
@@ -172,10 +165,9 @@ for mode in plain compress encrypt; do
   sums >"$WORK/sums.$mode"
   fs_close
   s3b_umount
-  [ ! -e "$DATA/$bucket/s3backer-mounted._S3rver_object" ] ||
-    fail "$mode: s3backer left its mounted flag after a clean unmount"
+  ! has_token "$bucket" || fail "$mode: s3backer left its mounted flag after a clean unmount"
   check_encoding "$bucket" "$mode" "$mode, written by s3backer"
-  grep -q '"x-amz-meta-s3backer-filesize": "67108864"' "$(meta_of "$bucket" 00000000)" ||
+  s3_head "$bucket" 00000000 | grep -qx 'x-amz-meta-s3backer-filesize: 67108864' ||
     fail "$mode: s3backer did not store the image size in block 0"
 
   log "=== $mode: s3disk mounts it with no --size, checks, and writes"
@@ -198,8 +190,7 @@ for mode in plain compress encrypt; do
   sums >"$WORK/sums.$mode"
   fs_close
   stop_s3disk "$MNT"
-  [ ! -e "$DATA/$bucket/s3backer-mounted._S3rver_object" ] ||
-    fail "$mode: s3disk left the mounted flag after a clean unmount"
+  ! has_token "$bucket" || fail "$mode: s3disk left the mounted flag after a clean unmount"
   check_encoding "$bucket" "$mode" "$mode, after s3disk wrote"
 
   log "=== $mode: s3backer reads what s3disk wrote"
@@ -211,7 +202,7 @@ for mode in plain compress encrypt; do
 done
 
 log "=== refused at mount, with nothing written"
-snapshot_dir "$DATA" >"$WORK/before"
+snapshot >"$WORK/before"
 expect_fail "$S3DISK" -f "${S3[@]}" --encrypt --passwordFile="$WORK/wrong-password" \
   interop-encrypt "$MNT" "^s3disk: .*wrong password"
 expect_fail "$S3DISK" -f "${S3[@]}" interop-encrypt "$MNT" \
@@ -223,7 +214,7 @@ expect_fail "$S3DISK" -f "${S3[@]}" --readOnly interop-encrypt "$MNT" \
 expect_fail "$S3DISK" -f "${S3[@]}" --encrypt --passwordFile="$WORK/password" interop-plain \
   "$MNT" "^s3disk: bucket interop-plain holds blocks that are not encrypted"
 ! is_mounted "$MNT" || fail "a refused mount left a mount behind"
-snapshot_dir "$DATA" >"$WORK/after"
+snapshot >"$WORK/after"
 diff "$WORK/before" "$WORK/after" >&2 || fail "a refused mount changed a bucket"
 log "a compressed bucket needs no flag: read-only, no --compress"
 start_s3disk "${S3[@]}" --readOnly interop-compress "$MNT"
@@ -244,13 +235,17 @@ read_block() { dd if="$1" bs="$BS" skip="$2" count=1 status=none; }
 
 log "=== one flipped byte in one object: EIO for that block only"
 expect_log 'object_block_store: read block'
-for mode in plain encrypt; do
+# A real server serves the MD5 of the body it holds as the ETag: only s3rver, whose files
+# can be changed under it, shows a body that does not match its ETag.
+modes=(encrypt)
+[ "$S3_SERVER" != s3rver ] || modes=(plain encrypt)
+for mode in "${modes[@]}"; do
   bucket=interop-$mode
   n=$(pick_block "$bucket") || fail "$mode: no block with two neighbours in $bucket"
   key=$(printf '%08x' "$n")
-  obj=$DATA/$bucket/$key._S3rver_object
   case $mode in
     plain) # the body on s3rver's disk: s3rver still serves the old MD5 as the ETag
+      obj=$WORK/s3rver-data/$bucket/$key._S3rver_object
       perl -e 'open(my $f, "+<:raw", $ARGV[0]) or die; seek($f, 1000, 0); read($f, my $c, 1);
         seek($f, 1000, 0); print $f chr(ord($c) ^ 0x20); close($f) or die' "$obj"
       # s3disk retries a body that does not match its ETag (a damaged download): briefly.
@@ -258,15 +253,15 @@ for mode in plain encrypt; do
       expect_log "s3: get $key: (ETag|giving up)"
       ;;
     encrypt) # a PUT of the changed body with its headers: a valid ETag, so only the HMAC sees it
+      s3_get "$bucket" "$key" "$WORK/good"
       perl -e 'open(my $f, "<:raw", $ARGV[0]) or die; local $/; my $b = <$f>;
-        substr($b, 1000, 1) = chr(ord(substr($b, 1000, 1)) ^ 0x20); print $b' "$obj" >"$WORK/bad"
-      hmac=$(grep -o '"x-amz-meta-s3backer-hmac": "[^,]*' "$(meta_of "$bucket" "$key")" |
-        grep -Eo '[0-9a-f]{40}')
-      curl -sf -X PUT -o /dev/null -H 'Content-Type: application/x-s3backer-block' \
-        -H 'Content-Encoding: deflate, encrypt-AES-128-CBC' \
-        -H "x-amz-meta-s3backer-hmac: \"$hmac\"" --data-binary "@$WORK/bad" \
-        "${S3RVER_URL}$bucket/$key" || fail "cannot re-PUT $key"
-      cmp -s "$WORK/bad" "$obj" || fail "s3rver does not hold the changed body of $key"
+        substr($b, 1000, 1) = chr(ord(substr($b, 1000, 1)) ^ 0x20); print $b' "$WORK/good" >"$WORK/bad"
+      hmac=$(s3_head "$bucket" "$key" | sed -n 's/^x-amz-meta-s3backer-hmac: "\([0-9a-f]*\)"$/\1/p')
+      [ ${#hmac} -eq 40 ] || fail "no HMAC in the headers of $key"
+      s3_put "$bucket" "$key" "$WORK/bad" 'Content-Type: application/x-s3backer-block' \
+        'Content-Encoding: deflate, encrypt-AES-128-CBC' "x-amz-meta-s3backer-hmac: \"$hmac\""
+      s3_get "$bucket" "$key" "$WORK/held"
+      cmp -s "$WORK/bad" "$WORK/held" || fail "the server does not hold the changed body of $key"
       flags=(--encrypt --passwordFile="$WORK/password")
       ;;
   esac

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
-# t_s3_listblocks: --listBlocks on an S3 bucket (s3rver) that already holds thousands of block
+# t_s3_listblocks: --listBlocks on an S3 bucket (tests/s3_server.sh) that already holds thousands of block
 # objects (3000 blocks of 4k, so the survey reads several listing pages, in parts listed side by
 # side). After the remount the stats must show that the zero map knows exactly which blocks
 # are non-zero: reading a region never written sends no GET, and every written block reads
 # back.
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
-. "$TESTS_DIR/s3rver/s3rver.sh"
+. "$TESTS_DIR/s3_server.sh"
 require_root
 require_cmd perl curl cmp
 
@@ -15,16 +15,11 @@ BS=4096
 NUM_BLOCKS=16384 # --size=64m
 MNT=$WORK/mnt
 mkdir -p "$MNT"
-s3rver_start "$BUCKET"
-OBJDIR=$WORK/s3rver-data/$BUCKET
-printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
-chmod 600 "$WORK/passwd"
-S3=(--baseURL="$S3RVER_URL" --accessFile="$WORK/passwd" --size=64m --blockSize=4k)
+s3_server_start "$BUCKET"
+S3=(--baseURL="$S3_URL" --accessFile="$WORK/passwd" --size=64m --blockSize=4k)
 
 stat_value() { awk -v n="$2" '$1 == n { print $2 }' "$1/stats"; }
-s3_object_count() {
-  find "$OBJDIR" -maxdepth 1 -type f -name '[0-9a-f]*._S3rver_object' | wc -l
-}
+s3_object_count() { s3_keys "$BUCKET" | grep -cE '^[0-9a-f]{8}$'; }
 
 log "write 3000 blocks of 4k: 2000 in a row from 4m, 1000 every third block from 32m"
 start_s3disk "${S3[@]}" "$BUCKET" "$MNT"

@@ -112,6 +112,6 @@ stop_s3disk "$MNT"
 
 log "a mount-time probe: a bucket that does not exist fails at once, nothing mounted"
 expect_fail "$S3DISK" -f "${S3[@]}" --size=1m no-such-bucket "$MNT" \
-  "s3disk: .*no-such-bucket.*(the bucket does not exist: check the bucket name, --baseURL and --region)"
+  "^s3disk: bucket no-such-bucket: the bucket does not exist \(HTTP 404 NoSuchBucket\): create it"
 ! is_mounted "$MNT" || fail "a mount remains after the failed start"
 log "ok"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# t_s3_mount_faults: a real mount through tests/fault_proxy.js in front of s3rver. At a 10%
+# t_s3_mount_faults: a real mount through tests/fault_proxy.js in front of the test's S3 server
+# (tests/s3_server.sh; on RGW every retry must be signed afresh). At a 10%
 # fault rate (500/503, delays, connection resets before and after the server acted, truncated
 # and corrupted bodies) ext4 is created, written, unmounted and read back after a remount:
 # every byte is right, the daemon stays up, and the stats show the retries that hid the faults.
@@ -8,7 +9,7 @@
 # S3DISK_TEST_SEED=N replays the proxy's choices (timing aside).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
-. "$TESTS_DIR/s3rver/s3rver.sh"
+. "$TESTS_DIR/s3_server.sh"
 require_loop
 require_cmd sha256sum curl
 
@@ -18,9 +19,7 @@ BUCKET=s3disk-mfaults
 MNT=$WORK/mnt
 FS=$WORK/fs
 mkdir -p "$MNT" "$FS"
-s3rver_start "$BUCKET"
-printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
-chmod 600 "$WORK/passwd"
+s3_server_start "$BUCKET"
 
 # fault_proxy_start reads the proxy's log while the background job may not have created it
 # yet; called as the left side of || (where set -e does not apply) it just polls again.

@@ -3,10 +3,11 @@
 # variables, HOME an empty directory), so every request is unsigned. It reads back the ext4 a
 # read-write mount wrote (mount -o loop,ro), cannot change it (writes fail, the bucket's files
 # are byte for byte the same), and without --readOnly the same command is refused with a
-# message that says where credentials come from.
+# message that says where credentials come from. The bucket is public-read and the blocks are
+# written with --accessType=public-read (RGW, like AWS, refuses anonymous reads otherwise).
 if [ -z "${BASH_VERSION:-}" ]; then exec bash "$0" "$@"; fi
 . "$(dirname "$0")/functions.sh"
-. "$TESTS_DIR/s3rver/s3rver.sh"
+. "$TESTS_DIR/s3_server.sh"
 require_loop
 require_cmd sha256sum curl
 
@@ -14,13 +15,12 @@ BUCKET=s3disk-public
 MNT=$WORK/mnt
 FS=$WORK/fs
 mkdir -p "$MNT" "$FS"
-s3rver_start "$BUCKET"
-printf 'S3RVER:S3RVER\n' >"$WORK/passwd"
-chmod 600 "$WORK/passwd"
+s3_server_start "$BUCKET"
+s3_bucket_public "$BUCKET"
 
 log "read-write mount with credentials: mkfs.ext4 and a few files"
-start_s3disk --baseURL="$S3RVER_URL" --accessFile="$WORK/passwd" --size=32m --blockSize=64k \
-  "$BUCKET" "$MNT"
+start_s3disk --baseURL="$S3_URL" --accessFile="$WORK/passwd" --accessType=public-read \
+  --size=32m --blockSize=64k "$BUCKET" "$MNT"
 loop_attach "$MNT/file"
 DEV=$LOOP_DEV
 mkfs.ext4 -q -F "$DEV" || fail "mkfs.ext4 failed"
@@ -42,13 +42,13 @@ mkdir -p "$WORK/home"
 export HOME=$WORK/home
 
 log "without --readOnly the mount is refused before any request"
-expect_fail "$S3DISK" -f --baseURL="$S3RVER_URL" "$BUCKET" "$MNT" "no S3 credentials"
+expect_fail "$S3DISK" -f --baseURL="$S3_URL" "$BUCKET" "$MNT" "no S3 credentials"
 expect_err_has "--accessFile" "--accessId" "AWS_ACCESS_KEY_ID" "--readOnly"
 ! is_mounted "$MNT" || fail "a mount remains after the refused start"
 
-snapshot_dir "$WORK/s3rver-data" >"$WORK/before"
+s3_list "$BUCKET" >"$WORK/before"
 log "--readOnly with no credentials: unsigned requests"
-start_s3disk --baseURL="$S3RVER_URL" --readOnly "$BUCKET" "$MNT"
+start_s3disk --baseURL="$S3_URL" --readOnly "$BUCKET" "$MNT"
 grep -q "credentials: none: unsigned requests" "$S3DISK_LOG" ||
   fail "the read-only mount did not say that its requests are unsigned"
 [ "$(stat -c %s "$MNT/file")" -eq $((32 << 20)) ] || fail "the image is not 32m"
@@ -72,6 +72,6 @@ for i in $(seq 100); do
   sleep 0.1
 done
 stop_s3disk "$MNT"
-snapshot_dir "$WORK/s3rver-data" >"$WORK/after"
+s3_list "$BUCKET" >"$WORK/after"
 diff "$WORK/before" "$WORK/after" >&2 || fail "the read-only mount changed the bucket"
 log "ok"

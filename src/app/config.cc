@@ -75,6 +75,9 @@ Status ParseBucket(Config* c) {
     }
     c->prefix = sub + "/";
   }
+  if (Status name = CheckBucketName(c->bucket_name); !name.ok()) {
+    return Usage("%s; for a directory use file:///DIR or --test", name.message().c_str());
+  }
   return Status::Ok();
 }
 

@@ -110,6 +110,11 @@ int Main(int argc, char** argv) {
   Result<Config> parsed = ParseArgs(argc, argv);
   if (!parsed.ok()) return Fail(parsed.status());
   Config config = std::move(*parsed);
+  // The level is known from the flags alone: Validate's own lines (where the keys came
+  // from) obey it too, and a daemon's terminal stays quiet unless something is wrong.
+  const LogLevel level = config.debug ? LogLevel::kDebug : LogLevel::kInfo;
+  LogToStderr(config.foreground || config.ResetOnly() || config.AdminMode() ? level
+                                                                            : LogLevel::kWarn);
   if (config.help) {
     fputs(UsageText().c_str(), stdout);
     return kExitOk;
@@ -131,10 +136,6 @@ int Main(int argc, char** argv) {
     config.password = std::move(*password);
     LogRegisterSecret(config.password);  // never in a log line
   }
-  const LogLevel level = config.debug ? LogLevel::kDebug : LogLevel::kInfo;
-  // A daemon keeps its terminal quiet unless something is wrong.
-  LogToStderr(config.foreground || config.ResetOnly() || config.AdminMode() ? level
-                                                                            : LogLevel::kWarn);
 
   if (config.ResetOnly()) return ResetOnly(config);
   // s3disk --erase|--verify|--summary BUCKET: admin.h; no mount.

@@ -37,6 +37,7 @@
 #include <ctime>
 #include <sstream>
 
+#include "app/stack.h"
 #include "base/log.h"
 
 #ifndef S3DISK_PKGLIBDIR
@@ -446,6 +447,13 @@ int RunNbd(const Config& config, const std::vector<std::string>& argv) {
     }
     children.nbd_client = *client;
     children.device = config.nbd_device;
+  }
+  // An S3 bucket is checked here first (the probe of OpenObjectStore), so that a bad setup, a
+  // wrong key or a missing bucket, is one line, not nbdkit's error and then ours. The plugin
+  // opens its own store in nbdkit's process.
+  if (config.bucket_kind == BucketKind::kS3) {
+    Result<std::shared_ptr<ObjectStore>> store = OpenObjectStore(config);
+    if (!store.ok()) return fail(store.status());
   }
 
   // Signals: blocked from here on and taken with sigtimedwait; SIGCHLD needs a handler so it

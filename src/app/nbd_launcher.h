@@ -5,7 +5,8 @@
 //   s3disk --nbd [options] BUCKET /dev/nbd0        serve on a private socket and attach
 //   s3disk --nbd --socket=PATH [options] BUCKET    serve only (qemu, nbdcopy, nbdfuse, ...)
 //
-// Order: find the plugin, nbdkit (and nbd-client and the device when attaching); daemonize
+// Order: find the plugin, nbdkit (and nbd-client and the device when attaching); probe an S3
+// bucket (OpenObjectStore: a bad setup is one line on stderr, before nbdkit starts); daemonize
 // unless -f (the parent waits until the disk is served, and prints the start-up error if it
 // is not); start nbdkit in the foreground as our child, in its own process group; wait until
 // its socket accepts connections; run nbd-client; then wait for SIGINT/SIGTERM/SIGHUP (or

@@ -17,13 +17,6 @@ RetryDecision Fail(int err, std::string reason) {
   return {RetryVerdict::kFail, err, std::move(reason)};
 }
 
-const std::string* FindHeader(const HttpHeaders& headers, std::string_view name) {
-  for (const auto& [n, v] : headers) {
-    if (n == name) return &v;
-  }
-  return nullptr;
-}
-
 RetryDecision ClassifyTransport(int curl_code) {
   std::string what =
       std::string("transport error: ") + curl_easy_strerror(static_cast<CURLcode>(curl_code));
@@ -63,7 +56,7 @@ RetryDecision ClassifyTransport(int curl_code) {
 }  // namespace
 
 RetryDecision ClassifyHttp(int curl_code, long http_status, const HttpHeaders& headers,
-                           std::string_view body) {
+                           std::string_view body, const SetupContext& context) {
   if (curl_code != CURLE_OK) return ClassifyTransport(curl_code);
   if (http_status >= 200 && http_status < 300) return {RetryVerdict::kOk, 0, ""};
 
@@ -90,50 +83,14 @@ RetryDecision ClassifyHttp(int curl_code, long http_status, const HttpHeaders& h
   }
   // A create-only PUT (If-None-Match: *) of a key that exists.
   if (http_status == 412) return Fail(EEXIST, what);
+  if (http_status == 404 && error.code != "NoSuchBucket") return Fail(ENOENT, what);
 
-  if (http_status == 404) {
-    if (error.code == "NoSuchBucket") {
-      return Fail(ENXIO, what +
-                             " (the bucket does not exist: check the bucket name, "
-                             "--baseURL and --region)");
-    }
-    return Fail(ENOENT, what);
-  }
-  if (http_status == 403) {
-    std::string hint;
-    if (error.code == "RequestTimeTooSkewed") {
-      hint = "the system clock is wrong: set it right (NTP) and retry";
-    } else if (error.code == "SignatureDoesNotMatch") {
-      hint =
-          "the secret access key is wrong, or the request was changed on the way "
-          "(check --accessFile, and --authVersion)";
-    } else if (error.code == "InvalidAccessKeyId") {
-      hint = "the access key ID is unknown to the server (check --accessFile or --accessId)";
-    } else {
-      hint =
-          "access denied: the credentials are wrong or lack permission on this bucket, "
-          "or the system clock is off";
-    }
-    return Fail(EACCES, what + " (" + hint + ")");
-  }
-  if (http_status == 301 || http_status == 302 || http_status == 307 || http_status == 308 ||
-      (http_status == 400 && !error.region.empty())) {
-    std::string hint;
-    const std::string* region = FindHeader(headers, "x-amz-bucket-region");
-    if (region != nullptr && !region->empty()) {
-      hint = "the bucket is in region " + *region + ": use --region=" + *region;
-    } else if (!error.region.empty()) {
-      hint = "the bucket is in region " + error.region + ": use --region=" + error.region;
-    }
-    if (!error.endpoint.empty()) {
-      if (!hint.empty()) hint += "; ";
-      hint += "the bucket must be addressed at endpoint " + error.endpoint +
-              ": use --baseURL=https://" + error.endpoint + "/";
-    }
-    if (hint.empty()) hint = "the server redirects this bucket elsewhere: check --baseURL";
-    return Fail(EIO, what + " (" + hint + ")");
-  }
-  return Fail(EIO, what);
+  std::string setup = DescribeSetupError(http_status, error, headers, context);
+  if (setup.empty()) return Fail(EIO, what);
+  // A missing bucket is never ENOENT: it must not read as zeros.
+  if (http_status == 404) return Fail(ENXIO, setup);
+  if (http_status == 403) return Fail(EACCES, setup);
+  return Fail(EIO, setup);
 }
 
 Backoff::Backoff(int64_t initial_ms, int64_t max_total_ms, uint64_t seed, int64_t max_single_ms)

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "s3/http.h"
+#include "s3/setup_error.h"
 
 namespace s3disk {
 
@@ -30,8 +31,10 @@ struct RetryDecision {
 //   kFail   everything else: 403 (credentials or clock), 301/307/400 redirects naming the
 //           right region or endpoint, other 4xx, TLS verification failures, bad URLs
 // `headers` are the response headers (for x-amz-bucket-region); `body` the response body.
+// The setup errors (setup_error.h) are worded with context (where the keys came from, the
+// clock) as one line that says what to fix.
 RetryDecision ClassifyHttp(int curl_code, long http_status, const HttpHeaders& headers,
-                           std::string_view body);
+                           std::string_view body, const SetupContext& context = {});
 
 // Exponential backoff with jitter: the n-th pause is uniform in [d/2, d] with
 // d = initial_ms * 2^n, capped at max_single_ms; the caller gives up once the total of the

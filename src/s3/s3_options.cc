@@ -116,6 +116,19 @@ Status SetS3CliOption(const std::string& name, const std::string& value, S3CliSe
   return Status::Ok();
 }
 
+Status CheckBucketName(const std::string& bucket) {
+  if (bucket.empty() || bucket.find('/') != std::string::npos) {
+    return Status::Errorf(EINVAL, "invalid bucket name \"%s\"", bucket.c_str());
+  }
+  if (bucket.size() < 3) {
+    return Status::Errorf(EINVAL,
+                          "bucket name \"%s\" is too short: S3 bucket names have at least 3 "
+                          "characters",
+                          bucket.c_str());
+  }
+  return Status::Ok();
+}
+
 Status FinishS3CliSettings(S3CliSettings* settings, bool read_only) {
   auto creds = ResolveCredentials(settings->credentials);
   if (!creds.ok()) return creds.status();
@@ -128,8 +141,9 @@ Status FinishS3CliSettings(S3CliSettings* settings, bool read_only) {
     }
     LOG_INFO("credentials: none: unsigned requests (read-only, public bucket)");
   } else {
-    LOG_INFO("credentials: access key ID from %s", creds->source.c_str());
+    LOG_DEBUG("credentials: access key ID from %s", creds->source.c_str());
   }
+  settings->options.key_source = creds->source;
   settings->options.access_id = creds->access_id;
   settings->options.access_key = creds->access_key;
   settings->options.session_token = creds->session_token;

@@ -24,6 +24,7 @@ struct S3Options {
   std::string auth_version = "aws4";  // --authVersion: aws4 or aws2
   // Resolved credentials (see credentials.h); all empty = unsigned requests.
   std::string access_id, access_key, session_token;
+  std::string key_source;               // where they came from (Credentials::source), for messages
   std::string access_type = "private";  // --accessType: x-amz-acl on PUT (empty = none)
   std::string sse;                      // --sse: x-amz-server-side-encryption (AES256, aws:kms)
   std::string sse_key_id;               // --sse-key-id: x-amz-server-side-encryption-aws-kms-key-id
@@ -43,6 +44,12 @@ struct S3Options {
   uint64_t max_object_bytes = 80ull << 20;
   uint64_t retry_seed = 0;  // jitter seed; 0 = random (tests fix it)
 };
+
+// An S3 bucket name as every server takes it: not empty, no '/', at least 3 characters (AWS
+// and Ceph RGW refuse shorter names with InvalidBucketName). Longer names and other
+// characters are left to the server: some (RGW, old AWS buckets) allow more than AWS's
+// 63 lowercase letters, digits, dots and hyphens. EINVAL naming the name otherwise.
+Status CheckBucketName(const std::string& bucket);
 
 // Wiring: for each option in S3CliOptions() (same shape as config.cc's Option table), call
 // SetS3CliOption(name, value, &settings) where value is "" for flags; after parsing, set

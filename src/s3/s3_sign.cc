@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <ctime>
 #include <map>
 
@@ -85,6 +86,28 @@ std::string HttpDate(int64_t epoch_s) {
   snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", kDays[tm.tm_wday], tm.tm_mday,
            kMonths[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
+}
+
+std::optional<int64_t> ParseHttpDate(std::string_view date) {
+  static const std::string_view kMonths = "JanFebMarAprMayJunJulAugSepOctNovDec";
+  char day[4] = {}, month[4] = {};
+  struct tm tm {};
+  int used = 0;
+  const std::string text(date);
+  if (sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d GMT%n", day, &tm.tm_mday, month, &tm.tm_year,
+             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 7 ||
+      static_cast<size_t>(used) != text.size()) {
+    return std::nullopt;
+  }
+  const size_t m = kMonths.find(month);
+  if (strlen(month) != 3 || m == std::string_view::npos || m % 3 != 0 || tm.tm_mday < 1 ||
+      tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
+      tm.tm_sec < 0 || tm.tm_sec > 60) {
+    return std::nullopt;
+  }
+  tm.tm_mon = static_cast<int>(m / 3);
+  tm.tm_year -= 1900;
+  return static_cast<int64_t>(timegm(&tm));
 }
 
 std::string CanonicalQueryV4(const std::vector<std::pair<std::string, std::string>>& query) {

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -29,6 +30,9 @@ std::string UriEncode(std::string_view s, bool keep_slash);
 std::string AmzDate(int64_t epoch_s);
 // "Fri, 24 May 2013 00:00:00 GMT" (RFC 1123), for the Date header.
 std::string HttpDate(int64_t epoch_s);
+// The epoch seconds of an RFC 1123 date as HttpDate writes it (servers' Date header); nullopt
+// when it is not one.
+std::optional<int64_t> ParseHttpDate(std::string_view date);
 
 struct SigV4Request {
   std::string method;

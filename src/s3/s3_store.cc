@@ -82,9 +82,7 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
     S3Options o, std::unique_ptr<HttpTransport> transport, Clock* clock) {
   LogRegisterSecret(o.access_key);
   LogRegisterSecret(o.session_token);
-  if (o.bucket.empty() || o.bucket.find('/') != std::string::npos) {
-    return Status::Errorf(EINVAL, "s3: invalid bucket name \"%s\"", o.bucket.c_str());
-  }
+  S3DISK_RETURN_IF_ERROR(CheckBucketName(o.bucket).WithContext("s3"));
   if (o.auth_version != "aws4" && o.auth_version != "aws2") {
     return Status::Errorf(EINVAL, "s3: --authVersion must be aws4 or aws2, not \"%s\"",
                           o.auth_version.c_str());
@@ -124,9 +122,6 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
       path.find_first_of("?#") != std::string::npos) {
     return Status::Errorf(EINVAL, "s3: --baseURL \"%s\": want http[s]://host[:port]/[path/]",
                           url.c_str());
-  }
-  if (o.access_id.empty()) {
-    LOG_INFO("s3: no credentials: requests are unsigned (public bucket)");
   }
   std::unique_ptr<S3Store> store(new S3Store(std::move(o), std::move(transport), clock));
   store->scheme_ = scheme;
@@ -243,9 +238,9 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
   for (int attempt = 1;; attempt++) {
     HttpResult res = transport_->Perform(Sign(call, url));
     const HttpResponse& r = res.response;
-    RetryDecision d =
-        ClassifyHttp(res.curl_code, r.status, r.headers,
-                     std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    RetryDecision d = ClassifyHttp(
+        res.curl_code, r.status, r.headers,
+        std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()), Context());
     if (d.verdict == RetryVerdict::kOk && call.validate) {
       Status st = call.validate(r);
       if (!st.ok()) d = {RetryVerdict::kRetry, st.code(), st.message()};
@@ -255,32 +250,48 @@ Result<HttpResponse> S3Store::Execute(const Call& call) {
       return std::move(res.response);
     }
     if (d.verdict == RetryVerdict::kFail) {
-      if (d.err == ENOENT) return Status(ENOENT, "s3: " + call.what + ": not found");
-      Status st(d.err, "s3: " + call.what + ": " + d.reason);
+      if (d.err == ENOENT && !call.probe) {
+        return Status(ENOENT, "s3: " + call.what + ": not found");
+      }
       // EOPNOTSUPP: the caller has a fallback; EEXIST: a create-only PUT lost, the caller
       // decides.
-      if (d.err == EOPNOTSUPP || d.err == EEXIST) return st;
-      failures_++;
-      LOG_ERROR("%s", st.message().c_str());
-      return st;
+      if (d.err == EOPNOTSUPP || d.err == EEXIST) {
+        return Status(d.err, "s3: " + call.what + ": " + d.reason);
+      }
+      return Failed(call, d.err, d.reason);
     }
     int64_t pause = backoff.NextPauseMs();
     if (pause < 0) {
-      failures_++;
-      Status st =
-          Status::Errorf(EIO,
-                         "s3: %s: giving up after %d attempts (%lld ms of pauses, "
-                         "--maxRetryPause=%d): %s",
-                         call.what.c_str(), attempt, static_cast<long long>(backoff.total_ms()),
-                         options_.max_retry_pause_ms, d.reason.c_str());
-      LOG_ERROR("%s", st.message().c_str());
-      return st;
+      char tried[128];
+      snprintf(tried, sizeof tried,
+               "giving up after %d attempts (%lld ms of pauses, --maxRetryPause=%d): ", attempt,
+               static_cast<long long>(backoff.total_ms()), options_.max_retry_pause_ms);
+      return Failed(call, EIO, tried + d.reason);
     }
     retries_++;
     LOG_INFO("s3: %s: %s; retry %d in %lld ms", call.what.c_str(), d.reason.c_str(), attempt,
              static_cast<long long>(pause));
     clock_->SleepMs(pause);
   }
+}
+
+Status S3Store::Failed(const Call& call, int err, const std::string& reason) {
+  failures_++;
+  if (call.probe) {
+    LOG_DEBUG("s3: %s: %s", call.what.c_str(), reason.c_str());
+    return Status(err, "bucket " + options_.bucket + ": " + reason);
+  }
+  Status st(err, "s3: " + call.what + ": " + reason);
+  LOG_ERROR("%s", st.message().c_str());
+  return st;
+}
+
+SetupContext S3Store::Context() const {
+  SetupContext context;
+  context.key_source = options_.key_source;
+  context.unsigned_requests = options_.access_id.empty();
+  context.now_s = clock_->WallSeconds();
+  return context;
 }
 
 std::string S3Store::CheckableEtag(const HttpResponse& r) const {
@@ -363,9 +374,9 @@ std::vector<Result<Object>> S3Store::GetMany(const std::vector<std::string>& key
   std::vector<std::string> want;
   for (size_t i = 0; i < keys.size(); i++) {
     HttpResponse& r = results[i].response;
-    RetryDecision d =
-        ClassifyHttp(results[i].curl_code, r.status, r.headers,
-                     std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()));
+    RetryDecision d = ClassifyHttp(
+        results[i].curl_code, r.status, r.headers,
+        std::string_view(reinterpret_cast<const char*>(r.body.data()), r.body.size()), Context());
     if (d.verdict == RetryVerdict::kOk) {
       std::string etag = CheckableEtag(r);
       if (etag.empty()) {
@@ -540,9 +551,10 @@ Status S3Store::DeleteBatch(const std::vector<std::string>& keys) {
 }
 
 Result<ListPage> S3Store::ListOnce(const std::string& prefix, const std::string& start_after,
-                                   const std::string& token, int max_keys) {
+                                   const std::string& token, int max_keys, bool probe) {
   list_pages_++;
   Call call;
+  call.probe = probe;
   call.method = "GET";
   call.bucket_level = true;
   call.query = {{"list-type", "2"}, {"max-keys", std::to_string(max_keys)}};
@@ -655,9 +667,8 @@ Status S3Store::List(const std::string& prefix, const ListOptions& options,
 }
 
 Status S3Store::Probe() {
-  auto page = ListOnce("", "", "", 1);
-  if (!page.ok()) return page.status().WithContext("s3: checking bucket " + options_.bucket);
-  return Status::Ok();
+  auto page = ListOnce("", "", "", 1, true);
+  return page.status();
 }
 
 void S3Store::DumpStats(std::string* out) {

@@ -65,8 +65,9 @@ class S3Store : public ObjectStore {
   std::string Describe() const override;
 
   // One small listing of the bucket: checks at mount time that the bucket exists and that
-  // the credentials, region and endpoint are right (a HEAD of a missing object cannot tell a
-  // missing bucket from a missing key).
+  // the credentials, region, endpoint and clock are right (a HEAD of a missing object cannot
+  // tell a missing bucket from a missing key). A failure is not logged: its message, one line
+  // "bucket NAME: what is wrong (HTTP ...): the fix", is for the caller to show.
   Status Probe();
 
   const S3Options& options() const { return options_; }
@@ -86,6 +87,9 @@ class S3Store : public ObjectStore {
     std::string what;                          // "get 0000002a", for messages
     // Extra check of a 2xx response; a failure (EBADMSG) is retried like a transport error.
     std::function<Status(const HttpResponse&)> validate;
+    // Probe's request: its failure is the caller's to report (logged here at debug level
+    // only), as "bucket NAME: REASON".
+    bool probe = false;
   };
   struct Url {
     std::string url, host, path;
@@ -96,6 +100,10 @@ class S3Store : public ObjectStore {
   HttpRequest Sign(const Call& call, const Url& url) const;
   // Sends with retries. 404 comes back as ENOENT.
   Result<HttpResponse> Execute(const Call& call);
+  // Counts and logs (unless call.probe) a request that failed for good, and says why.
+  Status Failed(const Call& call, int err, const std::string& reason);
+  // What ClassifyHttp words setup errors with: the keys' source, the clock now.
+  SetupContext Context() const;
   // One GET with its retries, not counted; the body into `into` when it fits exactly
   // (Object::buffer).
   Result<Object> Fetch(const std::string& key, std::span<uint8_t> into);
@@ -115,7 +123,7 @@ class S3Store : public ObjectStore {
                     const ListFound& found);
   // One ListObjectsV2 page: after start_after, or from a continuation token.
   Result<ListPage> ListOnce(const std::string& prefix, const std::string& start_after,
-                            const std::string& token, int max_keys);
+                            const std::string& token, int max_keys, bool probe = false);
   // A plain DELETE; a 404 is success.
   Status DeleteOne(const std::string& key);
   // One DeleteObjects request; EOPNOTSUPP when the server has no bulk delete.

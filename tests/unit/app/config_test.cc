@@ -439,6 +439,20 @@ TEST_CASE("config: bucket forms") {
   for (const char* bad : {"b/", "b//x", "b/x/", "b/x//y"}) {
     CheckUsageError(ParseAndValidate({bad, mnt}), {std::string("'") + bad + "'", "malformed"});
   }
+  // AWS and Ceph RGW refuse S3 bucket names under 3 characters: refused here, before any
+  // request. A directory's name is not an S3 name.
+  const std::vector<std::pair<std::string, std::string>> too_short = {
+      {"b", "b"}, {"ab", "ab"}, {"ab/vol", "ab"}};
+  for (const auto& [arg, name] : too_short) {
+    CheckUsageError(
+        ParseAndValidate({id, key, arg, mnt}),
+        {"bucket name \"" + name + "\" is too short", "at least 3 characters", "file:///DIR"});
+  }
+  REQUIRE(ParseAndValidate({id, key, "abc", mnt}).ok());
+  REQUIRE(ParseAndValidate({"file:///srv/ab", mnt}, &c).ok());
+  CHECK(c.bucket_dir == "/srv/ab");
+  REQUIRE(ParseAndValidate({"--test", "/srv/b", mnt}, &c).ok());
+  CHECK(c.bucket_dir == "/srv/b");
 }
 
 TEST_CASE("config: block size and size checks") {

@@ -16,6 +16,7 @@
 #include <sstream>
 
 #include "base/crypto.h"
+#include "capture_stderr.h"
 #include "object_store_contract.h"
 
 namespace s3disk {
@@ -70,36 +71,6 @@ uint64_t Stat(ObjectStore& store, const std::string& name) {
   }
   FAIL("no stat " << name << " in:\n" << stats);
   return 0;
-}
-
-// What fn writes to stderr (the log, in tests), with stderr restored even if fn throws.
-std::string CaptureStderr(const std::function<void()>& fn) {
-  char path[] = "/tmp/s3disk-stderr-XXXXXX";
-  int fd = mkstemp(path);
-  REQUIRE(fd >= 0);
-  unlink(path);
-  fflush(stderr);
-  const int saved = dup(STDERR_FILENO);
-  REQUIRE(saved >= 0);
-  REQUIRE(dup2(fd, STDERR_FILENO) >= 0);
-  struct Restore {
-    int saved;
-    ~Restore() {
-      fflush(stderr);
-      dup2(saved, STDERR_FILENO);
-      close(saved);
-    }
-  };
-  {
-    Restore restore{saved};
-    fn();
-  }
-  std::string out;
-  char buf[4096];
-  ssize_t n;
-  for (off_t off = 0; (n = pread(fd, buf, sizeof buf, off)) > 0; off += n) out.append(buf, n);
-  close(fd);
-  return out;
 }
 
 size_t CountLines(const std::string& text, const std::string& needle) {

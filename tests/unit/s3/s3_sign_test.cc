@@ -71,6 +71,19 @@ TEST_CASE("s3_sign: URI encoding and dates") {
   CHECK(AmzDate(1369353600) == "20130524T000000Z");
   CHECK(HttpDate(1369353600) == "Fri, 24 May 2013 00:00:00 GMT");
   CHECK(HttpDate(0) == "Thu, 01 Jan 1970 00:00:00 GMT");
+  // A server's Date header read back (setup_error.h measures a skewed clock with it).
+  CHECK(ParseHttpDate("Fri, 24 May 2013 00:00:00 GMT") == 1369353600);
+  CHECK(ParseHttpDate("Sun, 06 Dec 2026 23:03:36 GMT") == 1796598216);
+  for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{1796598216}}) {
+    CHECK(ParseHttpDate(HttpDate(t)) == t);
+  }
+  for (const char* bad :
+       {"", "yesterday", "Fri, 24 Foo 2013 00:00:00 GMT", "Fri, 24 May 2013 00:00:00 UTC",
+        "Fri, 24 May 2013 25:00:00 GMT", "Fri, 24 May 2013 00:00:00 GMT trailing",
+        "Fri, 24 Ma 2013 00:00:00 GMT"}) {
+    INFO(bad);
+    CHECK_FALSE(ParseHttpDate(bad).has_value());
+  }
   CHECK(CanonicalQueryV4({{"prefix", "J"}, {"max-keys", "2"}}) == "max-keys=2&prefix=J");
   CHECK(CanonicalQueryV4({{"delete", ""}}) == "delete=");
   CHECK(CanonicalQueryV4({{"prefix", "a/b c"}}) == "prefix=a%2Fb%20c");

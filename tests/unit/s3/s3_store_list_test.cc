@@ -57,6 +57,25 @@ TEST_CASE("s3_store: List splits the key space yet returns every key once") {
   }
 }
 
+TEST_CASE("s3_store: List asks for pages of list_page_keys keys") {
+  S3Options o = Fixture::Options();
+  o.list_threads = 1;
+  o.list_page_keys = 5;
+  Fixture f(o);
+  std::multiset<std::string> want;
+  for (int n = 0; n < 23; n++) want.insert("k" + std::to_string(100 + n));
+  for (const auto& k : want) f.fake->objects[k] = {"x", {}};
+  CHECK(ListAll(*f.store, "k") == want);
+  std::lock_guard lock(f.fake->mu);
+  size_t pages = 0;
+  for (const auto& r : f.fake->log) {
+    if (r.method != "GET") continue;
+    pages++;
+    CHECK(r.query.at("max-keys") == "5");
+  }
+  CHECK(pages == 5);  // 23 keys, 5 a page
+}
+
 TEST_CASE("s3_store: List with cuts lists the parts between the caller's cuts") {
   for (int threads : {1, 2, 8}) {
     S3Options o = Fixture::Options();

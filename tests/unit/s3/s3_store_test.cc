@@ -144,13 +144,13 @@ TEST_CASE("s3_store: options are validated at Create, without I/O") {
   o.access_key.clear();
   CHECK(make(o).status().code() == EINVAL);
   o = S3Options();
-  o.bucket = "b";
+  o.bucket = "bkt";
   o.region = "eu-west-1";
   auto s = make(o);
   REQUIRE(s.ok());
-  CHECK(s.value()->Describe() == "s3 https://s3.eu-west-1.amazonaws.com/b");
+  CHECK(s.value()->Describe() == "s3 https://s3.eu-west-1.amazonaws.com/bkt");
   o.base_url = "http://minio:9000/s3";
-  CHECK(make(o).value()->Describe() == "s3 http://minio:9000/s3/b");
+  CHECK(make(o).value()->Describe() == "s3 http://minio:9000/s3/bkt");
   o.max_object_bytes = 0;
   CHECK(make(o).status().code() == EINVAL);
 }
