@@ -31,6 +31,9 @@ log() { printf '%s: %s\n' "$TEST_NAME" "$*"; }
 
 fail() {
   printf '%s: FAIL: %s\n' "$TEST_NAME" "$*" >&2
+  # In a subshell ($(...), a pipeline, a negated pipeline) exit ends only that subshell: the
+  # mark makes the test fail at its end all the same.
+  [ "$BASHPID" = $$ ] || [ -z "${WORK:-}" ] || : >"$WORK/.failed"
   exit 1
 }
 
@@ -383,6 +386,10 @@ cleanup() {
     wait "$pid" 2>/dev/null
   done
   if [ "$leftover" -eq 1 ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then rc=1; fi
+  if [ -e "$WORK/.failed" ] && { [ "$rc" -eq 0 ] || [ "$rc" -eq 77 ]; }; then
+    printf '%s: FAIL: a check failed in a subshell (see FAIL above)\n' "$TEST_NAME" >&2
+    rc=1
+  fi
   # 5. Servers the test started (s3rver, proxies): stopped only now, after the daemons that
   #    talk to them have flushed and exited.
   for hook in "${CLEANUP_HOOKS[@]}"; do "$hook"; done

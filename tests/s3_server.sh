@@ -11,7 +11,7 @@
 #   s3_bucket_create NAME
 #   s3_bucket_public NAME    # anyone may list it (its objects need a public-read ACL too)
 #   s3_keys BUCKET [PREFIX]  # the keys in the bucket, one a line, sorted
-#   s3_list BUCKET [PREFIX]  # the same as KEY<tab>ETAG<tab>SIZE lines
+#   s3_list BUCKET [PREFIX]  # the same as KEY<tab>ETAG<tab>SIZE<tab>LASTMODIFIED lines
 #   s3_head BUCKET KEY       # the object's headers (names in lower case)
 #   s3_get BUCKET KEY FILE   # the object's body into FILE; its headers into FILE.headers
 #   s3_put BUCKET KEY FILE [HEADER...]
@@ -88,7 +88,7 @@ s3_bucket_public() {
 
 s3_keys() { s3_list "$1" "${2:-}" | cut -f1; }
 
-# s3_list BUCKET [PREFIX]: "KEY<tab>ETAG<tab>SIZE" for every object, sorted by key.
+# s3_list BUCKET [PREFIX]: "KEY<tab>ETAG<tab>SIZE<tab>LASTMODIFIED" for every object, sorted.
 s3_list() {
   local bucket=$1 prefix=${2:-} token= page=$WORK/s3_list.xml query
   while :; do
@@ -102,7 +102,8 @@ s3_list() {
         $v =~ s/&quot;/"/g; $v =~ s/&apos;/'"'"'/g; $v =~ s/&#34;/"/g; $v =~ s/&amp;/&/g; $v }
       while (/<Contents>(.*?)<\/Contents>/gs) { my $c = $1;
         my ($k) = $c =~ /<Key>(.*?)<\/Key>/s; my ($e) = $c =~ /<ETag>(.*?)<\/ETag>/s;
-        my ($n) = $c =~ /<Size>(.*?)<\/Size>/s; print unxml($k), "\t", unxml($e), "\t$n\n" }' "$page"
+        my ($n) = $c =~ /<Size>(.*?)<\/Size>/s; my ($t) = $c =~ /<LastModified>(.*?)<\/LastModified>/s;
+        print unxml($k), "\t", unxml($e), "\t$n\t$t\n" }' "$page"
     grep -q '<IsTruncated>true</IsTruncated>' "$page" || break
     token=$(perl -0ne 'print $1 if /<NextContinuationToken>(.*?)<\/NextContinuationToken>/s' "$page")
     [ -n "$token" ] || fail "a truncated listing of $bucket without a continuation token"

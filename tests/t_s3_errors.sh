@@ -67,13 +67,10 @@ bad_setup '^s3disk: bucket no-such-bucket: the bucket does not exist' 'HTTP 404 
   "${S3[@]}" --accessFile="$WORK/passwd" no-such-bucket "$MNT"
 
 # The same with --nbd: the launcher probes the bucket before nbdkit starts.
-if command -v nbdkit >/dev/null 2>&1; then
-  bad_setup '^s3disk: bucket no-such-bucket: the bucket does not exist' -- \
-    --nbd --socket="$WORK/nbd.sock" "${S3[@]}" --accessFile="$WORK/passwd" no-such-bucket
-  [ ! -e "$WORK/nbd.sock" ] || fail "--nbd left a socket behind"
-else
-  log "skipped: the --nbd case (nbdkit is not installed)"
-fi
+command -v nbdkit >/dev/null 2>&1 || skip_or_fail "nbdkit is not installed (scripts/check installs it)"
+bad_setup '^s3disk: bucket no-such-bucket: the bucket does not exist' -- \
+  --nbd --socket="$WORK/nbd.sock" "${S3[@]}" --accessFile="$WORK/passwd" no-such-bucket
+[ ! -e "$WORK/nbd.sock" ] || fail "--nbd left a socket behind"
 
 # 3. This machine's clock 20 minutes ahead: what is signed is dated 20 minutes late.
 for v in aws4 aws2; do

@@ -94,20 +94,23 @@ std::optional<int64_t> ParseHttpDate(std::string_view date) {
   struct tm tm {};
   int used = 0;
   const std::string text(date);
-  if (sscanf(text.c_str(), "%3s, %d %3s %d %d:%d:%d GMT%n", day, &tm.tm_mday, month, &tm.tm_year,
-             &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 7 ||
+  // Field widths keep every number in range of its int.
+  if (sscanf(text.c_str(), "%3s, %2d %3s %4d %2d:%2d:%2d GMT%n", day, &tm.tm_mday, month,
+             &tm.tm_year, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &used) != 7 ||
       static_cast<size_t>(used) != text.size()) {
     return std::nullopt;
   }
   const size_t m = kMonths.find(month);
   if (strlen(month) != 3 || m == std::string_view::npos || m % 3 != 0 || tm.tm_mday < 1 ||
       tm.tm_mday > 31 || tm.tm_hour < 0 || tm.tm_hour > 23 || tm.tm_min < 0 || tm.tm_min > 59 ||
-      tm.tm_sec < 0 || tm.tm_sec > 60) {
+      tm.tm_sec < 0 || tm.tm_sec > 60 || tm.tm_year < 1970) {
     return std::nullopt;
   }
   tm.tm_mon = static_cast<int>(m / 3);
   tm.tm_year -= 1900;
-  return static_cast<int64_t>(timegm(&tm));
+  const time_t t = timegm(&tm);
+  if (t == static_cast<time_t>(-1)) return std::nullopt;
+  return static_cast<int64_t>(t);
 }
 
 std::string CanonicalQueryV4(const std::vector<std::pair<std::string, std::string>>& query) {

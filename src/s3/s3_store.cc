@@ -93,11 +93,11 @@ Result<std::unique_ptr<S3Store>> S3Store::CreateWithTransport(
   if (o.region.empty()) return Status::Errorf(EINVAL, "s3: --region must not be empty");
   if (o.connect_timeout_s < 0 || o.request_timeout_s < 0 || o.max_retry_pause_ms < 0 ||
       o.initial_retry_pause_ms < 1 || o.list_threads < 1 || o.max_connections < 1 ||
-      o.max_object_bytes < 1) {
+      o.max_object_bytes < 1 || o.list_page_keys < 1 || o.list_page_keys > 1000) {
     return Status::Errorf(EINVAL,
                           "s3: timeouts and pauses must not be negative, and the first retry "
                           "pause, listing threads, connections and object size bound must be "
-                          "at least 1");
+                          "at least 1 (and a listing page 1 to 1000 keys)");
   }
   if (o.base_url == S3Options().base_url && o.region != "us-east-1") {
     o.base_url = "https://s3." + o.region + ".amazonaws.com/";

@@ -30,12 +30,21 @@ std::string Skew(const HttpHeaders& headers, int64_t now_s) {
   std::optional<int64_t> server_s = ParseHttpDate(*date);
   if (!server_s) return "";
   const int64_t ahead = now_s - *server_s;
-  if (std::llabs(ahead) < 60) return "";
+  // Under a minute: the server's own limit is what was crossed; over a year: a bad header.
+  if (std::llabs(ahead) < 60 || std::llabs(ahead) > 366 * 86400) return "";
   return RoughDuration(std::llabs(ahead)) + (ahead > 0 ? " ahead of" : " behind");
 }
 
-std::string Forbidden(const std::string& code, const std::string& status,
+// The server's own words, on one line and bounded: a body may hold anything.
+std::string OneLine(const std::string& text) {
+  std::string out;
+  for (char c : text.substr(0, 200)) out += static_cast<unsigned char>(c) < 0x20 ? ' ' : c;
+  return out;
+}
+
+std::string Forbidden(const S3ErrorXml& error, const std::string& status,
                       const HttpHeaders& headers, const SetupContext& context) {
+  const std::string& code = error.code;
   if (code == "RequestTimeTooSkewed") {
     std::string skew = Skew(headers, context.now_s);
     return "this machine's clock is " + (skew.empty() ? "too far from" : skew) + " the server's (" +
@@ -53,6 +62,13 @@ std::string Forbidden(const std::string& code, const std::string& status,
     return "access denied to unsigned requests (" + status +
            "): the bucket or its blocks are not public (write them with "
            "--accessType=public-read); or give credentials (--accessFile)";
+  }
+  // Another reason (InvalidObjectState, a KMS key the user may not use, ...): the server's
+  // words say which; a bare "Access Denied" says nothing more than the status.
+  if (!code.empty() &&
+      (code != "AccessDenied" || (!error.message.empty() && error.message != "Access Denied"))) {
+    return "access denied (" + status +
+           (error.message.empty() ? "" : ": " + OneLine(error.message)) + ")";
   }
   std::string from = context.key_source.empty() ? "" : " (from " + context.key_source + ")";
   return "access denied (" + status + "): check that the credentials" + from +
@@ -86,7 +102,7 @@ std::string DescribeSetupError(long http_status, const S3ErrorXml& error,
     return "the bucket does not exist (" + status +
            "): create it, or check the bucket name and --baseURL";
   }
-  if (http_status == 403) return Forbidden(error.code, status, headers, context);
+  if (http_status == 403) return Forbidden(error, status, headers, context);
   if (http_status == 301 || http_status == 302 || http_status == 307 || http_status == 308 ||
       (http_status == 400 && !error.region.empty())) {
     return Redirect(error, status, headers);

@@ -74,59 +74,88 @@ wait_http() {
   return 1
 }
 
-start() {
-  local dir=$1 fsid mon_port rgw_port conf
-  for cmd in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph python3 curl; do
-    command -v "$cmd" >/dev/null 2>&1 ||
-      die "$cmd is not installed (apt-get install --no-install-recommends radosgw ceph-mon ceph-osd)"
-  done
-  rm -rf "$dir"
+# start_once DIR: one try at the cluster in DIR (made empty); on failure says why in WHY and
+# returns 1, leaving to the caller what it started.
+start_once() {
+  local dir=$1 fsid mon_port rgw_port conf=$1/ceph.conf
   mkdir -p "$dir/mon" "$dir/osd" "$dir/run" "$dir/log"
-  dir=$(cd "$dir" && pwd)
-  conf=$dir/ceph.conf
   fsid=$(cat /proc/sys/kernel/random/uuid)
   mon_port=$(free_port)
   rgw_port=$(free_port)
+  [ "$mon_port" != "$rgw_port" ] || { WHY="the same free port twice"; return 1; }
   write_conf "$dir" "$fsid" "$mon_port" "$rgw_port"
-  monmaptool --create --add a "127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >/dev/null
-  ceph-mon -c "$conf" -i a --mkfs --monmap "$dir/monmap" || die "ceph-mon --mkfs failed"
-  ceph-mon -c "$conf" -i a || die "ceph-mon did not start (see $dir/log/mon.a.log)"
-  ceph -c "$conf" --connect-timeout 30 osd create >/dev/null || die "ceph osd create failed"
-  ceph-osd -c "$conf" -i 0 --mkfs 2>"$dir/log/osd-mkfs.err" ||
-    die "ceph-osd --mkfs failed: $(tail -3 "$dir/log/osd-mkfs.err")"
-  ceph-osd -c "$conf" -i 0 2>/dev/null || die "ceph-osd did not start (see $dir/log/osd.0.log)"
-  ceph -c "$conf" osd crush add osd.0 1 root=default host=localhost >/dev/null 2>&1 ||
-    die "ceph osd crush add failed"
+  monmaptool --create --add a "127.0.0.1:$mon_port" --fsid "$fsid" "$dir/monmap" >/dev/null &&
+    ceph-mon -c "$conf" -i a --mkfs --monmap "$dir/monmap" &&
+    ceph-mon -c "$conf" -i a || { WHY="ceph-mon did not start (see $dir/log/mon.a.log)"; return 1; }
+  ceph -c "$conf" --connect-timeout 30 osd create >/dev/null &&
+    ceph-osd -c "$conf" -i 0 --mkfs 2>"$dir/log/osd-mkfs.err" &&
+    ceph-osd -c "$conf" -i 0 2>/dev/null &&
+    ceph -c "$conf" osd crush add osd.0 1 root=default host=localhost >/dev/null 2>&1 ||
+    { WHY="the OSD did not start (see $dir/log/osd.0.log, $dir/log/osd-mkfs.err)"; return 1; }
   radosgw-admin -c "$conf" user create --uid=s3disk-test --display-name=s3disk-test \
     --access-key="$RGW_ACCESS_ID" --secret="$RGW_SECRET" >"$dir/log/user.json" ||
-    die "radosgw-admin user create failed"
-  radosgw -c "$conf" -n client.rgw || die "radosgw did not start"
-  wait_http "http://127.0.0.1:$rgw_port/" ||
-    die "radosgw does not answer on port $rgw_port (see $dir/log/client.rgw.log)"
+    { WHY="radosgw-admin user create failed"; return 1; }
+  radosgw -c "$conf" -n client.rgw || { WHY="radosgw did not start"; return 1; }
+  # Answering, and ours: a radosgw that could not bind its port exits.
+  wait_http "http://127.0.0.1:$rgw_port/" && alive "$dir" client.rgw ||
+    { WHY="radosgw does not answer on port $rgw_port (see $dir/log/client.rgw.log)"; return 1; }
   {
     printf 'RGW_URL=http://127.0.0.1:%s/\n' "$rgw_port"
     printf 'RGW_ACCESS_ID=%s\n' "$RGW_ACCESS_ID"
     printf 'RGW_SECRET=%s\n' "$RGW_SECRET"
   } >"$dir/env"
-  cat "$dir/env"
 }
 
-# stop_daemon DIR NAME: kills the daemon of that pid file and waits until it is gone. The
+start() {
+  local dir=$1 try
+  for cmd in ceph-mon ceph-osd radosgw radosgw-admin monmaptool ceph python3 curl; do
+    command -v "$cmd" >/dev/null 2>&1 ||
+      die "$cmd is not installed (apt-get install --no-install-recommends radosgw ceph-mon ceph-osd)"
+  done
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  # A cluster of an earlier start in DIR: stopped, not orphaned.
+  [ ! -f "$dir/ceph.conf" ] || stop "$dir"
+  for try in 1 2 3; do
+    rm -rf "$dir"
+    if start_once "$dir"; then
+      cat "$dir/env"
+      return 0
+    fi
+    [ ! -f "$dir/ceph.conf" ] || stop "$dir"
+  done
+  die "no cluster after 3 tries: $WHY"
+}
+
+# daemon_pid DIR NAME: the pid of that daemon of the cluster in DIR, if it runs (its command
+# line names DIR: a stale pid file's pid may be another process by now).
+daemon_pid() {
+  local pidf=$1/run/$2.pid pid
+  [ -f "$pidf" ] || return 1
+  pid=$(cat "$pidf")
+  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "$1/ceph.conf" || return 1
+  printf '%s\n' "$pid"
+}
+
+alive() { daemon_pid "$1" "$2" >/dev/null; }
+
+# stop_daemon DIR NAME: kills the daemon and waits (10 s at most) until it is gone. The
 # cluster holds nothing worth keeping, and each daemon takes about 2 s to stop on SIGTERM.
 stop_daemon() {
-  local pidf=$1/run/$2.pid pid
-  [ -f "$pidf" ] || return 0
-  pid=$(cat "$pidf")
+  local pid i
+  pid=$(daemon_pid "$1" "$2") || return 0
   kill -KILL "$pid" 2>/dev/null || return 0
   # Gone, or a zombie that init has not reaped yet (some reap every few seconds).
-  while [ -e "/proc/$pid" ] && [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ]; do
+  for i in $(seq 500); do
+    [ -e "/proc/$pid" ] && [ "$(awk '{ print $3 }' "/proc/$pid/stat" 2>/dev/null)" != Z ] || return 0
     sleep 0.02
   done
+  printf 'rgw.sh: %s (pid %s) did not die\n' "$2" "$pid" >&2
 }
 
 stop() {
   local dir=$1
-  [ -f "$dir/ceph.conf" ] || die "$dir holds no cluster of rgw.sh"
+  [ -f "$dir/ceph.conf" ] || [ ! -e "$dir" ] || die "$dir holds no cluster of rgw.sh"
   # Clients first: a monitor gone before the OSD, or an OSD before RGW, leaves them waiting.
   stop_daemon "$dir" client.rgw
   stop_daemon "$dir" osd.0

@@ -86,7 +86,10 @@ inline HttpResult Respond(long status, std::string body = "", HttpHeaders header
 }
 
 inline HttpResult ErrorResponse(long status, const std::string& code) {
-  return Respond(status, "<Error><Code>" + code + "</Code><Message>fake</Message></Error>");
+  // AWS's words for a plain AccessDenied; any other message is a reason of its own.
+  const std::string message = code == "AccessDenied" ? "Access Denied" : "fake";
+  return Respond(status,
+                 "<Error><Code>" + code + "</Code><Message>" + message + "</Message></Error>");
 }
 
 // An in-memory S3 bucket "bucket" reached at http://127.0.0.1:9000/ (path style).

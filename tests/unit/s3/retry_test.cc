@@ -87,7 +87,8 @@ TEST_CASE("retry: 404 is ENOENT, but a missing bucket is not") {
 }
 
 TEST_CASE("retry: 403 says what is wrong: credentials or clock") {
-  auto denied = Http(403, ErrorBody("AccessDenied"));
+  auto denied =
+      Http(403, "<Error><Code>AccessDenied</Code><Message>Access Denied</Message></Error>");
   CHECK(denied.verdict == RetryVerdict::kFail);
   CHECK(denied.err == EACCES);
   CHECK(denied.reason.find("credentials") != std::string::npos);

@@ -77,10 +77,11 @@ TEST_CASE("s3_sign: URI encoding and dates") {
   for (int64_t t : {int64_t{0}, int64_t{951782400}, int64_t{1796598216}}) {
     CHECK(ParseHttpDate(HttpDate(t)) == t);
   }
-  for (const char* bad :
-       {"", "yesterday", "Fri, 24 Foo 2013 00:00:00 GMT", "Fri, 24 May 2013 00:00:00 UTC",
-        "Fri, 24 May 2013 25:00:00 GMT", "Fri, 24 May 2013 00:00:00 GMT trailing",
-        "Fri, 24 Ma 2013 00:00:00 GMT"}) {
+  for (const char* bad : {"", "yesterday", "Fri, 24 Foo 2013 00:00:00 GMT",
+                          "Fri, 24 May 2013 00:00:00 UTC", "Fri, 24 May 2013 25:00:00 GMT",
+                          "Fri, 24 May 2013 00:00:00 GMT trailing", "Fri, 24 Ma 2013 00:00:00 GMT",
+                          "Thu, 01 Jan -2147483648 00:00:00 GMT", "Thu, 01 Jan 99999 00:00:00 GMT",
+                          "Thu, 01 Jan 13 00:00:00 GMT", "Thu, 4294967297 Jan 2020 00:00:00 GMT"}) {
     INFO(bad);
     CHECK_FALSE(ParseHttpDate(bad).has_value());
   }

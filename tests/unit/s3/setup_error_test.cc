@@ -100,6 +100,19 @@ TEST_CASE("setup_error: an unknown access key ID, and access denied") {
         "are not public (write them with --accessType=public-read); or give credentials "
         "(--accessFile)");
   CheckHas(Classify(403, "").reason, {"access denied (HTTP 403)"});  // HEAD: no body
+  // Another reason: the server's words, on one line; not a hint at credentials or the clock.
+  const std::string archived =
+      Xml("<Code>InvalidObjectState</Code><Message>The operation is not valid for the\n"
+          "object's storage class</Message><RequestId>2C3D4E5F60718293</RequestId>");
+  CHECK(Classify(403, archived).reason ==
+        "access denied (HTTP 403 InvalidObjectState: The operation is not valid for the "
+        "object's storage class)");
+  const std::string kms =
+      Xml("<Code>AccessDenied</Code><Message>User is not authorized to perform: "
+          "kms:GenerateDataKey</Message><RequestId>3D4E5F6071829304</RequestId>");
+  CHECK(Classify(403, kms).reason ==
+        "access denied (HTTP 403 AccessDenied: User is not authorized to perform: "
+        "kms:GenerateDataKey)");
 }
 
 TEST_CASE("setup_error: a wrong region with V4 names the bucket's region") {
@@ -174,7 +187,9 @@ TEST_CASE("setup_error: a skewed clock says by how much, from the answer's Date 
   CheckHas(Classify(403, rgw, {{"date", HttpDate(kNow + 3 * 3600)}}).reason,
            {"is 3 hours behind the server's"});
   // No Date, or one that cannot be read: the problem and the fix all the same.
-  for (const HttpHeaders& h : {HttpHeaders{}, HttpHeaders{{"date", "yesterday"}}}) {
+  // Nor one absurdly far: a bad header, not a clock decades off.
+  for (const HttpHeaders& h : {HttpHeaders{}, HttpHeaders{{"date", "yesterday"}},
+                               HttpHeaders{{"date", "Thu, 01 Jan 1971 00:00:00 GMT"}}}) {
     CHECK(Classify(403, rgw, h).reason ==
           "this machine's clock is too far from the server's (HTTP 403 RequestTimeTooSkewed): "
           "set it right, e.g. with NTP");
