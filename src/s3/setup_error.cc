@@ -63,15 +63,13 @@ std::string Forbidden(const S3ErrorXml& error, const std::string& status,
            "): the bucket or its blocks are not public (write them with "
            "--accessType=public-read); or give credentials (--accessFile)";
   }
-  // Another reason (InvalidObjectState, a KMS key the user may not use, ...): the server's
-  // words say which; a bare "Access Denied" says nothing more than the status.
-  if (!code.empty() &&
-      (code != "AccessDenied" || (!error.message.empty() && error.message != "Access Denied"))) {
-    return "access denied (" + status +
-           (error.message.empty() ? "" : ": " + OneLine(error.message)) + ")";
-  }
+  // Another reason (InvalidObjectState, ...): the server's words say which. A denial may name
+  // what was denied (a KMS key the user may not use): its words go before the usual hints.
+  const std::string words = error.message.empty() ? "" : ": " + OneLine(error.message);
+  if (!code.empty() && code != "AccessDenied") return "access denied (" + status + words + ")";
+  const std::string detail = error.message == "Access Denied" ? "" : words;
   std::string from = context.key_source.empty() ? "" : " (from " + context.key_source + ")";
-  return "access denied (" + status + "): check that the credentials" + from +
+  return "access denied (" + status + detail + "): check that the credentials" + from +
          " are right and may use this bucket, and that the system clock is right";
 }
 
