@@ -41,7 +41,6 @@ s3_server_start() {
     s3rver)
       s3rver_start "$bucket"
       S3_URL=$S3RVER_URL
-      S3_PORT=$S3RVER_PORT
       S3_ACCESS_ID=S3RVER
       S3_SECRET=S3RVER
       ;;
@@ -56,8 +55,6 @@ s3_server_start() {
       S3_PORT=${S3_PORT%/}
       S3_ACCESS_ID=$RGW_ACCESS_ID
       S3_SECRET=$RGW_SECRET
-      # The fault proxy of s3rver.sh forwards to S3RVER_PORT.
-      S3RVER_PORT=$S3_PORT
       log "Ceph RGW on port $S3_PORT"
       s3_bucket_create "$bucket"
       ;;

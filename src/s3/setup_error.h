@@ -3,7 +3,8 @@
 // bucket that does not exist, is in another region or must be reached at another endpoint.
 // Each is worded as one line that names the problem, then the fix:
 //   the bucket does not exist (HTTP 404 NoSuchBucket): create it, or check ...
-// The server's own <Message> is left out: these words say more, and AWS's are long.
+// The server's own <Message> is left out where these words say more (AWS's are long); a 403
+// for another reason, or a denial that says what was denied, keeps it, on one line.
 //
 // What the servers answer (the unit tests hold AWS's bodies; Ceph RGW 16 was checked by hand,
 // and its answers are the fakes of s3_store_probe_test.cc):

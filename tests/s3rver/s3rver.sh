@@ -3,8 +3,9 @@
 # free 127.0.0.1 port, and tests/fault_proxy.js in front of it. Source after functions.sh:
 #
 #   . "$TESTS_DIR/s3rver/s3rver.sh"
-#   s3rver_start BUCKET [--tls KEY CERT]  # sets S3RVER_PORT, S3RVER_URL (http[s]://...:PORT/)
-#   fault_proxy_start RATE SEED [403]   # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
+#   s3rver_start BUCKET [--tls KEY CERT]  # sets S3_PORT, S3RVER_URL (http[s]://...:PORT/)
+#   fault_proxy_start RATE SEED [403]   # in front of S3_PORT (s3rver, or s3_server.sh's server);
+#                                       # sets FAULT_PROXY_PORT, FAULT_PROXY_URL
 #   fault_proxy_controlled         # a proxy without faults whose state the test sets:
 #   fault_proxy_state pass|'delay MS'|down   # (see fault_proxy.js), in force when it returns
 #   fault_proxy_stop               # sets FAULT_PROXY_COUNTS (see fault_proxy.js)
@@ -68,7 +69,7 @@ s3rver_start() {
     pid=$!
     S3RVER_PIDS+=("$pid")
     if wait_http "$scheme://127.0.0.1:$port/" && kill -0 "$pid" 2>/dev/null; then
-      S3RVER_PORT=$port
+      S3_PORT=$port
       S3RVER_URL=$scheme://127.0.0.1:$port/
       log "s3rver on port $port (pid $pid), bucket $bucket"
       return 0
@@ -79,11 +80,11 @@ s3rver_start() {
   fail "s3rver did not start: $(tail -5 "$WORK/s3rver.log")"
 }
 
-# fault_proxy_start RATE SEED [MODE]: a fault_proxy.js in front of s3rver.
+# fault_proxy_start RATE SEED [MODE]: a fault_proxy.js in front of the server on S3_PORT.
 fault_proxy_start() {
   local i
   FAULT_PROXY_LOG=$WORK/fault_proxy.$RANDOM.log
-  node "$TESTS_DIR/fault_proxy.js" 0 "$S3RVER_PORT" "$1" "$2" "${3:-faults}" \
+  node "$TESTS_DIR/fault_proxy.js" 0 "$S3_PORT" "$1" "$2" "${3:-faults}" \
     >"$FAULT_PROXY_LOG" 2>&1 &
   FAULT_PROXY_PID=$!
   for i in $(seq 100); do

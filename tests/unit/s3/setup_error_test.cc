@@ -1,7 +1,7 @@
 // The answers of a bad setup, as AWS S3 and Ceph RGW send them (bodies and headers of their
 // documented or observed shape; request IDs made up), through ClassifyHttp: each fails at
-// once with one line that names the problem and the fix, and nothing of the server's long
-// message, the access key ID or the string it signed.
+// once with one line that names the problem and the fix, and never the access key ID or the
+// string it signed (the server's message only where it says what these words cannot).
 #include "s3/setup_error.h"
 
 #include <curl/curl.h>
